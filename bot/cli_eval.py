@@ -1,0 +1,61 @@
+"""`supportbot eval …`: quality measured on public data we did not write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.cli import run_async, settings
+from bot.cli_knowledge import progress_bar
+from bot.services import open_services
+from knowledge.evaluation import RetrievalEvaluation, load_questions
+from knowledge.models import SearchMode
+
+app = typer.Typer(help="Measure quality on public evaluation sets.", no_args_is_help=True)
+out = Console()
+
+
+@app.command("retrieval")
+@run_async
+async def retrieval(
+    docs: Annotated[Path, typer.Option(exists=True, file_okay=False, help="Folder of documents; id = file stem.")],
+    questions: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help='JSONL: {"question": …, "gold_doc_ids": […]}.')
+    ],
+    k: Annotated[int, typer.Option(min=1, max=100, help="Cut-off for MRR and the widest recall.")] = 10,
+    mode: Annotated[str, typer.Option(help="all, hybrid, dense or fts.")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Recall@1/5/10 and MRR@10 for dense, full-text and hybrid search, side by side."""
+    if mode == "all":
+        modes = [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.FTS]
+    else:
+        try:
+            modes = [SearchMode(mode)]
+        except ValueError:
+            raise typer.BadParameter("use all, hybrid, dense or fts", param_hint="--mode") from None
+    items = load_questions(questions)
+    async with open_services(settings()) as services:
+        evaluation = RetrievalEvaluation(services.store, services.ingestor, services.searcher)
+        with progress_bar() as bar:
+            task = bar.add_task("evaluating", total=len(items))
+            figures, summary = await evaluation.run(
+                docs, items, modes=modes, k=k, on_question=lambda: bar.advance(task)
+            )
+    if as_json:
+        out.print_json(data=figures)
+        return
+    out.print(
+        f"{len(items)} questions over {len(summary.added)} documents"
+        + (f" ({len(summary.skipped)} skipped)" if summary.skipped else ""),
+        highlight=False,
+    )
+    metrics = list(next(iter(figures.values())))
+    table = Table("mode", *metrics)
+    for name, values in figures.items():
+        table.add_row(name, *(f"{values[metric]:.3f}" for metric in metrics))
+    out.print(table)

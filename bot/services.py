@@ -1,0 +1,87 @@
+"""Composition root: builds storage, embedder and knowledge services from one `Settings`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.migrate import migrate
+from bot.openai_embedder import OpenAIEmbedder
+from bot.settings import EmbedderKind, Settings
+from bot.storage import open_pool
+from knowledge.embedder import Embedder, LocalEmbedder
+from knowledge.fusion import FusionConfig
+from knowledge.gaps import GapLog
+from knowledge.ingest import Ingestor
+from knowledge.search import HybridSearcher, SearchConfig
+from knowledge.store import KnowledgeStore, Pool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: Pool
+    embedder: Embedder
+    store: KnowledgeStore
+    searcher: HybridSearcher
+    ingestor: Ingestor
+    gaps: GapLog
+
+
+async def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedder is EmbedderKind.LOCAL:
+        return LocalEmbedder(batch_size=settings.embedding_batch_size)
+    if settings.embedding_api_key is None:
+        from bot.settings import SettingsError
+
+        raise SettingsError("EMBEDDING_API_KEY must be set when EMBEDDER=openai")
+    embedder = OpenAIEmbedder(
+        base_url=settings.embedding_base_url,
+        api_key=settings.embedding_api_key.get_secret_value(),
+        model=settings.embedding_model,
+        dimensions=settings.embedding_dimensions,
+        batch_size=settings.embedding_batch_size,
+    )
+    await embedder.probe()
+    return embedder
+
+
+def search_config(settings: Settings) -> SearchConfig:
+    return SearchConfig(
+        fusion=FusionConfig(
+            method=settings.search_fusion, dense_weight=settings.search_dense_weight, rrf_k=settings.search_rrf_k
+        ),
+        candidates=settings.search_candidates,
+        stale_weight=settings.stale_weight,
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, *, embedder: Embedder | None = None, check_embedder: bool = True
+) -> AsyncIterator[Services]:
+    """Open the pool, apply migrations, and refuse to start with an embedder the data was not made with."""
+    async with open_pool(settings) as pool:
+        await migrate(pool)
+        chosen = embedder or await build_embedder(settings)
+        store = KnowledgeStore(pool)
+        if check_embedder:
+            await store.ensure_embedding_space(chosen.name, chosen.dimension)
+        try:
+            yield Services(
+                settings=settings,
+                pool=pool,
+                embedder=chosen,
+                store=store,
+                searcher=HybridSearcher(pool, chosen, search_config(settings)),
+                ingestor=Ingestor(store, chosen, batch_size=settings.embedding_batch_size),
+                gaps=GapLog(pool, chosen),
+            )
+        finally:
+            close = getattr(chosen, "close", None)
+            if close is not None:
+                await close()

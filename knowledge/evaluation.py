@@ -1,0 +1,93 @@
+"""Retrieval quality on public question sets: recall@k and MRR@10 per search mode."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from knowledge.ingest import IngestOptions, Ingestor, IngestSummary
+from knowledge.models import SearchMode
+from knowledge.search import HybridSearcher
+from knowledge.store import KnowledgeStore
+
+RECALL_AT = (1, 5, 10)
+# Evaluation documents never go stale, so freshness cannot skew the figures.
+_NEVER_STALE = timedelta(days=36500)
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    gold: frozenset[str]
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            questions.append(Question(str(item["question"]), frozenset(str(g) for g in item["gold_doc_ids"])))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: expected {{\"question\", \"gold_doc_ids\"}} ({exc})") from None
+    if not questions:
+        raise ValueError(f"{path} holds no questions")
+    return questions
+
+
+def score_ranking(ranked: list[str], gold: frozenset[str], *, k: int) -> dict[str, float]:
+    """Recall@1/5/k (share of gold documents found) and reciprocal rank within k."""
+    scores = {f"recall@{cut}": len(gold & set(ranked[:cut])) / len(gold) for cut in sorted({*RECALL_AT, k})}
+    first = next((i for i, doc in enumerate(ranked[:k], start=1) if doc in gold), None)
+    scores[f"mrr@{k}"] = 1.0 / first if first else 0.0
+    return scores
+
+
+def average(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {key: round(sum(row[key] for row in rows) / len(rows), 4) for key in rows[0]}
+
+
+class RetrievalEvaluation:
+    """Ingests a document folder into a throw-away org, asks every question, removes the org."""
+
+    def __init__(self, store: KnowledgeStore, ingestor: Ingestor, searcher: HybridSearcher) -> None:
+        self._store = store
+        self._ingestor = ingestor
+        self._searcher = searcher
+
+    async def run(
+        self,
+        docs: Path,
+        questions: list[Question],
+        *,
+        modes: list[SearchMode],
+        k: int = 10,
+        on_question: Callable[[], None] | None = None,
+    ) -> tuple[dict[str, dict[str, float]], IngestSummary]:
+        org = f"eval-{uuid.uuid4().hex[:12]}"
+        try:
+            summary = await self._ingestor.ingest(
+                [docs], IngestOptions(org=org, org_from_front_matter=False, review_every=_NEVER_STALE)
+            )
+            results: dict[str, dict[str, float]] = {}
+            per_mode: dict[SearchMode, list[dict[str, float]]] = {mode: [] for mode in modes}
+            for question in questions:
+                for mode in modes:
+                    found = await self._searcher.search(
+                        question.question, org=org, mode=mode, limit=k, per_document=1, include_public=False
+                    )
+                    ranked = [result.doc_key.rsplit("/", 1)[-1] for result in found]
+                    per_mode[mode].append(score_ranking(ranked, question.gold, k=k))
+                if on_question:
+                    on_question()
+            for mode in modes:
+                results[mode.value] = average(per_mode[mode])
+            return results, summary
+        finally:
+            await self._store.delete_org(org)
+

@@ -1,0 +1,207 @@
+"""Repository for documents, chunks and the embedding space (all knowledge SQL but search and gaps)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pgvector import Vector
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from knowledge.embedder import Vectors
+from knowledge.errors import EmbedderMismatch
+from knowledge.models import Chunk, DocumentRecord, chunk_context
+
+log = logging.getLogger(__name__)
+
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    org: str | None
+    doc_key: str
+    title: str
+    owner: str | None
+    source_path: str | None
+    source_url: str | None
+    tags: tuple[str, ...]
+    review_by: date
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    id: int
+    content_hash: str
+    title: str
+    owner: str | None
+    source_url: str | None
+    tags: tuple[str, ...]
+    review_by: date
+
+
+_DOC_COLUMNS = """d.id, d.doc_key, d.org, d.title, d.owner, d.source_path, d.source_url, d.review_by,
+    d.updated_at, (SELECT count(*) FROM kb_chunks c WHERE c.document_id = d.id), d.tags"""
+
+
+def _document(row: tuple[Any, ...]) -> DocumentRecord:
+    return DocumentRecord(
+        id=row[0], doc_key=row[1], org=row[2], title=row[3], owner=row[4], source_path=row[5],
+        source_url=row[6], review_by=row[7], updated_at=row[8], chunk_count=row[9], tags=tuple(row[10]),
+    )
+
+
+class KnowledgeStore:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    # -- embedding space -------------------------------------------------------------------
+
+    async def embedding_space(self) -> tuple[str, int] | None:
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute("SELECT model, dimension FROM kb_embedding_space")).fetchone()
+        return (row[0], row[1]) if row else None
+
+    async def ensure_embedding_space(self, model: str, dimension: int) -> None:
+        """Register the embedder on first use; refuse a different one afterwards."""
+        stored = await self.embedding_space()
+        if stored is None:
+            await self.reset_embedding_space(model, dimension)
+            return
+        if stored != (model, dimension):
+            raise EmbedderMismatch(
+                f"The knowledge base was embedded with {stored[0]} ({stored[1]} dimensions) but the "
+                f"configured embedder is {model} ({dimension} dimensions); run `supportbot reindex` "
+                "to re-embed every document with the configured embedder."
+            )
+
+    async def reset_embedding_space(self, model: str, dimension: int) -> None:
+        """Drop every vector and give the columns the new dimension, with the HNSW index on public chunks."""
+        size = sql.Literal(dimension)
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE kb_chunks, kb_gaps IN ACCESS EXCLUSIVE MODE")
+            await conn.execute("DROP INDEX IF EXISTS kb_chunks_embedding_public")
+            await conn.execute("UPDATE kb_chunks SET embedding = NULL")
+            await conn.execute("UPDATE kb_gaps SET embedding = NULL")
+            for table in ("kb_chunks", "kb_gaps"):
+                await conn.execute(
+                    sql.SQL("ALTER TABLE {} ALTER COLUMN embedding TYPE vector({})").format(
+                        sql.Identifier(table), size
+                    )
+                )
+            # Public chunks are searched by every org: a partial HNSW index serves them without
+            # filtering. Org-private chunks are few per org and scanned exactly via kb_chunks_org.
+            await conn.execute(
+                "CREATE INDEX kb_chunks_embedding_public ON kb_chunks USING hnsw (embedding vector_cosine_ops) "
+                "WITH (m = 16, ef_construction = 64) WHERE org IS NULL"
+            )
+            await conn.execute("DELETE FROM kb_embedding_space")
+            await conn.execute(
+                "INSERT INTO kb_embedding_space (model, dimension) VALUES (%s, %s)", (model, dimension)
+            )
+
+    # -- documents ---------------------------------------------------------------------------
+
+    async def stored_versions(self, org: str | None, doc_keys: list[str]) -> dict[str, StoredVersion]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT doc_key, id, content_hash, title, owner, source_url, tags, review_by FROM kb_documents "
+                "WHERE org IS NOT DISTINCT FROM %s AND doc_key = ANY(%s)",
+                (org, doc_keys),
+            )
+            rows = await cur.fetchall()
+        return {
+            row[0]: StoredVersion(row[1], row[2], row[3], row[4], row[5], tuple(row[6]), row[7]) for row in rows
+        }
+
+    async def replace_document(self, doc: NewDocument, chunks: list[Chunk], vectors: Vectors) -> int:
+        """Insert or replace a document and all its chunks in one transaction.
+
+        A concurrent search sees either the old chunks or the new ones, never a mix.
+        """
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk is required")
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                """INSERT INTO kb_documents
+                       (org, doc_key, title, owner, source_path, source_url, tags, review_by, content_hash)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT ((coalesce(org, '')), doc_key) DO UPDATE SET
+                       title = EXCLUDED.title, owner = EXCLUDED.owner, source_path = EXCLUDED.source_path,
+                       source_url = EXCLUDED.source_url, tags = EXCLUDED.tags, review_by = EXCLUDED.review_by,
+                       content_hash = EXCLUDED.content_hash, updated_at = now()
+                   RETURNING id""",
+                (doc.org, doc.doc_key, doc.title, doc.owner, doc.source_path, doc.source_url,
+                 list(doc.tags), doc.review_by, doc.content_hash),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            document_id: int = row[0]
+            await conn.execute("DELETE FROM kb_chunks WHERE document_id = %s", (document_id,))
+            async with conn.cursor() as copy_cur, copy_cur.copy(
+                "COPY kb_chunks (document_id, org, ordinal, heading_path, context, body, embedding) "
+                "FROM STDIN WITH (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["int8", "text", "int4", "text[]", "text", "text", "vector"])
+                for chunk, vector in zip(chunks, vectors, strict=True):
+                    context = chunk_context(doc.title, chunk.heading_path)
+                    await copy.write_row(
+                        (document_id, doc.org, chunk.ordinal, list(chunk.heading_path), context, chunk.text,
+                         Vector(vector))
+                    )
+        return document_id
+
+    async def update_metadata(self, document_id: int, doc: NewDocument) -> None:
+        """Owner, dates, tags or URL changed but the title and text did not: nothing to re-embed."""
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                """UPDATE kb_documents SET title = %s, owner = %s, source_path = %s, source_url = %s,
+                       tags = %s, review_by = %s, updated_at = now() WHERE id = %s""",
+                (doc.title, doc.owner, doc.source_path, doc.source_url, list(doc.tags), doc.review_by,
+                 document_id),
+            )
+
+    async def prune(self, *, under: str, keep_paths: set[str]) -> list[str]:
+        """Delete documents (of any org) ingested from below folder `under` whose file is gone."""
+        prefix = under.rstrip("/") + "/"
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, doc_key, source_path FROM kb_documents WHERE starts_with(source_path, %s)",
+                (prefix,),
+            )
+            gone = [(row[0], row[1]) for row in await cur.fetchall() if row[2] not in keep_paths]
+            if gone:
+                await conn.execute("DELETE FROM kb_documents WHERE id = ANY(%s)", ([doc_id for doc_id, _ in gone],))
+        return [key for _, key in gone]
+
+    async def delete_org(self, org: str) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("DELETE FROM kb_documents WHERE org = %s", (org,))
+            return cur.rowcount
+
+    async def documents(self, *, org: str | None = None, include_public: bool = True) -> list[DocumentRecord]:
+        query = f"SELECT {_DOC_COLUMNS} FROM kb_documents d"
+        params: tuple[Any, ...] = ()
+        if org is not None:
+            query += " WHERE d.org = %s" + (" OR d.org IS NULL" if include_public else "")
+            params = (org,)
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute(query.encode() + b" ORDER BY d.org NULLS FIRST, d.doc_key", params)).fetchall()
+        return [_document(row) for row in rows]
+
+    async def chunk_texts(self) -> list[tuple[int, str, str]]:
+        """(chunk id, context, body) of every chunk, for re-embedding."""
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute("SELECT id, context, body FROM kb_chunks ORDER BY id")).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    async def set_embeddings(self, ids: list[int], vectors: Vectors) -> None:
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.executemany(
+                "UPDATE kb_chunks SET embedding = %s WHERE id = %s",
+                [(Vector(vector), chunk_id) for chunk_id, vector in zip(ids, vectors, strict=True)],
+            )
