@@ -79,7 +79,7 @@ async def open_services(
                 store=store,
                 searcher=HybridSearcher(pool, chosen, search_config(settings)),
                 ingestor=Ingestor(store, chosen, batch_size=settings.embedding_batch_size),
-                gaps=GapLog(pool, chosen),
+                gaps=GapLog(pool, chosen, similarity=settings.gap_group_similarity),
             )
         finally:
             close = getattr(chosen, "close", None)

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         10_000_000, ge=1_000, description="Larger files are skipped by `supportbot ingest`."
     )
+    gap_group_similarity: Weight = Field(
+        0.65, description="Cosine similarity above which two unanswered questions count as the same gap."
+    )
     chunk_max_chars: int = Field(1000, ge=200, le=20_000, description="Upper bound on a chunk's length.")
 
     @field_validator("log_level")

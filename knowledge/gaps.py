@@ -53,7 +53,7 @@ class GapGroup:
 
 
 class GapLog:
-    def __init__(self, pool: Pool, embedder: Embedder, *, similarity: float = 0.75) -> None:
+    def __init__(self, pool: Pool, embedder: Embedder, *, similarity: float = 0.65) -> None:
         self._pool = pool
         self._embedder = embedder
         self._similarity = similarity
