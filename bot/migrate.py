@@ -61,10 +61,12 @@ async def migrate(pool: AsyncConnectionPool[Any]) -> list[Migration]:
     """Apply pending migrations; safe when several processes start at once."""
     applied: list[Migration] = []
     async with pool.connection() as conn:
+        # Autocommit: each migration is its own real transaction, committed before the lock is
+        # released, so a process waiting on the lock always sees what the holder applied.
+        await conn.set_autocommit(True)
         await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
         try:
             await conn.execute(_CREATE_LEDGER)
-            await conn.commit()
             done = {row[0] for row in await (await conn.execute("SELECT version FROM schema_migrations")).fetchall()}
             for migration in available_migrations():
                 if migration.version in done:
@@ -82,7 +84,7 @@ async def migrate(pool: AsyncConnectionPool[Any]) -> list[Migration]:
                 applied.append(migration)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
-            await conn.commit()
+            await conn.set_autocommit(False)
     return applied
 
 

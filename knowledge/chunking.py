@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 from knowledge.models import Chunk
 
-_ATX_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_ATX_HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+# A sentence ends after . ! ? or … (optionally closed by a quote or bracket) before a capital.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "no.", "mr.", "mrs.", "dr.", "inc.", "st.")
 
 
@@ -41,7 +43,7 @@ def split_sentences(paragraph: str) -> list[str]:
     pieces = _SENTENCE_END.split(paragraph.strip())
     sentences: list[str] = []
     for piece in pieces:
-        if sentences and sentences[-1].lower().endswith(_ABBREVIATIONS):
+        if sentences and sentences[-1].lower().rsplit(None, 1)[-1] in _ABBREVIATIONS:
             sentences[-1] = f"{sentences[-1]} {piece}"
         else:
             sentences.append(piece)
@@ -101,28 +103,49 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _pack(blocks: list[str], *, max_chars: int) -> Iterator[str]:
-    """Greedily join whole paragraphs, then whole sentences, up to `max_chars`."""
-    current = ""
-    for unit in _units(blocks, max_chars=max_chars):
-        joiner = "\n\n" if unit.startswith("\n") or current.endswith("\n") else " "
-        candidate = f"{current}{joiner}{unit.strip()}" if current else unit.strip()
+    """Greedily join whole paragraphs, then whole sentences or lines, up to `max_chars`."""
+    current, previous_whole = "", False
+    for unit, whole in _units(blocks, max_chars=max_chars):
+        # paragraphs stay separated by a blank line; pieces of one paragraph by a space or newline
+        joiner = "\n\n" if whole or previous_whole else ("\n" if unit.startswith(("|", "- ", "* ")) else " ")
+        candidate = f"{current}{joiner}{unit}" if current else unit
         if current and len(candidate) > max_chars:
-            yield current.strip()
-            current = unit.strip()
+            yield current
+            current = unit
         else:
             current = candidate
-    if current.strip():
-        yield current.strip()
+        previous_whole = whole
+    if current:
+        yield current
 
 
-def _units(blocks: list[str], *, max_chars: int) -> Iterator[str]:
-    """Paragraphs that fit stay whole (marked by a leading newline); longer ones become sentences."""
+def _units(blocks: list[str], *, max_chars: int) -> Iterator[tuple[str, bool]]:
+    """(text, is whole paragraph). Paragraphs that fit stay whole; a longer table or list is cut
+    between rows (a table keeps its header on every piece); longer prose between sentences."""
     for block in blocks:
+        lines = block.splitlines()
         if len(block) <= max_chars or _FENCE.match(block):
-            yield f"\n{block}\n"
-            continue
-        for sentence in split_sentences(block):
-            yield from _hard_wrap(sentence, max_chars=max_chars)
+            yield block, True
+        elif len(lines) > 1 and all(line.lstrip().startswith(("|", "- ", "* ", "+ ")) or line[:1].isdigit()
+                                    for line in lines):
+            yield from ((piece, True) for piece in _row_groups(lines, max_chars=max_chars))
+        else:
+            for sentence in split_sentences(" ".join(line.strip() for line in lines)):
+                yield from ((piece, False) for piece in _hard_wrap(sentence, max_chars=max_chars))
+
+
+def _row_groups(lines: list[str], *, max_chars: int) -> Iterator[str]:
+    header: list[str] = []
+    if len(lines) > 2 and lines[0].lstrip().startswith("|") and _TABLE_SEPARATOR.match(lines[1]):
+        header, lines = lines[:2], lines[2:]
+    group: list[str] = []
+    for line in lines:
+        if group and len("\n".join([*header, *group, line])) > max_chars:
+            yield "\n".join([*header, *group])
+            group = []
+        group.append(line)
+    if group:
+        yield "\n".join([*header, *group])
 
 
 def _hard_wrap(sentence: str, *, max_chars: int) -> Iterator[str]:

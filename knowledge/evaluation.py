@@ -32,9 +32,14 @@ def load_questions(path: Path) -> list[Question]:
             continue
         try:
             item = json.loads(line)
-            questions.append(Question(str(item["question"]), frozenset(str(g) for g in item["gold_doc_ids"])))
+            question, gold = item["question"], item["gold_doc_ids"]
+            if not isinstance(question, str) or not question.strip():
+                raise TypeError("question must be non-empty text")
+            if not isinstance(gold, list) or not gold or not all(isinstance(g, str | int) for g in gold):
+                raise TypeError("gold_doc_ids must be a non-empty list of document ids")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: expected {{\"question\", \"gold_doc_ids\"}} ({exc})") from None
+        questions.append(Question(question, frozenset(str(g) for g in gold)))
     if not questions:
         raise ValueError(f"{path} holds no questions")
     return questions

@@ -126,6 +126,8 @@ class Ingestor:
             for root in sorted({source.root for source in files if source.root is not None}):
                 keep = {str(source.path) for source in files if source.root == root}
                 summary.pruned += await self._store.prune(under=str(root), keep_paths=keep)
+        if summary.chunks_written or summary.pruned:
+            await self._store.refresh_term_stats()
         return summary
 
     async def _write_all(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Comment, Doctype, Tag
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
@@ -27,7 +27,7 @@ def parse_file(path: Path, *, doc_key: str, max_bytes: int) -> ParsedDocument:
         raise UnreadableDocument(f"unsupported file type '{suffix or path.name}'")
     size = path.stat().st_size
     if size > max_bytes:
-        raise UnreadableDocument(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
+        raise UnreadableDocument(f"file is {_size(size)}, over the {_size(max_bytes)} limit (MAX_FILE_BYTES)")
     data = path.read_bytes()
     if suffix in PDF_SUFFIXES:
         return _finish(doc_key, path, _pdf_text(data), DocumentMeta(), "text")
@@ -38,6 +38,10 @@ def parse_file(path: Path, *, doc_key: str, max_bytes: int) -> ParsedDocument:
     raw_meta, body = split_front_matter(text)
     markup = "markdown" if suffix in MARKDOWN_SUFFIXES else "text"
     return _finish(doc_key, path, body, meta_from_mapping(raw_meta), markup)
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count:,} bytes"
 
 
 def _finish(doc_key: str, path: Path, text: str, meta: DocumentMeta, markup: str) -> ParsedDocument:
@@ -70,7 +74,13 @@ def _pdf_text(data: bytes) -> str:
 
 
 _HEADING_TAGS = {"h1": "#", "h2": "##", "h3": "###", "h4": "####", "h5": "#####", "h6": "######"}
-_BLOCK_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "th", "blockquote", "dt", "dd"]
+# Elements whose text forms its own paragraph. Text sitting directly in a <div> or <body> is
+# kept as a paragraph of that container, so no visible sentence is lost.
+_BLOCKS = {
+    *_HEADING_TAGS, "p", "li", "pre", "tr", "blockquote", "dt", "dd", "div", "section", "article", "main",
+    "body", "aside", "figcaption", "caption", "table", "ul", "ol", "dl", "form", "html", "[document]",
+}
+_NOISE = ["script", "style", "nav", "header", "footer", "noscript", "template"]
 
 
 def _html(text: str) -> tuple[str, DocumentMeta]:
@@ -83,21 +93,33 @@ def _html(text: str) -> tuple[str, DocumentMeta]:
             metas[name.lower()] = content
     if soup.title and soup.title.string and "title" not in metas:
         metas["title"] = soup.title.string.strip()
-    for noise in soup(["script", "style", "nav", "header", "footer", "noscript"]):
+    for noise in soup([*_NOISE, "title", "head"]):
         noise.decompose()
-    blocks: list[str] = []
-    for element in soup.find_all(_BLOCK_TAGS):
-        # nested blocks (a <p> inside an <li>) would be emitted twice
-        if element.find_parent(_BLOCK_TAGS) is not None:
+    blocks: list[tuple[Tag, list[str]]] = []
+    for string in soup.find_all(string=True):
+        if isinstance(string, Comment | Doctype):
             continue
-        content = " ".join(element.get_text(" ", strip=True).split())
-        if not content:
-            continue
-        prefix = _HEADING_TAGS.get(element.name)
-        if prefix:
-            blocks.append(f"{prefix} {content}")
-        elif element.name == "li":
-            blocks.append(f"- {content}")
+        block = next(parent for parent in string.parents if parent.name in _BLOCKS)
+        if blocks and blocks[-1][0] is block:
+            blocks[-1][1].append(str(string))
         else:
-            blocks.append(content)
-    return "\n\n".join(blocks), meta_from_mapping(metas)
+            blocks.append((block, [str(string)]))
+    rendered = [_render(block, "".join(parts)) for block, parts in blocks]
+    return "\n\n".join(part for part in rendered if part), meta_from_mapping(metas)
+
+
+def _render(block: Tag, raw: str) -> str:
+    if block.name == "pre":
+        # fenced, so a line starting with '#' inside code never becomes a heading
+        return f"```\n{raw.strip(chr(10))}\n```" if raw.strip() else ""
+    content = " ".join(raw.split())
+    if not content:
+        return ""
+    if block.name in _HEADING_TAGS:
+        return f"{_HEADING_TAGS[block.name]} {content}"
+    if block.name == "li" or (block.name in {"p", "div"} and block.find_parent("li") is not None):
+        return f"- {content}"
+    if block.name == "tr":
+        cells = [" ".join(cell.get_text(" ").split()) for cell in block.find_all(["td", "th"])]
+        return "| " + " | ".join(cells) + " |"
+    return content

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -14,17 +13,6 @@ from knowledge.embedder import Embedder
 from knowledge.fusion import FusionConfig, fuse, ranks
 from knowledge.models import Candidate, Freshness, SearchMode, SearchResult, freshness_on
 from knowledge.store import Pool
-
-_WORD = re.compile(r"[\w][\w'.-]*[\w]|[\w]")
-
-
-def lexical_query(question: str) -> str:
-    """Any-term `websearch_to_tsquery` input: questions rarely contain every word of the answer.
-
-    Quotes and leading minus signs are websearch operators; they are dropped so a customer's
-    punctuation cannot turn a term into a negation or a phrase.
-    """
-    return " or ".join(_WORD.findall(question.lower()))
 
 
 @dataclass(frozen=True)
@@ -42,10 +30,20 @@ _DENSE_ORG: LiteralString = (
     "(SELECT id FROM kb_chunks WHERE org = %(org)s AND embedding IS NOT NULL "
     "ORDER BY embedding <=> %(vec)s LIMIT %(k)s)"
 )
+# Each query term is weighted by its BM25 inverse document frequency, so a rare term (an error
+# code) outweighs common ones. Terms found in very many chunks still count towards scores but
+# not towards finding candidates: ranking every row they match would cost more than it adds.
+_TERMS: LiteralString = """
+    terms AS (
+        SELECT quote_literal(s.lexeme)::tsquery AS q,
+               ln(1 + (n.chunks - s.df + 0.5) / (s.df + 0.5)) AS idf, s.df <= greatest(2000, n.chunks / 20) AS selective
+        FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(text)s))) AS lexeme) words
+        JOIN kb_term_stats s USING (lexeme) CROSS JOIN kb_corpus_stats n
+    )"""
 _LEXICAL: LiteralString = (
-    "(SELECT id FROM kb_chunks WHERE tsv @@ websearch_to_tsquery('english', %(text)s) "
-    "AND ((org IS NULL AND %(public)s) OR org = %(org)s) "
-    "ORDER BY ts_rank(tsv, websearch_to_tsquery('english', %(text)s), 1) DESC LIMIT %(k)s)"
+    "(SELECT c.id FROM kb_chunks c JOIN terms t ON c.tsv @@ t.q AND t.selective "
+    "WHERE ((c.org IS NULL AND %(public)s) OR c.org = %(org)s) "
+    "GROUP BY c.id ORDER BY sum(t.idf * ts_rank(c.tsv, t.q, 1)) DESC LIMIT %(k)s)"
 )
 
 
@@ -61,11 +59,12 @@ def _candidates(mode: SearchMode, *, include_public: bool) -> LiteralString:
 def _scored(candidates: LiteralString) -> LiteralString:
     # Every candidate gets both scores, so a chunk found by one mode is still judged by the other.
     return f"""
-    WITH ids AS ({candidates}), q AS (SELECT websearch_to_tsquery('english', %(text)s) AS t)
-    SELECT c.id, 1 - (c.embedding <=> %(vec)s), ts_rank(c.tsv, q.t, 1), c.tsv @@ q.t,
+    WITH {_TERMS}, ids AS ({candidates})
+    SELECT c.id, 1 - (c.embedding <=> %(vec)s),
+           (SELECT sum(t.idf * ts_rank(c.tsv, t.q, 1)) FROM terms t WHERE c.tsv @@ t.q),
            d.id, d.doc_key, d.org, d.title, c.heading_path, c.body, d.source_url, d.owner,
            d.updated_at, d.review_by
-    FROM ids JOIN kb_chunks c USING (id) JOIN kb_documents d ON d.id = c.document_id, q
+    FROM ids JOIN kb_chunks c USING (id) JOIN kb_documents d ON d.id = c.document_id
     """
 
 
@@ -102,7 +101,7 @@ class HybridSearcher:
         vector = (await self._embedder.embed([question]))[0]
         params: dict[str, Any] = {
             "vec": Vector(vector),
-            "text": lexical_query(question),
+            "text": question,
             "org": org,
             "k": max(self._config.candidates, limit),
             "public": include_public,
@@ -115,7 +114,7 @@ class HybridSearcher:
         self, rows: list[tuple[Any, ...]], *, mode: SearchMode, limit: int, per_document: int | None
     ) -> list[SearchResult]:
         dense = [float(row[1]) for row in rows]
-        lexical = [float(row[2]) if row[3] else None for row in rows]
+        lexical = [float(row[2]) if row[2] else None for row in rows]
         dense_ranks, lexical_ranks = ranks(dense), ranks(lexical)
         candidates = [
             Candidate(row[0], dense[i], lexical[i], dense_ranks[i], lexical_ranks[i]) for i, row in enumerate(rows)
@@ -129,13 +128,13 @@ class HybridSearcher:
         today = self._today()
         results = []
         for i, row in enumerate(rows):
-            freshness = freshness_on(row[13], today)
+            freshness = freshness_on(row[12], today)
             weight = self._config.stale_weight if freshness is Freshness.STALE else 1.0
             results.append(
                 SearchResult(
-                    chunk_id=row[0], document_id=row[4], doc_key=row[5], org=row[6], title=row[7],
-                    heading_path=tuple(row[8]), text=row[9], source_url=row[10], owner=row[11],
-                    updated_at=row[12], review_by=row[13], freshness=freshness, score=base[i] * weight,
+                    chunk_id=row[0], document_id=row[3], doc_key=row[4], org=row[5], title=row[6],
+                    heading_path=tuple(row[7]), text=row[8], source_url=row[9], owner=row[10],
+                    updated_at=row[11], review_by=row[12], freshness=freshness, score=base[i] * weight,
                     scores={"dense": dense[i], "lexical": lexical[i] or 0.0, "fused": base[i]},
                 )
             )

@@ -178,10 +178,26 @@ class KnowledgeStore:
                 await conn.execute("DELETE FROM kb_documents WHERE id = ANY(%s)", ([doc_id for doc_id, _ in gone],))
         return [key for _, key in gone]
 
+    async def refresh_term_stats(self) -> None:
+        """Recount document frequencies; cheap next to embedding, so run after every ingest that wrote."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE kb_term_stats IN EXCLUSIVE MODE")
+            await conn.execute("DELETE FROM kb_term_stats")
+            await conn.execute(
+                "INSERT INTO kb_term_stats (lexeme, df) SELECT word, ndoc FROM ts_stat('SELECT tsv FROM kb_chunks')"
+            )
+            await conn.execute(
+                "INSERT INTO kb_corpus_stats (chunks) SELECT count(*) FROM kb_chunks ON CONFLICT (singleton) "
+                "DO UPDATE SET chunks = EXCLUDED.chunks, refreshed_at = now()"
+            )
+
     async def delete_org(self, org: str) -> int:
         async with self._pool.connection() as conn:
             cur = await conn.execute("DELETE FROM kb_documents WHERE org = %s", (org,))
-            return cur.rowcount
+            deleted = cur.rowcount
+        if deleted:
+            await self.refresh_term_stats()
+        return deleted
 
     async def documents(self, *, org: str | None = None, include_public: bool = True) -> list[DocumentRecord]:
         query = f"SELECT {_DOC_COLUMNS} FROM kb_documents d"

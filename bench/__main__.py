@@ -1,0 +1,189 @@
+"""`python -m bench`: measure, print a summary and write docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+# The local model ships with its package: nothing may reach for the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from bench import ingest_speed, recall
+from bench.database import BenchServer, load_corpus, machine_facts
+from bench.latency import (
+    MODES,
+    ModeLatency,
+    QueryEmbedder,
+    explain,
+    fts_matches,
+    nearest,
+    prepared_plans,
+    time_mode,
+)
+from bench.report import render
+from bench.results import Results, SizeResult, targets
+from bench.synthetic import make_corpus, make_queries
+from bot.services import open_services, search_config
+from knowledge.models import SearchMode
+
+log = logging.getLogger("bench")
+LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Options:
+    sizes: list[int]
+    queries: int
+    recall_queries: int
+    warmup: int
+    files: int
+    repeats: int
+    seed: int
+    output: Path
+
+
+def parse(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes, in chunks")
+    parser.add_argument("--queries", type=int, default=300, help="timed queries per mode and size")
+    parser.add_argument("--recall-queries", type=int, default=200, help="queries for recall@10")
+    parser.add_argument("--warmup", type=int, default=30, help="untimed queries per mode and size first")
+    parser.add_argument("--files", type=int, default=300, help="Markdown files for the ingest benchmark")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each ingest step (median taken)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 chunks, 50 queries, 60 files: a smoke test"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.queries, args.recall_queries, args.warmup, args.files = "2000", 50, 50, 10, 60
+    return Options(
+        sizes=[int(size) for size in str(args.sizes).split(",") if size.strip()],
+        queries=args.queries,
+        recall_queries=args.recall_queries,
+        warmup=args.warmup,
+        files=args.files,
+        repeats=args.repeats,
+        seed=args.seed,
+        output=args.output,
+    )
+
+
+async def bench_size(server: BenchServer, size: int, options: Options, *, explain_plans: bool) -> SizeResult:
+    name = f"bench_{size}"
+    settings = await server.fresh_database(name)
+    log.info("%s chunks: generating the corpus", f"{size:,}")
+    corpus = make_corpus(size, seed=options.seed)
+    embedder = QueryEmbedder()
+    async with open_services(settings, embedder=embedder) as services:  # migrates and registers the space
+        log.info("%s chunks: loading and building the HNSW index", f"{size:,}")
+        load = await load_corpus(services.pool, settings, corpus)
+        log.info(
+            "  COPY %.1f s, HNSW %.1f s, VACUUM ANALYZE %.1f s",
+            load.copy_seconds,
+            load.hnsw_seconds,
+            load.vacuum_seconds,
+        )
+        queries = make_queries(corpus, options.queries, seed=options.seed + 1)
+        warmup = make_queries(corpus, options.warmup, seed=options.seed + 2)
+        latencies = []
+        for mode in MODES:
+            millis = await time_mode(services.searcher, embedder, queries, mode, limit=LIMIT, warmup=warmup)
+            latencies.append(ModeLatency(size, mode, millis, LIMIT))
+            stats = latencies[-1].stats
+            log.info(
+                "  %-6s p50 %.1f ms, p95 %.1f ms, p99 %.1f ms", mode.value, stats.p50, stats.p95, stats.p99
+            )
+        prepared = await prepared_plans(services.pool)
+        matches = await fts_matches(services.pool, queries)
+        log.info("%s chunks: recall@10", f"{size:,}")
+        recall_queries = make_queries(corpus, options.recall_queries, seed=options.seed + 3)
+        measured = await recall.measure(
+            services.pool, services.searcher, embedder, corpus, recall_queries, settings.search_ef_search
+        )
+        log.info("  HNSW %.3f, search DENSE %.3f", measured.hnsw_public, measured.search_dense)
+        result = SizeResult(load, latencies, matches, measured, prepared=prepared if explain_plans else [])
+        if explain_plans:
+            config = search_config(settings)
+            for mode in (SearchMode.HYBRID, SearchMode.FTS, SearchMode.DENSE):
+                latency = next(item for item in latencies if item.mode is mode)
+                picks = [("median", latency.stats.p50), ("p95", latency.stats.p95)]
+                for label, target in picks if mode is SearchMode.HYBRID else picks[1:]:
+                    i = nearest(latency.millis, target)
+                    plan = await explain(services.pool, queries[i], mode, config, LIMIT)
+                    title = (
+                        f"{mode.value}: the query nearest the {label} ({latency.millis[i]:.1f} ms when "
+                        f"timed; {matches[i]} full-text matches) — {queries[i].text!r} as {queries[i].org}"
+                    )
+                    result.plans.append((title, plan))
+    await server.drop_database(name)
+    return result
+
+
+async def run(options: Options, command: str) -> Results:
+    started, clock = datetime.now(), time.perf_counter()
+    server = BenchServer()
+    try:
+        sizes = []
+        for size in options.sizes:
+            sizes.append(await bench_size(server, size, options, explain_plans=size == max(options.sizes)))
+        with tempfile.TemporaryDirectory(prefix="supportbot-bench-md-") as folder:
+            ingest_speed.write_markdown(Path(folder), options.files, seed=options.seed)
+            log.info("ingest: %d files, %d runs of each step", options.files, options.repeats)
+            ingest = await ingest_speed.measure(
+                server, Path(folder), files=options.files, repeats=options.repeats
+            )
+        log.info(
+            "  embed-only %.0f chunks/s, ingest %.0f chunks/s, ratio %.2f",
+            ingest.embed_rate,
+            ingest.ingest_rate,
+            ingest.ratio,
+        )
+        settings = await server.fresh_database("bench_facts")
+        machine = await machine_facts(settings)
+    finally:
+        server.close()
+    return Results(
+        started=started,
+        command=command,
+        machine=machine,
+        ef_search=settings.search_ef_search,
+        candidates=search_config(settings).candidates,
+        queries=options.queries,
+        warmup=options.warmup,
+        sizes=sizes,
+        ingest=ingest,
+        seconds=time.perf_counter() - clock,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    log.setLevel(logging.INFO)
+    args = sys.argv[1:] if argv is None else argv
+    options = parse(args)
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable
+    command = shlex.join(["HF_HUB_OFFLINE=1", python, "-m", "bench", *args])
+    results = asyncio.run(run(options, command))
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(render(results), encoding="utf-8")
+    for figure, value, target, verdict in targets(results):
+        print(f"{figure}: {value} (target {target}) {verdict.strip('*')}")
+    print(f"wrote {options.output} in {results.seconds:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
