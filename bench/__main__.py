@@ -64,11 +64,12 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument(
-        "--quick", action="store_true", help="2,000 chunks, 50 queries, 60 files: a smoke test"
+        "--quick", action="store_true", help="2,000 chunks, 50 queries, 60 files, 2 runs: a smoke test"
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.queries, args.recall_queries, args.warmup, args.files = "2000", 50, 50, 10, 60
+        args.sizes, args.queries, args.recall_queries, args.warmup = "2000", 50, 50, 10
+        args.files, args.repeats = 60, 2
     return Options(
         sizes=[int(size) for size in str(args.sizes).split(",") if size.strip()],
         queries=args.queries,
@@ -114,7 +115,7 @@ async def bench_size(server: BenchServer, size: int, options: Options, *, explai
             services.pool, services.searcher, embedder, corpus, recall_queries, settings.search_ef_search
         )
         log.info("  HNSW %.3f, search DENSE %.3f", measured.hnsw_public, measured.search_dense)
-        result = SizeResult(load, latencies, matches, measured, prepared=prepared if explain_plans else [])
+        result = SizeResult(load, latencies, matches, measured, prepared=prepared if explain_plans else None)
         if explain_plans:
             config = search_config(settings)
             for mode in (SearchMode.HYBRID, SearchMode.FTS, SearchMode.DENSE):
@@ -122,7 +123,7 @@ async def bench_size(server: BenchServer, size: int, options: Options, *, explai
                 picks = [("median", latency.stats.p50), ("p95", latency.stats.p95)]
                 for label, target in picks if mode is SearchMode.HYBRID else picks[1:]:
                     i = nearest(latency.millis, target)
-                    plan = await explain(services.pool, queries[i], mode, config, LIMIT)
+                    plan = await explain(services.pool, embedder, config, queries[i], mode, limit=LIMIT)
                     title = (
                         f"{mode.value}: the query nearest the {label} ({latency.millis[i]:.1f} ms when "
                         f"timed; {matches[i]} full-text matches) — {queries[i].text!r} as {queries[i].org}"

@@ -107,8 +107,8 @@ async def measure(server: BenchServer, folder: Path, *, files: int, repeats: int
     embedder = LocalEmbedder(batch_size=base.embedding_batch_size)
     batches = embedding_batches(folder, batch_size=base.embedding_batch_size, max_chars=base.chunk_max_chars)
     texts = [text for batch in batches for text in batch]
-    for _ in range(2):  # load the model and let torch settle before timing
-        embedder.embed_sync(texts[: base.embedding_batch_size * 2])
+    embedder.embed_sync(texts[:8])  # loads the model
+    embedder.embed_sync(texts[: base.embedding_batch_size])  # lets torch settle before timing
     embed_seconds: list[float] = []
     ingest_seconds: list[float] = []
     written = 0

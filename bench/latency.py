@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from pgvector import Vector
+from psycopg import sql
 
 from bench.synthetic import DIMENSION, Floats, Query
 from knowledge.embedder import Vectors
 from knowledge.models import SearchMode
-from knowledge.search import HybridSearcher, SearchConfig, _candidates, _scored, lexical_query
+from knowledge.search import HybridSearcher, SearchConfig
 from knowledge.store import Pool
 
 MODES = (SearchMode.DENSE, SearchMode.FTS, SearchMode.HYBRID)
@@ -85,57 +88,86 @@ async def time_mode(
     return millis
 
 
+# Rows holding at least one of the question's lexemes: how common the query's words are in the
+# corpus, whatever the searcher then does with them.
+_ANY_TERM_MATCHES = """
+    SELECT count(*) FROM kb_chunks
+    WHERE (org IS NULL OR org = %(org)s)
+      AND tsv @@ (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery
+                  FROM unnest(tsvector_to_array(to_tsvector('english', %(text)s))) AS lexeme)
+"""
+
+
 async def fts_matches(pool: Pool, queries: list[Query]) -> list[int]:
-    """Rows each query's full-text condition matches among the rows its org may see."""
+    """Visible rows containing any word of each query (what an any-term full-text match must rank)."""
     counts: list[int] = []
     async with pool.connection() as conn:
         for query in queries:
-            row = await (
-                await conn.execute(
-                    "SELECT count(*) FROM kb_chunks WHERE tsv @@ websearch_to_tsquery('english', %s) "
-                    "AND (org IS NULL OR org = %s)",
-                    (lexical_query(query.text), query.org),
-                )
-            ).fetchone()
+            cur = await conn.execute(_ANY_TERM_MATCHES, {"org": query.org, "text": query.text})
+            row = await cur.fetchone()
             counts.append(int(row[0]) if row else 0)
     return counts
 
 
-def search_sql(mode: SearchMode) -> str:
-    """The exact statement `HybridSearcher.search` sends (public + own org)."""
-    return str(_scored(_candidates(mode, include_public=True)))
+class _Recorder:
+    """Stands in for the pool and its connection: keeps the statements a searcher sends, returns no rows."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[Any, Any]] = []
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[_Recorder]:
+        yield self
+
+    async def execute(self, query: Any, params: Any = None) -> _Recorder:
+        self.statements.append((query, params))
+        return self
+
+    async def fetchall(self) -> list[tuple[Any, ...]]:
+        return []
+
+    async def fetchone(self) -> tuple[Any, ...] | None:
+        return None
 
 
-def search_params(query: Query, config: SearchConfig, limit: int) -> dict[str, Any]:
-    """Mirrors the parameters `HybridSearcher.search` binds."""
-    return {
-        "vec": Vector(query.vector),
-        "text": lexical_query(query.text),
-        "org": query.org,
-        "k": max(config.candidates, limit),
-        "public": True,
-    }
+_VECTOR_LITERAL = re.compile(r"'\[[^\]']{40,}\]'::vector")
 
 
-async def explain(pool: Pool, query: Query, mode: SearchMode, config: SearchConfig, limit: int) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of one search statement, run on a pool connection (so ef_search applies)."""
-    statement = "EXPLAIN (ANALYZE, BUFFERS) " + search_sql(mode)
+def _explained(statement: Any) -> Any:
+    if isinstance(statement, str):
+        return "EXPLAIN (ANALYZE, BUFFERS) " + statement
+    if isinstance(statement, bytes):
+        return b"EXPLAIN (ANALYZE, BUFFERS) " + statement
+    return sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statement
+
+
+async def explain(
+    pool: Pool, embedder: QueryEmbedder, config: SearchConfig, query: Query, mode: SearchMode, *, limit: int
+) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of exactly what `HybridSearcher.search` sends, on a pool connection."""
+    recorder = _Recorder()
+    embedder.vector = query.vector
+    await HybridSearcher(cast(Pool, recorder), embedder, config).search(
+        query.text, org=query.org, mode=mode, limit=limit
+    )
+    plans: list[str] = []
     async with pool.connection() as conn:
-        rows = await (await conn.execute(statement.encode(), search_params(query, config, limit))).fetchall()
+        for sent, params in recorder.statements:
+            rows = await (await conn.execute(_explained(sent), params)).fetchall()
+            plans.append("\n".join(_VECTOR_LITERAL.sub("'[…]'::vector", str(row[0])) for row in rows))
         await conn.rollback()
-    return "\n".join(str(row[0]) for row in rows)
+    return "\n\n".join(plans)
 
 
-async def prepared_plans(pool: Pool) -> list[tuple[str, int, int]]:
-    """(statement start, generic plans, custom plans) of the server-side prepared statements psycopg made."""
+async def prepared_plans(pool: Pool) -> tuple[int, int, int]:
+    """(statements, generic plans, custom plans) psycopg prepared on the benchmark connection."""
     async with pool.connection() as conn:
-        rows = await (
-            await conn.execute(
-                "SELECT regexp_replace(left(statement, 160), '\\s+', ' ', 'g'), generic_plans, custom_plans "
-                "FROM pg_prepared_statements ORDER BY generic_plans + custom_plans DESC"
-            )
-        ).fetchall()
-    return [(str(row[0]), int(row[1]), int(row[2])) for row in rows]
+        cur = await conn.execute(
+            "SELECT count(*), coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) "
+            "FROM pg_prepared_statements"
+        )
+        row = await cur.fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
 
 def nearest(millis: list[float], target: float) -> int:

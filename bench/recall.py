@@ -10,10 +10,15 @@ from pgvector import Vector
 from bench.latency import QueryEmbedder
 from bench.synthetic import Corpus, Ints, Query
 from knowledge.models import SearchMode
-from knowledge.search import _DENSE_PUBLIC, HybridSearcher
+from knowledge.search import HybridSearcher
 from knowledge.store import Pool
 
 K = 10
+# The query the partial HNSW index answers (the same text as the searcher's public dense branch).
+_DENSE_PUBLIC = (
+    "SELECT id FROM kb_chunks WHERE org IS NULL AND embedding IS NOT NULL "
+    "ORDER BY embedding <=> %(vec)s LIMIT %(k)s"
+)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from bench.synthetic import (
 )
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -75,7 +76,12 @@ def render(results: Results) -> str:
                 )
             )
     out += _table(("chunks", "mode", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"), rows)
-    out += ["", "Rows matched by the full-text condition of each query (the rows `ts_rank` must score):", ""]
+    out += [
+        "",
+        "Visible rows holding at least one word of the query (how common the query words are; an "
+        "any-term full-text match would have to rank them all):",
+        "",
+    ]
     out += _table(
         ("chunks", "median", "p95", "max", "share of visible rows (median)"),
         [
@@ -116,6 +122,7 @@ def render(results: Results) -> str:
             "documents",
             "public chunks",
             "COPY s",
+            "term stats s",
             "HNSW build s",
             "VACUUM ANALYZE s",
             "kb_chunks total",
@@ -128,6 +135,7 @@ def render(results: Results) -> str:
                 f"{s.load.documents:,}",
                 f"{s.load.public_chunks:,}",
                 f"{s.load.copy_seconds:.1f}",
+                f"{s.load.stats_seconds:.1f}",
                 f"{s.load.hnsw_seconds:.1f}",
                 f"{s.load.vacuum_seconds:.1f}",
                 _mib(s.load.table_bytes),
@@ -213,19 +221,16 @@ def _how_to_read() -> list[str]:
 def _plans(results: Results) -> list[str]:
     out: list[str] = []
     for size in results.sizes:
-        if not size.plans and not size.prepared:
+        if not size.plans:
             continue
         out += ["", f"## Query plans at {size.size:,} chunks", ""]
         for title, plan in size.plans:
             out += [f"<details><summary>{title}</summary>", "", "```", plan, "```", "", "</details>", ""]
-        if size.prepared:
+        if size.prepared is not None:
+            statements, generic, custom = size.prepared
             out += [
-                "Server-side prepared statements on the benchmark connection (psycopg prepares a statement "
-                "after 5 executions; PostgreSQL may then switch to a generic plan):",
-                "",
+                f"psycopg prepared {statements} statements on the benchmark connection (it does so after 5 "
+                f"executions); PostgreSQL ran them with {generic} generic and {custom} custom plans. "
+                "The plans above are custom plans (unprepared EXPLAIN).",
             ]
-            out += _table(
-                ("statement", "generic plans", "custom plans"),
-                [(f"`{text[:100]}…`", str(generic), str(custom)) for text, generic, custom in size.prepared],
-            )
     return out

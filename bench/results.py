@@ -24,7 +24,7 @@ class SizeResult:
     fts_matches: list[int]
     recall: Recall
     plans: list[tuple[str, str]] = field(default_factory=list)
-    prepared: list[tuple[str, int, int]] = field(default_factory=list)
+    prepared: tuple[int, int, int] | None = None
 
     @property
     def size(self) -> int:

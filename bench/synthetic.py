@@ -75,7 +75,8 @@ class Query:
 
 
 def unit(vectors: Floats) -> Floats:
-    return (vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)).astype(np.float32)
+    normed: Floats = (vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)).astype(np.float32)
+    return normed
 
 
 def _noise(rng: np.random.Generator, rows: int, spread: float) -> Floats:
@@ -97,7 +98,8 @@ def pseudo_words(rng: np.random.Generator, count: int) -> list[str]:
 
 def zipf_probabilities(size: int, exponent: float) -> npt.NDArray[np.float64]:
     weights = 1.0 / np.arange(1, size + 1, dtype=np.float64) ** exponent
-    return weights / weights.sum()
+    normed: npt.NDArray[np.float64] = weights / weights.sum()
+    return normed
 
 
 def make_corpus(size: int, *, seed: int) -> Corpus:

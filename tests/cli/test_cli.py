@@ -1,0 +1,158 @@
+"""The `supportbot` command as a user runs it: a real process, embedded servers, the sample base."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.cli
+
+REPO = Path(__file__).resolve().parents[2]
+SUPPORTBOT = [sys.executable, "-c", "from bot.cli import main; main()"]
+
+
+def run(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value for key, value in os.environ.items()
+        if key.upper() not in {"DATABASE_URL", "REDIS_URL", "SUPPORTBOT_HOME"}
+    }
+    environment |= {"SUPPORTBOT_HOME": str(home), "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "NO_COLOR": "1"}
+    environment |= env or {}
+    return subprocess.run(
+        [*SUPPORTBOT, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def acme_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("cli-home")
+    result = run(home, "ingest", "examples/acme", "--review-every", "180d")
+    assert result.returncode == 0, result.stderr
+    assert "added 46, updated 0, unchanged 0, skipped 0, failed 0" in result.stdout
+    return home
+
+
+def test_reingesting_the_sample_base_costs_nothing(acme_home: Path) -> None:
+    result = run(acme_home, "ingest", "examples/acme")
+    assert result.returncode == 0, result.stderr
+    assert "added 0, updated 0, unchanged 46, skipped 0, failed 0 (0 chunks written)" in result.stdout
+
+
+def test_search_prints_cited_passages_with_freshness(acme_home: Path) -> None:
+    result = run(acme_home, "search", "How many days do I have to send something back?", "--limit", "5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("[1] ") and "[5] " in result.stdout
+    assert "https://help.acme.example/returns/return-policy-30-day-window" in result.stdout
+    assert "30 days" in result.stdout
+    assert "owner maria.lopez@acme.example · updated today · review by 2027-05-31" in result.stdout
+
+
+def test_search_json_scopes_private_documents_to_their_org(acme_home: Path) -> None:
+    question = "Who is the account manager and how do we escalate a P1 incident?"
+    as_globex = json.loads(run(acme_home, "search", question, "--org", "globex", "--json").stdout)
+    assert as_globex[0]["org"] == "globex"
+    assert as_globex[0]["doc_key"] == "customers/globex/globex-account-team-and-escalation"
+    assert {"title", "heading_path", "source_url", "owner", "updated_at", "freshness", "scores"} <= set(as_globex[0])
+    as_public = json.loads(run(acme_home, "search", question, "--json", "--limit", "10").stdout)
+    as_other = json.loads(run(acme_home, "search", question, "--org", "initech", "--json", "--limit", "10").stdout)
+    assert as_public and as_other
+    assert all(item["org"] is None for item in as_public + as_other)
+
+
+def test_stale_answers_are_marked(acme_home: Path) -> None:
+    result = run(acme_home, "search", "How much does Acme Plus cost per month for subscription refunds?",
+                 "--mode", "dense", "--json", "--limit", "10")
+    items = json.loads(result.stdout)
+    stale = [item for item in items if item["doc_key"] == "refunds/acme-plus-subscription-refunds"]
+    assert stale and all(item["freshness"] == "stale" for item in stale)
+
+
+def test_docs_reports_stale_and_ownerless_documents(acme_home: Path) -> None:
+    stale = json.loads(run(acme_home, "docs", "--stale", "--json").stdout)
+    assert {item["doc_key"].rsplit("/", 1)[-1] for item in stale} == {
+        "international-shipping-customs", "promo-codes-and-discounts", "two-factor-authentication",
+        "shipping-costs-free-shipping", "acme-plus-subscription-refunds", "firmware-update-stuck",
+    }
+    ownerless = json.loads(run(acme_home, "docs", "--no-owner", "--json").stdout)
+    assert sorted(item["doc_key"] for item in ownerless) == ["returns/exchanges", "troubleshooting/app-crashes"]
+    table = run(acme_home, "docs", "--stale")
+    assert "6 documents" in table.stdout
+
+
+def test_db_status_and_gaps_on_an_empty_log(acme_home: Path) -> None:
+    status = run(acme_home, "db", "status")
+    assert status.returncode == 0 and "0 pending" in status.stdout
+    gaps = run(acme_home, "gaps", "--since", "7d")
+    assert gaps.returncode == 0 and "No knowledge gaps recorded since" in gaps.stdout
+
+
+def test_eval_retrieval_prints_json_figures_per_mode(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "passwords.md").write_text("# Resetting a password\n\nUse the reset link on the sign-in page.\n")
+    (docs / "shipping.md").write_text("# Shipping times\n\nParcels arrive in three to five business days.\n")
+    (docs / "codes.md").write_text("# Status code QX-77\n\nQX-77 means the firmware checksum failed.\n")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        '{"question": "I forgot my password", "gold_doc_ids": ["passwords"]}\n'
+        '{"question": "how long does delivery take", "gold_doc_ids": ["shipping"]}\n'
+        '{"question": "QX-77", "gold_doc_ids": ["codes"]}\n'
+    )
+    result = run(tmp_path / "home", "eval", "retrieval", "--docs", str(docs), "--questions", str(questions), "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert set(figures) == {"hybrid", "dense", "fts"}
+    assert set(figures["hybrid"]) == {"recall@1", "recall@5", "recall@10", "mrr@10"}
+    assert figures["hybrid"]["recall@1"] == 1.0
+    # the throw-away org is gone afterwards
+    assert json.loads(run(tmp_path / "home", "docs", "--json").stdout) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SEARCH_DENSE_WEIGHT": "2"}, "SEARCH_DENSE_WEIGHT"),
+        ({"EMBEDDER": "magic"}, "EMBEDDER"),
+        ({"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:{port}/db"}, "Cannot reach PostgreSQL at DATABASE_URL"),
+    ],
+)
+def test_bad_configuration_is_one_clear_sentence_without_traceback(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    env = {key: value.format(port=_free_port()) for key, value in env.items()}
+    result = run(tmp_path, "db", "status", env=env)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "hunter2" not in result.stderr
+
+
+def test_ingest_names_bad_files_and_exits_zero_for_skips(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ok.md").write_text("# Fine\n\nA good article.\n")
+    (tmp_path / "docs" / "bad.md").write_text("---\ntags: [unclosed\n---\nbody\n")
+    result = run(tmp_path / "home", "ingest", str(tmp_path / "docs"), str(tmp_path / "nope"))
+    assert result.returncode == 0, result.stderr
+    assert "added 1, updated 0, unchanged 0, skipped 2, failed 0" in result.stdout
+    assert "bad.md: malformed front matter" in result.stdout
+    assert "nope: no such file or directory" in result.stdout
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in (["ingest"], ["search"], ["docs"], ["gaps"], ["reindex"], ["run"], ["db", "migrate"],
+                    ["eval", "retrieval"]):
+        result = run(tmp_path, *command, "--help")
+        assert result.returncode == 0 and "Usage" in result.stdout, command

@@ -1,0 +1,61 @@
+"""The packages table in DESIGN.md: who may import whom, and where vendor SDKs may appear."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+OURS = {"bot", "handlers", "knowledge", "escalation", "scheduler"}
+ALLOWED = {
+    "bot": OURS,
+    "scheduler": {"scheduler", "handlers", "knowledge", "escalation"},
+    "handlers": {"handlers", "knowledge", "escalation"},
+    "escalation": {"escalation"},
+    "knowledge": {"knowledge"},
+}
+VENDOR_ONLY_IN_BOT = ("slack_bolt", "slack_sdk", "botbuilder", "openai", "aiohttp.web")
+
+
+def imports_of(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """(module, names imported from it) for every absolute import."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, tuple(alias.name for alias in node.names)))
+    return found
+
+
+def violations(package: str, root: Path = REPO) -> list[str]:
+    found = []
+    for path in sorted((root / package).rglob("*.py")):
+        for module, names in imports_of(path):
+            top = module.split(".")[0]
+            if top in OURS and top not in ALLOWED[package]:
+                found.append(f"{path.relative_to(root)} imports {module}")
+            # `from aiohttp import web` reaches aiohttp.web just as `import aiohttp.web` does
+            for reached in (module, *(f"{module}.{name}" for name in names)):
+                if package != "bot" and any(reached == v or reached.startswith(v + ".") for v in VENDOR_ONLY_IN_BOT):
+                    found.append(f"{path.relative_to(root)} imports vendor SDK {reached}")
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_follow_the_design(package: str) -> None:
+    assert violations(package) == []
+
+
+def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
+    (tmp_path / "knowledge").mkdir()
+    (tmp_path / "knowledge" / "leak.py").write_text("from bot.settings import Settings\nfrom aiohttp import web\n")
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "core.py").write_text("import slack_sdk\nfrom knowledge.search import x\n")
+    assert violations("knowledge", tmp_path) == [
+        "knowledge/leak.py imports bot.settings",
+        "knowledge/leak.py imports vendor SDK aiohttp.web",
+    ]
+    assert violations("handlers", tmp_path) == ["handlers/core.py imports vendor SDK slack_sdk"]
