@@ -63,9 +63,7 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each ingest step (median taken)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
-    parser.add_argument(
-        "--quick", action="store_true", help="2,000 chunks, 50 queries, 60 files, 2 runs: a smoke test"
-    )
+    parser.add_argument("--quick", action="store_true", help="2,000 chunks, 50 queries, 60 files, 2 runs: a smoke test")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.queries, args.recall_queries, args.warmup = "2000", 50, 50, 10
@@ -104,9 +102,7 @@ async def bench_size(server: BenchServer, size: int, options: Options, *, explai
             millis = await time_mode(services.searcher, embedder, queries, mode, limit=LIMIT, warmup=warmup)
             latencies.append(ModeLatency(size, mode, millis, LIMIT))
             stats = latencies[-1].stats
-            log.info(
-                "  %-6s p50 %.1f ms, p95 %.1f ms, p99 %.1f ms", mode.value, stats.p50, stats.p95, stats.p99
-            )
+            log.info("  %-6s p50 %.1f ms, p95 %.1f ms, p99 %.1f ms", mode.value, stats.p50, stats.p95, stats.p99)
         prepared = await prepared_plans(services.pool)
         matches = await fts_matches(services.pool, queries)
         log.info("%s chunks: recall@10", f"{size:,}")
@@ -143,9 +139,7 @@ async def run(options: Options, command: str) -> Results:
         with tempfile.TemporaryDirectory(prefix="supportbot-bench-md-") as folder:
             ingest_speed.write_markdown(Path(folder), options.files, seed=options.seed)
             log.info("ingest: %d files, %d runs of each step", options.files, options.repeats)
-            ingest = await ingest_speed.measure(
-                server, Path(folder), files=options.files, repeats=options.repeats
-            )
+            ingest = await ingest_speed.measure(server, Path(folder), files=options.files, repeats=options.repeats)
         log.info(
             "  embed-only %.0f chunks/s, ingest %.0f chunks/s, ratio %.2f",
             ingest.embed_rate,

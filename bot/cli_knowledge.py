@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,8 +23,12 @@ err = Console(stderr=True)
 
 def progress_bar(*, transient: bool = True) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=transient,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=transient,
     )
 
 
@@ -58,7 +61,8 @@ async def ingest(
     org: Annotated[str | None, typer.Option(help="Org the documents belong to; default: public.")] = None,
     owner: Annotated[str | None, typer.Option(help="Owner for documents whose front matter names none.")] = None,
     review_every: Annotated[
-        str | None, typer.Option("--review-every", help="Review interval when front matter has no review_by (90d).")
+        str | None,
+        typer.Option("--review-every", help="Review interval when front matter has no review_by (90d)."),
     ] = None,
     prune: Annotated[bool, typer.Option(help="Remove stored documents whose files are gone.")] = False,
 ) -> None:
@@ -66,8 +70,12 @@ async def ingest(
     config = settings()
     interval = _duration(review_every) if review_every else config.review_interval
     options = IngestOptions(
-        org=org.lower() if org else None, owner=owner or config.default_owner, review_every=interval,
-        prune=prune, max_bytes=config.max_file_bytes, max_chars=config.chunk_max_chars,
+        org=org.lower() if org else None,
+        owner=owner or config.default_owner,
+        review_every=interval,
+        prune=prune,
+        max_bytes=config.max_file_bytes,
+        max_chars=config.chunk_max_chars,
     )
     async with open_services(config) as services:
         with progress_bar() as bar:
@@ -83,17 +91,25 @@ async def ingest(
 
 
 def _age(updated: datetime) -> str:
-    days = (datetime.now(timezone.utc) - updated).days
+    days = (datetime.now(UTC) - updated).days
     return "today" if days <= 0 else f"{days} day{'s' if days != 1 else ''} ago"
 
 
 def _result_json(result: SearchResult) -> dict[str, Any]:
     return {
-        "document_id": result.document_id, "doc_key": result.doc_key, "org": result.org, "title": result.title,
-        "heading_path": list(result.heading_path), "source_url": result.source_url, "owner": result.owner,
-        "updated_at": result.updated_at.isoformat(), "review_by": result.review_by.isoformat(),
-        "freshness": result.freshness.value, "score": round(result.score, 4),
-        "scores": {name: round(value, 4) for name, value in result.scores.items()}, "text": result.text,
+        "document_id": result.document_id,
+        "doc_key": result.doc_key,
+        "org": result.org,
+        "title": result.title,
+        "heading_path": list(result.heading_path),
+        "source_url": result.source_url,
+        "owner": result.owner,
+        "updated_at": result.updated_at.isoformat(),
+        "review_by": result.review_by.isoformat(),
+        "freshness": result.freshness.value,
+        "score": round(result.score, 4),
+        "scores": {name: round(value, 4) for name, value in result.scores.items()},
+        "text": result.text,
     }
 
 
@@ -117,15 +133,18 @@ async def search(
         out.print("No passage matches; nothing in the knowledge base answers this.")
         return
     for number, result in enumerate(results, start=1):
-        stale = " [bold yellow]STALE: past its review date, may be out of date[/]" if (
-            result.freshness is Freshness.STALE
-        ) else ""
+        stale = (
+            " [bold yellow]STALE: past its review date, may be out of date[/]"
+            if (result.freshness is Freshness.STALE)
+            else ""
+        )
         out.print(f"[bold][{number}] {result.citation}[/]{stale}", highlight=False)
         out.print(
             f"    {result.source_url or result.doc_key} · owner {result.owner or 'none'} · "
             f"updated {_age(result.updated_at)} · review by {result.review_by} · "
             f"score {result.score:.3f} (dense {result.scores['dense']:.3f}, lexical {result.scores['lexical']:.3f})",
-            highlight=False, style="dim",
+            highlight=False,
+            style="dim",
         )
         passage = " ".join(result.text.split())
         out.print(f"    {passage[:400]}{'…' if len(passage) > 400 else ''}\n", highlight=False)
@@ -147,18 +166,32 @@ async def docs(
     if no_owner:
         records = [record for record in records if not record.owner]
     if as_json:
-        out.print_json(data=[
-            {"doc_key": r.doc_key, "org": r.org, "title": r.title, "owner": r.owner, "review_by": str(r.review_by),
-             "freshness": r.freshness(today).value, "chunks": r.chunk_count, "source_url": r.source_url}
-            for r in records
-        ])
+        out.print_json(
+            data=[
+                {
+                    "doc_key": r.doc_key,
+                    "org": r.org,
+                    "title": r.title,
+                    "owner": r.owner,
+                    "review_by": str(r.review_by),
+                    "freshness": r.freshness(today).value,
+                    "chunks": r.chunk_count,
+                    "source_url": r.source_url,
+                }
+                for r in records
+            ]
+        )
         return
     table = Table("document", "org", "owner", "review by", "state", "chunks")
     for r in records:
         state = r.freshness(today).value
         table.add_row(
-            r.doc_key, r.org or "public", r.owner or "[red]none[/]", str(r.review_by),
-            f"[yellow]{state}[/]" if state == "stale" else state, str(r.chunk_count),
+            r.doc_key,
+            r.org or "public",
+            r.owner or "[red]none[/]",
+            str(r.review_by),
+            f"[yellow]{state}[/]" if state == "stale" else state,
+            str(r.chunk_count),
         )
     out.print(table)
     out.print(f"{len(records)} document{'s' if len(records) != 1 else ''}")
@@ -171,14 +204,22 @@ async def gaps(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Questions the bot could not answer well, grouped by similarity."""
-    start = datetime.now(timezone.utc) - _duration(since)
+    start = datetime.now(UTC) - _duration(since)
     async with open_services(settings()) as services:
         groups = await services.gaps.groups(since=start, org=org.lower() if org else None)
     if as_json:
-        out.print_json(data=[
-            {"example": g.example, "count": g.count, "reasons": g.reasons, "orgs": g.orgs,
-             "questions": [gap.question for gap in g.gaps]} for g in groups
-        ])
+        out.print_json(
+            data=[
+                {
+                    "example": g.example,
+                    "count": g.count,
+                    "reasons": g.reasons,
+                    "orgs": g.orgs,
+                    "questions": [gap.question for gap in g.gaps],
+                }
+                for g in groups
+            ]
+        )
         return
     if not groups:
         out.print(f"No knowledge gaps recorded since {start:%Y-%m-%d}.")

@@ -45,7 +45,9 @@ class OpenAIEmbedder:
     async def embed(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = [await self._embed_batch(texts[i : i + self._batch_size]) for i in range(0, len(texts), self._batch_size)]
+        parts = [
+            await self._embed_batch(texts[i : i + self._batch_size]) for i in range(0, len(texts), self._batch_size)
+        ]
         vectors = np.concatenate(parts)
         if self._dimensions is not None and vectors.shape[1] != self._dimensions:
             raise EmbeddingFailed(

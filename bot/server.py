@@ -38,9 +38,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 def _result(result: SearchResult) -> dict[str, Any]:
     return {
-        "title": result.title, "heading_path": list(result.heading_path), "text": result.text,
-        "source_url": result.source_url, "owner": result.owner, "doc_key": result.doc_key,
-        "updated_at": result.updated_at.isoformat(), "freshness": result.freshness.value,
+        "title": result.title,
+        "heading_path": list(result.heading_path),
+        "text": result.text,
+        "source_url": result.source_url,
+        "owner": result.owner,
+        "doc_key": result.doc_key,
+        "updated_at": result.updated_at.isoformat(),
+        "freshness": result.freshness.value,
         "score": round(result.score, 4),
     }
 

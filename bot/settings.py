@@ -42,9 +42,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    supportbot_home: Path = Field(
-        Path(".supportbot"), description="Folder for the embedded PostgreSQL and Redis data."
-    )
+    supportbot_home: Path = Field(Path(".supportbot"), description="Folder for the embedded PostgreSQL and Redis data.")
     database_url: SecretStr | None = Field(
         None, description="PostgreSQL with the `vector` extension; unset = embedded server."
     )
@@ -55,7 +53,8 @@ class Settings(BaseSettings):
     port: int = Field(3000, ge=1, le=65535, description="Port `supportbot run` listens on.")
 
     embedder: EmbedderKind = Field(
-        EmbedderKind.LOCAL, description="`local` (all-MiniLM-L6-v2, offline) or `openai` (compatible endpoint)."
+        EmbedderKind.LOCAL,
+        description="`local` (all-MiniLM-L6-v2, offline) or `openai` (compatible endpoint).",
     )
     embedding_base_url: str | None = Field(None, description="Embeddings endpoint base URL (embedder=openai).")
     embedding_api_key: SecretStr | None = Field(None, description="API key for the embeddings endpoint.")
@@ -74,9 +73,7 @@ class Settings(BaseSettings):
         0.75, description="Share of the dense score in hybrid fusion; the rest is full-text."
     )
     search_rrf_k: int = Field(60, ge=1, le=1000, description="Rank constant for reciprocal-rank fusion.")
-    search_candidates: int = Field(
-        40, ge=5, le=1000, description="Candidates each mode contributes before fusion."
-    )
+    search_candidates: int = Field(40, ge=5, le=1000, description="Candidates each mode contributes before fusion.")
     search_ef_search: int = Field(100, ge=10, le=1000, description="HNSW `ef_search` for dense queries.")
     stale_weight: Weight = Field(0.7, description="Score multiplier for documents past their review date.")
 
@@ -86,9 +83,7 @@ class Settings(BaseSettings):
     default_review_every: str = Field(
         "180d", description="Review interval for documents with no `review_by` (e.g. 90d, 26w)."
     )
-    max_file_bytes: int = Field(
-        10_000_000, ge=1_000, description="Larger files are skipped by `supportbot ingest`."
-    )
+    max_file_bytes: int = Field(10_000_000, ge=1_000, description="Larger files are skipped by `supportbot ingest`.")
     gap_group_similarity: Weight = Field(
         0.65, description="Cosine similarity above which two unanswered questions count as the same gap."
     )

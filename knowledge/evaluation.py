@@ -38,7 +38,7 @@ def load_questions(path: Path) -> list[Question]:
             if not isinstance(gold, list) or not gold or not all(isinstance(g, str | int) for g in gold):
                 raise TypeError("gold_doc_ids must be a non-empty list of document ids")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{number}: expected {{\"question\", \"gold_doc_ids\"}} ({exc})") from None
+            raise ValueError(f'{path}:{number}: expected {{"question", "gold_doc_ids"}} ({exc})') from None
         questions.append(Question(question, frozenset(str(g) for g in gold)))
     if not questions:
         raise ValueError(f"{path} holds no questions")
@@ -95,4 +95,3 @@ class RetrievalEvaluation:
             return results, summary
         finally:
             await self._store.delete_org(org)
-

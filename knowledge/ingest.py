@@ -160,7 +160,13 @@ class Ingestor:
 
     async def _keep(self, previous: StoredVersion, new: NewDocument, summary: IngestSummary) -> None:
         current = (new.title, new.owner, new.source_url, new.tags, new.review_by)
-        if current == (previous.title, previous.owner, previous.source_url, previous.tags, previous.review_by):
+        if current == (
+            previous.title,
+            previous.owner,
+            previous.source_url,
+            previous.tags,
+            previous.review_by,
+        ):
             summary.unchanged.append(new.doc_key)
             return
         await self._store.update_metadata(previous.id, new)

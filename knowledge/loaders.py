@@ -56,9 +56,7 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnreadableDocument(
-            f"not UTF-8 text (invalid byte at offset {exc.start}); convert it to UTF-8"
-        ) from None
+        raise UnreadableDocument(f"not UTF-8 text (invalid byte at offset {exc.start}); convert it to UTF-8") from None
 
 
 def _pdf_text(data: bytes) -> str:
@@ -77,8 +75,29 @@ _HEADING_TAGS = {"h1": "#", "h2": "##", "h3": "###", "h4": "####", "h5": "#####"
 # Elements whose text forms its own paragraph. Text sitting directly in a <div> or <body> is
 # kept as a paragraph of that container, so no visible sentence is lost.
 _BLOCKS = {
-    *_HEADING_TAGS, "p", "li", "pre", "tr", "blockquote", "dt", "dd", "div", "section", "article", "main",
-    "body", "aside", "figcaption", "caption", "table", "ul", "ol", "dl", "form", "html", "[document]",
+    *_HEADING_TAGS,
+    "p",
+    "li",
+    "pre",
+    "tr",
+    "blockquote",
+    "dt",
+    "dd",
+    "div",
+    "section",
+    "article",
+    "main",
+    "body",
+    "aside",
+    "figcaption",
+    "caption",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "form",
+    "html",
+    "[document]",
 }
 _NOISE = ["script", "style", "nav", "header", "footer", "noscript", "template"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString
 
@@ -17,14 +17,13 @@ from knowledge.store import Pool
 
 @dataclass(frozen=True)
 class SearchConfig:
-    fusion: FusionConfig = FusionConfig()
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     candidates: int = 40
     stale_weight: float = 0.7
 
 
 _DENSE_PUBLIC: LiteralString = (
-    "(SELECT id FROM kb_chunks WHERE org IS NULL AND embedding IS NOT NULL "
-    "ORDER BY embedding <=> %(vec)s LIMIT %(k)s)"
+    "(SELECT id FROM kb_chunks WHERE org IS NULL AND embedding IS NOT NULL ORDER BY embedding <=> %(vec)s LIMIT %(k)s)"
 )
 _DENSE_ORG: LiteralString = (
     "(SELECT id FROM kb_chunks WHERE org = %(org)s AND embedding IS NOT NULL "
@@ -107,7 +106,9 @@ class HybridSearcher:
             "public": include_public,
         }
         async with self._pool.connection() as conn:
-            rows = await (await conn.execute(_scored(_candidates(mode, include_public=include_public)), params)).fetchall()
+            rows = await (
+                await conn.execute(_scored(_candidates(mode, include_public=include_public)), params)
+            ).fetchall()
         return self._rank(rows, mode=mode, limit=limit, per_document=per_document)
 
     def _rank(
@@ -132,9 +133,19 @@ class HybridSearcher:
             weight = self._config.stale_weight if freshness is Freshness.STALE else 1.0
             results.append(
                 SearchResult(
-                    chunk_id=row[0], document_id=row[3], doc_key=row[4], org=row[5], title=row[6],
-                    heading_path=tuple(row[7]), text=row[8], source_url=row[9], owner=row[10],
-                    updated_at=row[11], review_by=row[12], freshness=freshness, score=base[i] * weight,
+                    chunk_id=row[0],
+                    document_id=row[3],
+                    doc_key=row[4],
+                    org=row[5],
+                    title=row[6],
+                    heading_path=tuple(row[7]),
+                    text=row[8],
+                    source_url=row[9],
+                    owner=row[10],
+                    updated_at=row[11],
+                    review_by=row[12],
+                    freshness=freshness,
+                    score=base[i] * weight,
                     scores={"dense": dense[i], "lexical": lexical[i] or 0.0, "fused": base[i]},
                 )
             )

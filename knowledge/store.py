@@ -50,8 +50,17 @@ _DOC_COLUMNS = """d.id, d.doc_key, d.org, d.title, d.owner, d.source_path, d.sou
 
 def _document(row: tuple[Any, ...]) -> DocumentRecord:
     return DocumentRecord(
-        id=row[0], doc_key=row[1], org=row[2], title=row[3], owner=row[4], source_path=row[5],
-        source_url=row[6], review_by=row[7], updated_at=row[8], chunk_count=row[9], tags=tuple(row[10]),
+        id=row[0],
+        doc_key=row[1],
+        org=row[2],
+        title=row[3],
+        owner=row[4],
+        source_path=row[5],
+        source_url=row[6],
+        review_by=row[7],
+        updated_at=row[8],
+        chunk_count=row[9],
+        tags=tuple(row[10]),
     )
 
 
@@ -89,9 +98,7 @@ class KnowledgeStore:
             await conn.execute("UPDATE kb_gaps SET embedding = NULL")
             for table in ("kb_chunks", "kb_gaps"):
                 await conn.execute(
-                    sql.SQL("ALTER TABLE {} ALTER COLUMN embedding TYPE vector({})").format(
-                        sql.Identifier(table), size
-                    )
+                    sql.SQL("ALTER TABLE {} ALTER COLUMN embedding TYPE vector({})").format(sql.Identifier(table), size)
                 )
             # Public chunks are searched by every org: a partial HNSW index serves them without
             # filtering. Org-private chunks are few per org and scanned exactly via kb_chunks_org.
@@ -100,9 +107,7 @@ class KnowledgeStore:
                 "WITH (m = 16, ef_construction = 64) WHERE org IS NULL"
             )
             await conn.execute("DELETE FROM kb_embedding_space")
-            await conn.execute(
-                "INSERT INTO kb_embedding_space (model, dimension) VALUES (%s, %s)", (model, dimension)
-            )
+            await conn.execute("INSERT INTO kb_embedding_space (model, dimension) VALUES (%s, %s)", (model, dimension))
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -114,9 +119,7 @@ class KnowledgeStore:
                 (org, doc_keys),
             )
             rows = await cur.fetchall()
-        return {
-            row[0]: StoredVersion(row[1], row[2], row[3], row[4], row[5], tuple(row[6]), row[7]) for row in rows
-        }
+        return {row[0]: StoredVersion(row[1], row[2], row[3], row[4], row[5], tuple(row[6]), row[7]) for row in rows}
 
     async def replace_document(self, doc: NewDocument, chunks: list[Chunk], vectors: Vectors) -> int:
         """Insert or replace a document and all its chunks in one transaction.
@@ -135,23 +138,42 @@ class KnowledgeStore:
                        source_url = EXCLUDED.source_url, tags = EXCLUDED.tags, review_by = EXCLUDED.review_by,
                        content_hash = EXCLUDED.content_hash, updated_at = now()
                    RETURNING id""",
-                (doc.org, doc.doc_key, doc.title, doc.owner, doc.source_path, doc.source_url,
-                 list(doc.tags), doc.review_by, doc.content_hash),
+                (
+                    doc.org,
+                    doc.doc_key,
+                    doc.title,
+                    doc.owner,
+                    doc.source_path,
+                    doc.source_url,
+                    list(doc.tags),
+                    doc.review_by,
+                    doc.content_hash,
+                ),
             )
             row = await cur.fetchone()
             assert row is not None
             document_id: int = row[0]
             await conn.execute("DELETE FROM kb_chunks WHERE document_id = %s", (document_id,))
-            async with conn.cursor() as copy_cur, copy_cur.copy(
-                "COPY kb_chunks (document_id, org, ordinal, heading_path, context, body, embedding) "
-                "FROM STDIN WITH (FORMAT BINARY)"
-            ) as copy:
+            async with (
+                conn.cursor() as copy_cur,
+                copy_cur.copy(
+                    "COPY kb_chunks (document_id, org, ordinal, heading_path, context, body, embedding) "
+                    "FROM STDIN WITH (FORMAT BINARY)"
+                ) as copy,
+            ):
                 copy.set_types(["int8", "text", "int4", "text[]", "text", "text", "vector"])
                 for chunk, vector in zip(chunks, vectors, strict=True):
                     context = chunk_context(doc.title, chunk.heading_path)
                     await copy.write_row(
-                        (document_id, doc.org, chunk.ordinal, list(chunk.heading_path), context, chunk.text,
-                         Vector(vector))
+                        (
+                            document_id,
+                            doc.org,
+                            chunk.ordinal,
+                            list(chunk.heading_path),
+                            context,
+                            chunk.text,
+                            Vector(vector),
+                        )
                     )
         return document_id
 
@@ -161,8 +183,15 @@ class KnowledgeStore:
             await conn.execute(
                 """UPDATE kb_documents SET title = %s, owner = %s, source_path = %s, source_url = %s,
                        tags = %s, review_by = %s, updated_at = now() WHERE id = %s""",
-                (doc.title, doc.owner, doc.source_path, doc.source_url, list(doc.tags), doc.review_by,
-                 document_id),
+                (
+                    doc.title,
+                    doc.owner,
+                    doc.source_path,
+                    doc.source_url,
+                    list(doc.tags),
+                    doc.review_by,
+                    document_id,
+                ),
             )
 
     async def prune(self, *, under: str, keep_paths: set[str]) -> list[str]:
@@ -206,7 +235,9 @@ class KnowledgeStore:
             query += " WHERE d.org = %s" + (" OR d.org IS NULL" if include_public else "")
             params = (org,)
         async with self._pool.connection() as conn:
-            rows = await (await conn.execute(query.encode() + b" ORDER BY d.org NULLS FIRST, d.doc_key", params)).fetchall()
+            rows = await (
+                await conn.execute(query.encode() + b" ORDER BY d.org NULLS FIRST, d.doc_key", params)
+            ).fetchall()
         return [_document(row) for row in rows]
 
     async def chunk_texts(self) -> list[tuple[int, str, str]]:

@@ -12,9 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bot.services import Services, open_services  # noqa: E402
-from bot.settings import Settings, load_settings  # noqa: E402
-from knowledge.embedder import LocalEmbedder  # noqa: E402
+from bot.services import Services, open_services
+from bot.settings import Settings, load_settings
+from knowledge.embedder import LocalEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 

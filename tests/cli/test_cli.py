@@ -17,15 +17,23 @@ REPO = Path(__file__).resolve().parents[2]
 SUPPORTBOT = [sys.executable, "-c", "from bot.cli import main; main()"]
 
 
-def run(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run(
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     environment = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if key.upper() not in {"DATABASE_URL", "REDIS_URL", "SUPPORTBOT_HOME"}
     }
     environment |= {"SUPPORTBOT_HOME": str(home), "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "NO_COLOR": "1"}
     environment |= env or {}
     return subprocess.run(
-        [*SUPPORTBOT, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout,
+        [*SUPPORTBOT, *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
 
@@ -67,8 +75,16 @@ def test_search_json_scopes_private_documents_to_their_org(acme_home: Path) -> N
 
 
 def test_stale_answers_are_marked(acme_home: Path) -> None:
-    result = run(acme_home, "search", "How much does Acme Plus cost per month for subscription refunds?",
-                 "--mode", "dense", "--json", "--limit", "10")
+    result = run(
+        acme_home,
+        "search",
+        "How much does Acme Plus cost per month for subscription refunds?",
+        "--mode",
+        "dense",
+        "--json",
+        "--limit",
+        "10",
+    )
     items = json.loads(result.stdout)
     stale = [item for item in items if item["doc_key"] == "refunds/acme-plus-subscription-refunds"]
     assert stale and all(item["freshness"] == "stale" for item in stale)
@@ -77,11 +93,18 @@ def test_stale_answers_are_marked(acme_home: Path) -> None:
 def test_docs_reports_stale_and_ownerless_documents(acme_home: Path) -> None:
     stale = json.loads(run(acme_home, "docs", "--stale", "--json").stdout)
     assert {item["doc_key"].rsplit("/", 1)[-1] for item in stale} == {
-        "international-shipping-customs", "promo-codes-and-discounts", "two-factor-authentication",
-        "shipping-costs-free-shipping", "acme-plus-subscription-refunds", "firmware-update-stuck",
+        "international-shipping-customs",
+        "promo-codes-and-discounts",
+        "two-factor-authentication",
+        "shipping-costs-free-shipping",
+        "acme-plus-subscription-refunds",
+        "firmware-update-stuck",
     }
     ownerless = json.loads(run(acme_home, "docs", "--no-owner", "--json").stdout)
-    assert sorted(item["doc_key"] for item in ownerless) == ["returns/exchanges", "troubleshooting/app-crashes"]
+    assert sorted(item["doc_key"] for item in ownerless) == [
+        "returns/exchanges",
+        "troubleshooting/app-crashes",
+    ]
     table = run(acme_home, "docs", "--stale")
     assert "6 documents" in table.stdout
 
@@ -126,7 +149,10 @@ def _free_port() -> int:
     [
         ({"SEARCH_DENSE_WEIGHT": "2"}, "SEARCH_DENSE_WEIGHT"),
         ({"EMBEDDER": "magic"}, "EMBEDDER"),
-        ({"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:{port}/db"}, "Cannot reach PostgreSQL at DATABASE_URL"),
+        (
+            {"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:{port}/db"},
+            "Cannot reach PostgreSQL at DATABASE_URL",
+        ),
     ],
 )
 def test_bad_configuration_is_one_clear_sentence_without_traceback(
@@ -152,7 +178,15 @@ def test_ingest_names_bad_files_and_exits_zero_for_skips(tmp_path: Path) -> None
 
 
 def test_every_command_has_help(tmp_path: Path) -> None:
-    for command in (["ingest"], ["search"], ["docs"], ["gaps"], ["reindex"], ["run"], ["db", "migrate"],
-                    ["eval", "retrieval"]):
+    for command in (
+        ["ingest"],
+        ["search"],
+        ["docs"],
+        ["gaps"],
+        ["reindex"],
+        ["run"],
+        ["db", "migrate"],
+        ["eval", "retrieval"],
+    ):
         result = run(tmp_path, *command, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout, command

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,7 +23,7 @@ async def test_near_duplicate_questions_are_grouped_with_counts(kb: Services) ->
     await kb.gaps.record("How do I enable two-factor authentication?", reason=GapReason.LOW_CONFIDENCE, org="initech")
     await kb.gaps.record("Setting up 2FA on my account", reason=GapReason.NEGATIVE_FEEDBACK, org="initech")
 
-    groups = await kb.gaps.groups(since=datetime.now(timezone.utc) - timedelta(days=7))
+    groups = await kb.gaps.groups(since=datetime.now(UTC) - timedelta(days=7))
 
     assert [group.count for group in groups] == [3, 2]
     assert groups[0].example == "Where is my refund?"
@@ -31,7 +31,7 @@ async def test_near_duplicate_questions_are_grouped_with_counts(kb: Services) ->
     assert groups[0].orgs == ["globex"]
     assert groups[1].reasons == {"low_confidence": 1, "negative_feedback": 1}
 
-    only_globex = await kb.gaps.groups(since=datetime.now(timezone.utc) - timedelta(days=7), org="globex")
+    only_globex = await kb.gaps.groups(since=datetime.now(UTC) - timedelta(days=7), org="globex")
     assert [group.count for group in only_globex] == [3]
-    future = await kb.gaps.groups(since=datetime.now(timezone.utc) + timedelta(minutes=1))
+    future = await kb.gaps.groups(since=datetime.now(UTC) + timedelta(minutes=1))
     assert future == []

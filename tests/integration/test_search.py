@@ -21,11 +21,23 @@ ALL_MODES = list(SearchMode)
 
 @pytest.fixture
 async def tenants(kb: Services, tmp_path: Path) -> Services:
-    write_doc(tmp_path, "public/refunds.md", "# Refund policy\n\nRefunds are issued to the original card within 10 days.\n")
-    write_doc(tmp_path, "globex/sla.md", "# Globex refund agreement\n\nGlobex refunds are wired within 2 days "
-              "to account 7731 under contract GX-88.\n", org="globex")
-    write_doc(tmp_path, "initech/sla.md", "# Initech refund agreement\n\nInitech refunds are credited as store "
-              "credit under contract IN-42.\n", org="initech")
+    write_doc(
+        tmp_path,
+        "public/refunds.md",
+        "# Refund policy\n\nRefunds are issued to the original card within 10 days.\n",
+    )
+    write_doc(
+        tmp_path,
+        "globex/sla.md",
+        "# Globex refund agreement\n\nGlobex refunds are wired within 2 days to account 7731 under contract GX-88.\n",
+        org="globex",
+    )
+    write_doc(
+        tmp_path,
+        "initech/sla.md",
+        "# Initech refund agreement\n\nInitech refunds are credited as store credit under contract IN-42.\n",
+        org="initech",
+    )
     summary = await kb.ingestor.ingest([tmp_path], IngestOptions())
     assert len(summary.added) == 3
     return kb
@@ -88,18 +100,28 @@ async def test_stale_documents_are_down_weighted_and_flagged(kb: Services, tmp_p
 async def test_hybrid_finds_lexical_only_and_semantic_only_matches(kb: Services, tmp_path: Path) -> None:
     filler = [
         ("pairing", "# Bluetooth pairing\n\nHold the button for five seconds until the light blinks blue.\n"),
-        ("wifi", "# Wi-Fi setup\n\nConnect the hub to a 2.4 GHz network; 5 GHz networks are not supported.\n"),
+        (
+            "wifi",
+            "# Wi-Fi setup\n\nConnect the hub to a 2.4 GHz network; 5 GHz networks are not supported.\n",
+        ),
         ("battery", "# Battery life\n\nThe sensor battery lasts about a year with hourly reports.\n"),
         ("invoice", "# Invoices\n\nInvoices are emailed on the first day of each month as PDF files.\n"),
     ]
     for name, body in filler:
         write_doc(tmp_path, f"{name}.md", body)
     # a rare token that only the full-text side can match exactly
-    write_doc(tmp_path, "codes.md", "# Device status codes\n\nCode ZX-4471 means the firmware image failed "
-              "its checksum; reinstall the update.\n")
+    write_doc(
+        tmp_path,
+        "codes.md",
+        "# Device status codes\n\nCode ZX-4471 means the firmware image failed its checksum; reinstall the update.\n",
+    )
     # shares no content word with the question below
-    write_doc(tmp_path, "password.md", "# Signing in\n\nForgot your credentials? Use the reset link on the "
-              "login page and we will email you a new one.\n")
+    write_doc(
+        tmp_path,
+        "password.md",
+        "# Signing in\n\nForgot your credentials? Use the reset link on the "
+        "login page and we will email you a new one.\n",
+    )
     await kb.ingestor.ingest([tmp_path], IngestOptions())
 
     lexical = await kb.searcher.search("ZX-4471", org=None, mode=SearchMode.HYBRID, limit=1)

@@ -33,9 +33,7 @@ async def empty_database(settings: Settings) -> Any:
     name = f"mig_{uuid.uuid4().hex[:10]}"
     async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as conn:
         await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(admin_url)
-    info["dbname"] = name
-    yield psycopg.conninfo.make_conninfo(**info)
+    yield psycopg.conninfo.make_conninfo(admin_url, dbname=name)
     async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as conn:
         await conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
@@ -63,7 +61,7 @@ async def test_unreachable_database_gives_one_clear_sentence(tmp_path: Any) -> N
         supportbot_home=tmp_path, database_url=f"postgresql://nobody:secret@127.0.0.1:{_free_port()}/x"
     )
     with pytest.raises(StorageError) as caught:
-        async with open_pool(settings, timeout=3):
+        async with open_pool(settings, connect_timeout=3):
             pass
     message = str(caught.value)
     assert message.startswith("Cannot reach PostgreSQL at DATABASE_URL")
@@ -86,7 +84,7 @@ async def test_server_without_pgvector_is_refused_plainly(tmp_path: Any) -> None
         pytest.skip("no PostgreSQL without pgvector on 127.0.0.1:5432 on this machine")
     settings = load_settings(supportbot_home=tmp_path, database_url=url)
     with pytest.raises(StorageError, match="no `vector` extension"):
-        async with open_pool(settings, timeout=3):
+        async with open_pool(settings, connect_timeout=3):
             pass
 
 
@@ -96,7 +94,7 @@ async def test_redis_embedded_works_and_unreachable_is_clear(settings: Settings,
         assert await redis.get("supportbot:test") == b"1"
     broken = load_settings(supportbot_home=tmp_path, redis_url=f"redis://127.0.0.1:{_free_port()}/0")
     with pytest.raises(StorageError, match="Cannot reach Redis at REDIS_URL"):
-        async with open_redis(broken, timeout=2):
+        async with open_redis(broken, connect_timeout=2):
             pass
 
 

@@ -10,9 +10,7 @@ from knowledge.chunking import chunk_document, extract_title, split_sentences
 from knowledge.models import Chunk
 
 
-def _chunks(
-    text: str, *, title: str = "Guide", max_chars: int = 1000, markup: str = "markdown"
-) -> list[Chunk]:
+def _chunks(text: str, *, title: str = "Guide", max_chars: int = 1000, markup: str = "markdown") -> list[Chunk]:
     return chunk_document(text, markup=markup, title=title, max_chars=max_chars)
 
 

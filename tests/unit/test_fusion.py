@@ -59,9 +59,7 @@ def test_convex_fusion_equal_weights() -> None:
 
 def test_candidate_without_lexical_match_gets_only_the_dense_part() -> None:
     none = fuse(CANDIDATES, FusionConfig(dense_weight=0.6))
-    zero = fuse(
-        [*CANDIDATES[:2], Candidate(3, 0.7, 0.0, 2, None), CANDIDATES[3]], FusionConfig(dense_weight=0.6)
-    )
+    zero = fuse([*CANDIDATES[:2], Candidate(3, 0.7, 0.0, 2, None), CANDIDATES[3]], FusionConfig(dense_weight=0.6))
     assert none[2] == pytest.approx(0.6 * 0.5)
     assert zero == pytest.approx(none)
 

@@ -165,16 +165,12 @@ def test_html_headings_feed_the_chunker(tmp_path: Path) -> None:
 
 
 def test_html_meta_title_wins_over_title_tag(tmp_path: Path) -> None:
-    html = (
-        '<html><head><title>Tag title</title><meta name="TITLE" content="Meta title"></head><p>x</p></html>'
-    )
+    html = '<html><head><title>Tag title</title><meta name="TITLE" content="Meta title"></head><p>x</p></html>'
     assert _parse(_write(tmp_path, "t.html", html)).meta.title == "Meta title"
 
 
 def test_html_with_only_scripts_is_empty(tmp_path: Path) -> None:
-    path = _write(
-        tmp_path, "s.html", "<html><head><title>T</title><script>x()</script></head><body></body></html>"
-    )
+    path = _write(tmp_path, "s.html", "<html><head><title>T</title><script>x()</script></head><body></body></html>")
     assert _reason(path) == "document is empty"
 
 
@@ -279,9 +275,7 @@ def test_file_exactly_at_max_bytes_is_read(tmp_path: Path) -> None:
     assert _parse(path, max_bytes=1_000).text == "x" * 1_000
 
 
-@pytest.mark.parametrize(
-    ("name", "shown"), [("logo.png", "'.png'"), ("README", "'README'"), ("a.md.bak", "'.bak'")]
-)
+@pytest.mark.parametrize(("name", "shown"), [("logo.png", "'.png'"), ("README", "'README'"), ("a.md.bak", "'.bak'")])
 def test_unsupported_suffix(tmp_path: Path, name: str, shown: str) -> None:
     reason = _reason(_write(tmp_path, name, b"\x89PNG\r\n"))
     assert reason == f"unsupported file type {shown}"

@@ -92,9 +92,7 @@ def test_overrides_beat_env(settings_env: SetEnv) -> None:
         ("CHUNK_MAX_CHARS", "50", "greater than or equal to 200"),
     ],
 )
-def test_bad_value_names_setting_and_what_is_allowed(
-    settings_env: SetEnv, name: str, value: str, allowed: str
-) -> None:
+def test_bad_value_names_setting_and_what_is_allowed(settings_env: SetEnv, name: str, value: str, allowed: str) -> None:
     settings_env(**{name: value})
     message = _error()
     assert message.startswith(f"Invalid setting {name}: ")
