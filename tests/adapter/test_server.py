@@ -53,7 +53,9 @@ async def test_search_api_answers_with_citations_scoped_to_the_org(client: TestC
     assert [r["doc_key"] for r in public["results"]] == ["returns"]
     assert public["results"][0]["heading_path"] == ["Window"]
     assert public["results"][0]["freshness"] == "fresh"
-    globex = await (await client.get("/api/search", params={"q": "how long can I return items", "org": "Globex"})).json()
+    globex = await (
+        await client.get("/api/search", params={"q": "how long can I return items", "org": "Globex"})
+    ).json()
     assert {r["doc_key"] for r in globex["results"]} == {"returns", "globex"}
 
 
