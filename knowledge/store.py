@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -46,6 +46,10 @@ class StoredVersion:
 
 _DOC_COLUMNS = """d.id, d.doc_key, d.org, d.title, d.owner, d.source_path, d.source_url, d.review_by,
     d.updated_at, (SELECT count(*) FROM kb_chunks c WHERE c.document_id = d.id), d.tags"""
+
+
+def _params(doc: NewDocument) -> dict[str, Any]:
+    return asdict(doc) | {"tags": list(doc.tags)}
 
 
 def _document(row: tuple[Any, ...]) -> DocumentRecord:
@@ -132,23 +136,14 @@ class KnowledgeStore:
             cur = await conn.execute(
                 """INSERT INTO kb_documents
                        (org, doc_key, title, owner, source_path, source_url, tags, review_by, content_hash)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   VALUES (%(org)s, %(doc_key)s, %(title)s, %(owner)s, %(source_path)s, %(source_url)s, %(tags)s,
+                           %(review_by)s, %(content_hash)s)
                    ON CONFLICT ((coalesce(org, '')), doc_key) DO UPDATE SET
                        title = EXCLUDED.title, owner = EXCLUDED.owner, source_path = EXCLUDED.source_path,
                        source_url = EXCLUDED.source_url, tags = EXCLUDED.tags, review_by = EXCLUDED.review_by,
                        content_hash = EXCLUDED.content_hash, updated_at = now()
                    RETURNING id""",
-                (
-                    doc.org,
-                    doc.doc_key,
-                    doc.title,
-                    doc.owner,
-                    doc.source_path,
-                    doc.source_url,
-                    list(doc.tags),
-                    doc.review_by,
-                    doc.content_hash,
-                ),
+                _params(doc),
             )
             row = await cur.fetchone()
             assert row is not None
@@ -181,17 +176,10 @@ class KnowledgeStore:
         """Owner, dates, tags or URL changed but the title and text did not: nothing to re-embed."""
         async with self._pool.connection() as conn:
             await conn.execute(
-                """UPDATE kb_documents SET title = %s, owner = %s, source_path = %s, source_url = %s,
-                       tags = %s, review_by = %s, updated_at = now() WHERE id = %s""",
-                (
-                    doc.title,
-                    doc.owner,
-                    doc.source_path,
-                    doc.source_url,
-                    list(doc.tags),
-                    doc.review_by,
-                    document_id,
-                ),
+                """UPDATE kb_documents SET title = %(title)s, owner = %(owner)s, source_path = %(source_path)s,
+                       source_url = %(source_url)s, tags = %(tags)s, review_by = %(review_by)s, updated_at = now()
+                   WHERE id = %(id)s""",
+                _params(doc) | {"id": document_id},
             )
 
     async def prune(self, *, under: str, keep_paths: set[str]) -> list[str]:
