@@ -1,0 +1,442 @@
+"""Approvals: who may decide, exactly-once execution, undo, expiry, reminders and crash recovery."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from escalation import audit
+from escalation.approvals_store import NOW, ApprovalStore
+from escalation.errors import AlreadyDecided, ApprovalNotFound, ExecutionFailed, NotAuthorized, UnknownAction
+from escalation.executors import ActionRequest, ExecutorRegistry
+from escalation.models import (
+    POLICY_AUTO,
+    SYSTEM,
+    Actor,
+    Approval,
+    ApprovalState,
+    PolicyOutcome,
+    ProposedAction,
+    Risk,
+    Role,
+)
+from escalation.policy import Policy
+
+log = logging.getLogger(__name__)
+
+AMOUNT = "amount_cents"
+_DECIDED = (
+    ApprovalState.APPROVED,
+    ApprovalState.EXECUTING,
+    ApprovalState.EXECUTED,
+    ApprovalState.FAILED,
+    ApprovalState.ROLLED_BACK,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    approval: Approval
+    message: str  # what to tell the person who clicked
+
+
+def _subject(approval: Approval) -> tuple[str, str]:
+    return ("approval", approval.id)
+
+
+def _snapshot(approval: Approval) -> dict[str, Any]:
+    return {"state": approval.state.value, "params": approval.params, "decided_by": approval.decided_by}
+
+
+class ApprovalService:
+    def __init__(
+        self,
+        store: ApprovalStore,
+        policy: Policy,
+        executors: ExecutorRegistry,
+        *,
+        lease: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._executors = executors
+        self._lease = lease
+        self._clock = clock
+
+    # -- creating ------------------------------------------------------------------------------
+
+    async def create(self, proposal: ProposedAction, outcome: PolicyOutcome, *, state: ApprovalState) -> Approval:
+        """Record a proposal as pending (ask a human), approved by policy (act now) or shadowed."""
+        workflow = self._policy.workflow(proposal.workflow)
+        # an approval for a workflow the policy does not know is treated as high risk
+        risk = workflow.risk if workflow else Risk.HIGH
+        decided_by = POLICY_AUTO if state is ApprovalState.APPROVED else None
+        async with self._store.pool.connection() as conn, conn.transaction():
+            approval = await self._store.insert(
+                conn,
+                proposal,
+                risk=risk,
+                rule=outcome.rule,
+                state=state,
+                expires_at=self._clock() + self._policy.expiry_for(proposal.workflow),
+                decided_by=decided_by,
+            )
+            event = {
+                ApprovalState.PENDING: "approval_requested",
+                ApprovalState.APPROVED: "auto_approved",
+                ApprovalState.SHADOWED: "shadow_decision",
+            }[state]
+            await audit.record(
+                conn,
+                event,
+                actor=proposal.requested_by,
+                workflow=proposal.workflow,
+                org=proposal.org,
+                subject=_subject(approval),
+                decision_id=proposal.decision_id,
+                after=_snapshot(approval),
+                detail={
+                    "rule": outcome.rule,
+                    "reason": outcome.reason,
+                    "inputs": outcome.inputs,
+                    "shadow_of": outcome.shadow_of.value if outcome.shadow_of else None,
+                },
+            )
+        return approval
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    async def approve(
+        self, approval_id: str, actor: Actor, *, amount_cents: int | None = None, note: str | None = None
+    ) -> Decision:
+        approval = await self._authorized(approval_id, actor, verb="approve")
+        params = dict(approval.params)
+        edited = amount_cents is not None and amount_cents != approval.params.get(AMOUNT)
+        if edited:
+            await self._check_amount(approval, actor, amount_cents)
+            params[AMOUNT] = amount_cents
+        async with self._store.pool.connection() as conn, conn.transaction():
+            decided = await self._store.transition(
+                conn,
+                approval.id,
+                from_states=(ApprovalState.PENDING,),
+                to=ApprovalState.APPROVED,
+                decided_by=actor.id,
+                decided_at=NOW,
+                decision_note=note,
+                edited=edited,
+                params=params,
+            )
+            if decided is None:
+                raise await self._lost_race(approval.id, actor, verb="approve")
+            await audit.record(
+                conn,
+                "approved_with_changes" if edited else "approved",
+                actor=actor,
+                workflow=approval.workflow,
+                org=approval.org,
+                subject=_subject(approval),
+                decision_id=approval.decision_id,
+                before=_snapshot(approval),
+                after=_snapshot(decided),
+                detail={"note": note} if note else None,
+            )
+        executed = await self.execute(decided.id)
+        return Decision(executed, _outcome_message(executed, actor))
+
+    async def deny(self, approval_id: str, actor: Actor, *, reason: str) -> Decision:
+        if not reason.strip():
+            raise NotAuthorized("a denial needs a reason")
+        approval = await self._authorized(approval_id, actor, verb="deny")
+        async with self._store.pool.connection() as conn, conn.transaction():
+            denied = await self._store.transition(
+                conn,
+                approval.id,
+                from_states=(ApprovalState.PENDING,),
+                to=ApprovalState.DENIED,
+                decided_by=actor.id,
+                decided_at=NOW,
+                decision_note=reason,
+            )
+            if denied is None:
+                raise await self._lost_race(approval.id, actor, verb="deny")
+            await audit.record(
+                conn,
+                "denied",
+                actor=actor,
+                workflow=approval.workflow,
+                org=approval.org,
+                subject=_subject(approval),
+                decision_id=approval.decision_id,
+                before=_snapshot(approval),
+                after=_snapshot(denied),
+                detail={"reason": reason},
+            )
+        return Decision(denied, f"Denied by {actor.label}: {reason}")
+
+    async def _authorized(self, approval_id: str, actor: Actor, *, verb: str) -> Approval:
+        approval = await self._store.get(approval_id)
+        if approval is None:
+            await self._refused(None, actor, verb, f"unknown approval {approval_id}", approval_id)
+            raise ApprovalNotFound(f"There is no approval {approval_id}.")
+        reason = self.refusal_reason(approval, actor)
+        if reason:
+            await self._refused(approval, actor, verb, reason, approval_id)
+            raise NotAuthorized(reason)
+        if approval.state is not ApprovalState.PENDING:
+            raise await self._lost_race(approval.id, actor, verb=verb)
+        if approval.expires_at <= self._clock():
+            await self._refused(approval, actor, verb, "expired", approval_id)
+            raise AlreadyDecided("This approval has expired; the case was handed to a person.")
+        return approval
+
+    def refusal_reason(self, approval: Approval, actor: Actor) -> str | None:
+        """Why `actor` may not decide `approval`, or None if they may."""
+        if actor.role is Role.CUSTOMER:
+            return "Customers cannot approve or deny actions."
+        workflow = self._policy.workflow(approval.workflow)
+        approvers = workflow.approvers if workflow else []
+        if approvers:
+            allowed = actor.id in approvers or any(f"group:{group}" in approvers for group in actor.groups)
+            if not allowed:
+                return f"You are not an approver for {approval.workflow}."
+        elif actor.role is not Role.LEAD:
+            return f"{approval.workflow} names no approvers, so only team leads may decide."
+        if workflow and workflow.must_differ and actor.id == approval.requested_by:
+            return "This is a high-risk action: someone other than the requester must decide."
+        return None
+
+    async def _check_amount(self, approval: Approval, actor: Actor, amount: int | None) -> None:
+        workflow = self._policy.workflow(approval.workflow)
+        proposed = approval.proposed_params.get(AMOUNT)
+        upper = workflow.max_amount_cents if workflow and workflow.max_amount_cents is not None else proposed
+        if amount is None or amount < 1 or upper is None or amount > int(upper):
+            reason = f"The amount must be between 1 and {upper} cents." if upper else "This action has no amount."
+            await self._refused(approval, actor, "approve", reason, approval.id)
+            raise NotAuthorized(reason)
+
+    async def _refused(self, approval: Approval | None, actor: Actor, verb: str, reason: str, approval_id: str) -> None:
+        await audit.AuditLog(self._store.pool).record(
+            "decision_refused",
+            actor=actor,
+            workflow=approval.workflow if approval else None,
+            org=approval.org if approval else None,
+            subject=("approval", approval_id),
+            detail={"attempted": verb, "reason": reason},
+        )
+
+    async def _lost_race(self, approval_id: str, actor: Actor, *, verb: str) -> AlreadyDecided:
+        current = await self._store.get(approval_id)
+        assert current is not None
+        if current.state in _DECIDED:
+            message = f"Already approved by {current.decided_by}."
+        elif current.state is ApprovalState.DENIED:
+            message = f"Already denied by {current.decided_by}: {current.decision_note}."
+        else:
+            message = f"This approval is {current.state.value}."
+        await self._refused(current, actor, verb, message, approval_id)
+        return AlreadyDecided(message)
+
+    # -- executing -----------------------------------------------------------------------------
+
+    async def execute(self, approval_id: str) -> Approval:
+        """Run an approved action once. A second caller, or a replay after a crash, never runs it twice:
+        the claim is a conditional update and the executor deduplicates on the idempotency key."""
+        async with self._store.pool.connection() as conn:
+            claimed = await self._store.claim_for_execution(conn, approval_id, self._lease)
+        if claimed is None:
+            current = await self._store.get(approval_id)
+            assert current is not None
+            return current
+        request = ActionRequest(claimed.action, claimed.params, claimed.idempotency_key, claimed.org, claimed.id)
+        try:
+            result = await self._executors.for_action(claimed.action).execute(request)
+        except (ExecutionFailed, UnknownAction) as exc:
+            return await self._finish_failed(claimed, str(exc))
+        except Exception as exc:  # a broken executor must not leave the approval in limbo
+            log.exception("executor for %s crashed", claimed.action)
+            return await self._finish_failed(claimed, f"executor error: {exc}")
+        outcome = {
+            "summary": result.summary,
+            "data": result.data,
+            "reverse_params": result.reverse_params,
+            "replayed": result.replayed,
+        }
+        async with self._store.pool.connection() as conn, conn.transaction():
+            done = await self._store.transition(
+                conn,
+                claimed.id,
+                from_states=(ApprovalState.EXECUTING,),
+                to=ApprovalState.EXECUTED,
+                result=outcome,
+                executed_at=NOW,
+                lease_until=None,
+                last_error=None,
+            )
+            if done is None:  # another replica finished it after our lease ran out
+                current = await self._store.get(claimed.id, conn)
+                assert current is not None
+                return current
+            await audit.record(
+                conn,
+                "executed",
+                actor=SYSTEM,
+                workflow=claimed.workflow,
+                org=claimed.org,
+                subject=_subject(claimed),
+                decision_id=claimed.decision_id,
+                after=outcome,
+                detail={"attempts": claimed.attempts, "idempotency_key": claimed.idempotency_key},
+            )
+            if claimed.rollback_of:
+                await self._mark_rolled_back(conn, claimed)
+        return done
+
+    async def _finish_failed(self, claimed: Approval, error: str) -> Approval:
+        async with self._store.pool.connection() as conn, conn.transaction():
+            failed = await self._store.transition(
+                conn,
+                claimed.id,
+                from_states=(ApprovalState.EXECUTING,),
+                to=ApprovalState.FAILED,
+                last_error=error,
+                lease_until=None,
+            )
+            await audit.record(
+                conn,
+                "execution_failed",
+                actor=SYSTEM,
+                workflow=claimed.workflow,
+                org=claimed.org,
+                subject=_subject(claimed),
+                decision_id=claimed.decision_id,
+                detail={"error": error},
+            )
+        return failed or replace(claimed, state=ApprovalState.FAILED, last_error=error)
+
+    async def _mark_rolled_back(self, conn: Any, undo: Approval) -> None:
+        assert undo.rollback_of is not None
+        original = await self._store.transition(
+            conn,
+            undo.rollback_of,
+            from_states=(ApprovalState.EXECUTED,),
+            to=ApprovalState.ROLLED_BACK,
+            rolled_back_at=NOW,
+        )
+        await audit.record(
+            conn,
+            "rolled_back",
+            actor=undo.decided_by or SYSTEM.id,
+            workflow=undo.workflow,
+            org=undo.org,
+            subject=("approval", undo.rollback_of),
+            decision_id=undo.decision_id,
+            before={"state": "executed"},
+            after={"state": "rolled_back" if original else "unchanged", "undo": undo.id},
+        )
+
+    # -- undo ----------------------------------------------------------------------------------
+
+    async def request_undo(self, approval_id: str, actor: Actor) -> Approval:
+        """Ask for the declared rollback of an executed action; the undo is itself approved."""
+        original = await self._store.get(approval_id)
+        if original is None:
+            raise ApprovalNotFound(f"There is no approval {approval_id}.")
+        if actor.role is Role.CUSTOMER:
+            await self._refused(original, actor, "undo", "customers cannot undo actions", approval_id)
+            raise NotAuthorized("Customers cannot undo actions.")
+        workflow = self._policy.workflow(original.workflow)
+        reverse = (original.result or {}).get("reverse_params")
+        problem = None
+        if original.state is not ApprovalState.EXECUTED or original.executed_at is None:
+            problem = f"Only an executed action can be undone; this one is {original.state.value}."
+        elif workflow is None or workflow.rollback is None or reverse is None:
+            problem = f"{original.workflow} declares no rollback for this action."
+        elif original.executed_at + self._policy.undo_window_for(original.workflow) < self._clock():
+            problem = "The undo window for this action has closed."
+        if problem:
+            await self._refused(original, actor, "undo", problem, approval_id)
+            raise NotAuthorized(problem)
+        assert workflow is not None and workflow.rollback is not None and reverse is not None
+        proposal = ProposedAction(
+            workflow=original.workflow,
+            action=workflow.rollback,
+            params=reverse,
+            requested_by=actor.id,
+            org=original.org,
+            conversation_key=original.conversation_key,
+            decision_id=original.decision_id,
+        )
+        async with self._store.pool.connection() as conn, conn.transaction():
+            undo = await self._store.insert(
+                conn,
+                proposal,
+                risk=original.risk,
+                rule="undo_requested",
+                state=ApprovalState.PENDING,
+                expires_at=self._clock() + self._policy.expiry_for(original.workflow),
+                kind="undo",
+                rollback_of=original.id,
+            )
+            await audit.record(
+                conn,
+                "rollback_requested",
+                actor=actor,
+                workflow=original.workflow,
+                org=original.org,
+                subject=_subject(undo),
+                decision_id=original.decision_id,
+                detail={"undoes": original.id, "action": workflow.rollback, "params": reverse},
+            )
+        return undo
+
+    # -- timers and recovery -------------------------------------------------------------------
+
+    async def expire_due(self) -> list[Approval]:
+        expired = []
+        for approval_id in await self._store.expirable(self._clock()):
+            async with self._store.pool.connection() as conn, conn.transaction():
+                approval = await self._store.transition(
+                    conn, approval_id, from_states=(ApprovalState.PENDING,), to=ApprovalState.EXPIRED
+                )
+                if approval is None:
+                    continue
+                await audit.record(
+                    conn,
+                    "expired",
+                    actor=SYSTEM,
+                    workflow=approval.workflow,
+                    org=approval.org,
+                    subject=_subject(approval),
+                    decision_id=approval.decision_id,
+                )
+            expired.append(approval)
+        return expired
+
+    async def remind_due(self) -> list[Approval]:
+        due = []
+        for approval_id in await self._store.needing_reminder(self._clock(), self._policy.reminder_before):
+            async with self._store.pool.connection() as conn:
+                approval = await self._store.transition(
+                    conn, approval_id, from_states=(ApprovalState.PENDING,), to=ApprovalState.PENDING, reminded_at=NOW
+                )
+            if approval is not None:
+                due.append(approval)
+        return due
+
+    async def recover(self) -> list[Approval]:
+        """At start-up: finish approvals left approved, or executing by a process that died."""
+        return [await self.execute(approval_id) for approval_id in await self._store.recoverable()]
+
+
+def _outcome_message(approval: Approval, actor: Actor) -> str:
+    who = f"Approved by {actor.label}" + (" with changes" if approval.edited else "")
+    if approval.state is ApprovalState.EXECUTED:
+        return f"{who}. {(approval.result or {}).get('summary', 'Done.')}"
+    if approval.state is ApprovalState.FAILED:
+        return f"{who}, but the action failed: {approval.last_error}. A person will follow up."
+    return f"{who}; the action is {approval.state.value}."

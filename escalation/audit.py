@@ -1,0 +1,113 @@
+"""The append-only audit trail. This module only ever INSERTs and SELECTs audit rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from escalation.models import Actor
+
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    at: datetime
+    event: str
+    actor: str
+    actor_role: str | None
+    workflow: str | None
+    org: str | None
+    subject_type: str | None
+    subject_id: str | None
+    decision_id: str | None
+    before: Any
+    after: Any
+    detail: dict[str, Any]
+
+
+_INSERT = """INSERT INTO audit_log
+    (event, actor, actor_role, workflow, org, subject_type, subject_id, decision_id, before, after, detail)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+
+
+def _json(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
+
+async def record(
+    conn: AsyncConnection[Any],
+    event: str,
+    *,
+    actor: Actor | str,
+    workflow: str | None = None,
+    org: str | None = None,
+    subject: tuple[str, str] | None = None,
+    decision_id: str | None = None,
+    before: Any = None,
+    after: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit row on `conn`, inside the caller's transaction, so the change and its
+    record commit or roll back together."""
+    actor_id, role = (actor.id, actor.role.value) if isinstance(actor, Actor) else (actor, None)
+    subject_type, subject_id = subject if subject else (None, None)
+    await conn.execute(
+        _INSERT,
+        (
+            event,
+            actor_id,
+            role,
+            workflow,
+            org,
+            subject_type,
+            subject_id,
+            decision_id,
+            _json(before),
+            _json(after),
+            Jsonb(detail or {}),
+        ),
+    )
+
+
+class AuditLog:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def record(self, event: str, *, actor: Actor | str, **fields: Any) -> None:
+        async with self._pool.connection() as conn:
+            await record(conn, event, actor=actor, **fields)
+
+    async def events(
+        self,
+        *,
+        since: datetime | None = None,
+        workflow: str | None = None,
+        subject: tuple[str, str] | None = None,
+        limit: int = 10_000,
+    ) -> list[AuditEvent]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            conditions.append("at >= %s")
+            params.append(since)
+        if workflow is not None:
+            conditions.append("workflow = %s")
+            params.append(workflow)
+        if subject is not None:
+            conditions.append("subject_type = %s AND subject_id = %s")
+            params += list(subject)
+        where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+        query = (
+            "SELECT id, at, event, actor, actor_role, workflow, org, subject_type, subject_id, decision_id, "
+            f"before, after, detail FROM audit_log{where} ORDER BY at, id LIMIT %s"
+        )
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute(query.encode(), [*params, limit])).fetchall()
+        return [AuditEvent(*row) for row in rows]

@@ -1,0 +1,183 @@
+"""Staged autonomy per workflow (shadow → approve → auto), the kill switch, and promotion readiness."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from escalation import audit
+from escalation.audit import Pool
+from escalation.errors import NotAuthorized, PolicyError
+from escalation.models import Actor, Role, Stage
+from escalation.policy import Policy, Promotion
+
+KILL_SWITCH = "kill_switch"
+_ORDER = [Stage.SHADOW, Stage.APPROVE, Stage.AUTO]
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    start: datetime
+    decisions: int
+    approved_unchanged: int
+    approved_with_changes: int
+    denied: int
+    expired: int
+    failures: int
+    rollbacks: int
+
+    @property
+    def unchanged_share(self) -> float:
+        decided = self.approved_unchanged + self.approved_with_changes + self.denied + self.expired
+        return self.approved_unchanged / decided if decided else 0.0
+
+    @property
+    def denial_share(self) -> float:
+        return self.denied / self.decisions if self.decisions else 0.0
+
+    def problems(self, criteria: Promotion) -> list[str]:
+        found = []
+        if self.decisions < criteria.min_decisions_per_week:
+            found.append(f"{self.decisions} decisions (< {criteria.min_decisions_per_week})")
+        if self.unchanged_share < criteria.min_unchanged_share:
+            found.append(f"{self.unchanged_share:.0%} approved unchanged (< {criteria.min_unchanged_share:.0%})")
+        if self.denial_share > criteria.max_denial_share:
+            found.append(f"{self.denial_share:.0%} denied (> {criteria.max_denial_share:.0%})")
+        if self.failures > criteria.max_failures:
+            found.append(f"{self.failures} failed actions")
+        if self.rollbacks > criteria.max_rollbacks:
+            found.append(f"{self.rollbacks} rollbacks")
+        return found
+
+
+@dataclass(frozen=True)
+class Readiness:
+    workflow: str
+    stage: Stage
+    next_stage: Stage | None
+    weeks: list[WeekFigures]  # oldest first
+    blockers: list[str]
+
+    @property
+    def ready(self) -> bool:
+        return self.next_stage is not None and not self.blockers
+
+
+_WEEK_SQL = """
+SELECT count(*) FILTER (WHERE kind = 'action'),
+       count(*) FILTER (WHERE kind = 'action' AND decided_by <> 'policy:auto' AND NOT edited
+                        AND state IN ('approved', 'executing', 'executed', 'failed', 'rolled_back')),
+       count(*) FILTER (WHERE kind = 'action' AND edited),
+       count(*) FILTER (WHERE kind = 'action' AND state = 'denied'),
+       count(*) FILTER (WHERE kind = 'action' AND state = 'expired'),
+       count(*) FILTER (WHERE state = 'failed'),
+       count(*) FILTER (WHERE kind = 'action' AND state = 'rolled_back')
+FROM approvals WHERE workflow = %s AND created_at >= %s AND created_at < %s
+"""
+
+
+class Autonomy:
+    def __init__(self, pool: Pool, policy: Policy, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self._pool = pool
+        self._policy = policy
+        self._clock = clock
+
+    def _known(self, workflow: str) -> None:
+        if self._policy.workflow(workflow) is None:
+            raise PolicyError(
+                f"unknown workflow '{workflow}'; the policy has {', '.join(sorted(self._policy.workflows))}"
+            )
+
+    async def stages(self) -> dict[str, tuple[Stage, str | None, datetime | None]]:
+        """(stage, set by, set at) per workflow; the policy file's stage until someone changes it."""
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute("SELECT workflow, stage, set_by, set_at FROM autonomy_stages")).fetchall()
+        stored = {row[0]: (Stage(row[1]), row[2], row[3]) for row in rows}
+        return {
+            name: stored.get(name, (workflow.autonomy, None, None)) for name, workflow in self._policy.workflows.items()
+        }
+
+    async def stage(self, workflow: str) -> Stage:
+        async with self._pool.connection() as conn:
+            row = await (
+                await conn.execute("SELECT stage FROM autonomy_stages WHERE workflow = %s", (workflow,))
+            ).fetchone()
+        if row:
+            return Stage(row[0])
+        policy = self._policy.workflow(workflow)
+        return policy.autonomy if policy else Stage.SHADOW
+
+    async def set_stage(self, workflow: str, stage: Stage, *, by: Actor, reason: str | None = None) -> Stage:
+        self._known(workflow)
+        if by.role is Role.CUSTOMER:
+            raise NotAuthorized("Customers cannot change autonomy.")
+        before = await self.stage(workflow)
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO autonomy_stages (workflow, stage, set_by, reason) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (workflow) DO UPDATE SET stage = EXCLUDED.stage, set_by = EXCLUDED.set_by, "
+                "set_at = now(), reason = EXCLUDED.reason",
+                (workflow, stage.value, by.id, reason),
+            )
+            await audit.record(
+                conn,
+                "autonomy_changed",
+                actor=by,
+                workflow=workflow,
+                subject=("workflow", workflow),
+                before={"stage": before.value},
+                after={"stage": stage.value},
+                detail={"reason": reason},
+            )
+        return before
+
+    async def kill_switch(self) -> bool:
+        async with self._pool.connection() as conn:
+            row = await (
+                await conn.execute("SELECT enabled FROM policy_switches WHERE name = %s", (KILL_SWITCH,))
+            ).fetchone()
+        return bool(row[0]) if row else self._policy.kill_switch
+
+    async def set_kill_switch(self, enabled: bool, *, by: Actor) -> None:
+        if by.role is Role.CUSTOMER:
+            raise NotAuthorized("Customers cannot use the kill switch.")
+        before = await self.kill_switch()
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO policy_switches (name, enabled, set_by) VALUES (%s, %s, %s) ON CONFLICT (name) "
+                "DO UPDATE SET enabled = EXCLUDED.enabled, set_by = EXCLUDED.set_by, set_at = now()",
+                (KILL_SWITCH, enabled, by.id),
+            )
+            await audit.record(
+                conn,
+                "kill_switch",
+                actor=by,
+                subject=("switch", KILL_SWITCH),
+                before={"enabled": before},
+                after={"enabled": enabled},
+            )
+
+    async def week(self, workflow: str, start: datetime) -> WeekFigures:
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(_WEEK_SQL, (workflow, start, start + timedelta(days=7)))).fetchone()
+        assert row is not None
+        return WeekFigures(start, *(int(value) for value in row))
+
+    async def readiness(self, workflow: str, *, weeks: int = 2) -> Readiness:
+        """Promotion needs `weeks` consecutive stable weekly cycles, judged by the workflow's criteria."""
+        self._known(workflow)
+        policy = self._policy.workflows[workflow]
+        stage = await self.stage(workflow)
+        position = _ORDER.index(stage)
+        next_stage = _ORDER[position + 1] if position + 1 < len(_ORDER) else None
+        now = self._clock()
+        figures = [await self.week(workflow, now - timedelta(days=7 * (weeks - i))) for i in range(weeks)]
+        blockers = [
+            f"week of {week.start:%Y-%m-%d}: {problem}"
+            for week in figures
+            for problem in week.problems(policy.promotion)
+        ]
+        if next_stage is None:
+            blockers = ["already fully automatic"]
+        return Readiness(workflow, stage, next_stage, figures, blockers)
