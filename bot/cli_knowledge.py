@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bot.cli import run_async, settings
 from bot.services import open_services
-from bot.settings import parse_duration
+from escalation.durations import parse_duration
 from knowledge.ingest import IngestOptions, IngestSummary
 from knowledge.models import Freshness, SearchMode, SearchResult, embedding_input
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -11,27 +10,13 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from escalation.durations import parse_duration
 from knowledge.fusion import Fusion
 
 
 class EmbedderKind(StrEnum):
     LOCAL = "local"
     OPENAI = "openai"
-
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse `90d`, `12h` or `2w`; a bare number means days."""
-    stripped = text.strip()
-    if stripped.isdigit():
-        return timedelta(days=int(stripped))
-    match = _DURATION.match(stripped.lower())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration; use a number followed by d, h or w (e.g. 90d)")
-    amount, unit = int(match.group(1)), match.group(2)
-    return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "w": timedelta(weeks=amount)}[unit]
 
 
 Weight = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from escalation.durations import Duration
 from escalation.errors import PolicyError
 from escalation.models import OutcomeKind, PolicyContext, PolicyOutcome, ProposedAction, Risk, Stage
 
@@ -43,8 +44,8 @@ class WorkflowPolicy(BaseModel):
     approval_required_for_orgs: list[str] = Field(default_factory=list)
     approval_required_for_tiers: list[str] = Field(default_factory=list)
     refuse_for_orgs: list[str] = Field(default_factory=list)
-    approval_expiry: timedelta | None = None
-    undo_window: timedelta | None = None
+    approval_expiry: Duration | None = None
+    undo_window: Duration | None = None
     promotion: Promotion = Promotion()  # never mutated, so one shared default is safe
 
     @model_validator(mode="after")
@@ -64,10 +65,10 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kill_switch: bool = False
-    approval_expiry: timedelta = timedelta(hours=24)
-    reminder_before: timedelta = timedelta(hours=2)
-    undo_window: timedelta = timedelta(hours=72)
-    handoff_sla: timedelta = timedelta(minutes=30)
+    approval_expiry: Duration = timedelta(hours=24)
+    reminder_before: Duration = timedelta(hours=2)
+    undo_window: Duration = timedelta(hours=72)
+    handoff_sla: Duration = timedelta(minutes=30)
     workflows: dict[str, WorkflowPolicy]
 
     def workflow(self, name: str) -> WorkflowPolicy | None:

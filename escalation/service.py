@@ -126,7 +126,10 @@ class Escalation:
                 org=approval.org,
                 workflow=approval.workflow,
                 reason="approval expired before anyone decided",
-                summary=f"{approval.action} {approval.params} waited for approval until {approval.expires_at:%Y-%m-%d %H:%M}",
+                summary=(
+                    f"{approval.action} {approval.params} waited for approval "
+                    f"until {approval.expires_at:%Y-%m-%d %H:%M}"
+                ),
                 approval_id=approval.id,
                 decision_id=approval.decision_id,
             )

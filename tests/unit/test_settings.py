@@ -87,7 +87,7 @@ def test_overrides_beat_env(settings_env: SetEnv) -> None:
         ("PORT", "70000", "less than or equal to 65535"),
         ("EMBEDDER", "foo", "'local' or 'openai'"),
         ("SEARCH_FUSION", "average", "'convex' or 'rrf'"),
-        ("DEFAULT_REVIEW_EVERY", "soon", "number followed by d, h or w"),
+        ("DEFAULT_REVIEW_EVERY", "soon", "number followed by s, m, h, d or w"),
         ("LOG_LEVEL", "loud", "one of DEBUG, INFO, WARNING, ERROR"),
         ("CHUNK_MAX_CHARS", "50", "greater than or equal to 200"),
     ],
@@ -171,8 +171,8 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["soon", "", "   ", "1.5d", "-3d", "d", "10m", "90dd", "2 weeks"])
+@pytest.mark.parametrize("text", ["soon", "", "   ", "1.5d", "-3d", "d", "10y", "90dd", "2 weeks"])
 def test_parse_duration_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="is not a duration; use a number followed by d, h or w") as caught:
+    with pytest.raises(ValueError, match="is not a duration; use a number followed by s, m, h, d or w") as caught:
         parse_duration(text)
     assert repr(text) in str(caught.value)
