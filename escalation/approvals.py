@@ -131,20 +131,21 @@ class ApprovalService:
                 edited=edited,
                 params=params,
             )
-            if decided is None:
-                raise await self._lost_race(approval.id, actor, verb="approve")
-            await audit.record(
-                conn,
-                "approved_with_changes" if edited else "approved",
-                actor=actor,
-                workflow=approval.workflow,
-                org=approval.org,
-                subject=_subject(approval),
-                decision_id=approval.decision_id,
-                before=_snapshot(approval),
-                after=_snapshot(decided),
-                detail={"note": note} if note else None,
-            )
+            if decided is not None:
+                await audit.record(
+                    conn,
+                    "approved_with_changes" if edited else "approved",
+                    actor=actor,
+                    workflow=approval.workflow,
+                    org=approval.org,
+                    subject=_subject(approval),
+                    decision_id=approval.decision_id,
+                    before=_snapshot(approval),
+                    after=_snapshot(decided),
+                    detail={"note": note} if note else None,
+                )
+        if decided is None:  # someone else decided first; answered outside the transaction
+            raise await self._lost_race(approval.id, actor, verb="approve")
         executed = await self.execute(decided.id)
         return Decision(executed, _outcome_message(executed, actor))
 
@@ -162,20 +163,21 @@ class ApprovalService:
                 decided_at=NOW,
                 decision_note=reason,
             )
-            if denied is None:
-                raise await self._lost_race(approval.id, actor, verb="deny")
-            await audit.record(
-                conn,
-                "denied",
-                actor=actor,
-                workflow=approval.workflow,
-                org=approval.org,
-                subject=_subject(approval),
-                decision_id=approval.decision_id,
-                before=_snapshot(approval),
-                after=_snapshot(denied),
-                detail={"reason": reason},
-            )
+            if denied is not None:
+                await audit.record(
+                    conn,
+                    "denied",
+                    actor=actor,
+                    workflow=approval.workflow,
+                    org=approval.org,
+                    subject=_subject(approval),
+                    decision_id=approval.decision_id,
+                    before=_snapshot(approval),
+                    after=_snapshot(denied),
+                    detail={"reason": reason},
+                )
+        if denied is None:
+            raise await self._lost_race(approval.id, actor, verb="deny")
         return Decision(denied, f"Denied by {actor.label}: {reason}")
 
     async def _authorized(self, approval_id: str, actor: Actor, *, verb: str) -> Approval:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -175,16 +176,17 @@ def evaluate(policy: Policy, action: ProposedAction, context: PolicyContext) -> 
         return PolicyOutcome(
             OutcomeKind.HANDOFF, "amount_above_limit", "the amount is above what the bot may handle", inputs
         )
-    decided = _approval_or_act(policy, workflow, action, context, inputs)
     if context.stage is Stage.SHADOW:
+        # what the bot would do if it were trusted to act: every rule but the stage itself
+        would = _approval_or_act(policy, workflow, action, replace(context, stage=Stage.AUTO), dict(inputs))
         return PolicyOutcome(
             OutcomeKind.HANDOFF,
             "autonomy_shadow",
-            f"shadow stage: a human handles it; the bot would have chosen '{decided.kind.value}' ({decided.rule})",
+            f"shadow stage: a human handles it; the bot would have chosen '{would.kind.value}' ({would.rule})",
             inputs,
-            shadow_of=decided.kind,
+            shadow_of=would.kind,
         )
-    return decided
+    return _approval_or_act(policy, workflow, action, context, inputs)
 
 
 def _approval_or_act(
