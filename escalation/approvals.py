@@ -84,6 +84,7 @@ class ApprovalService:
                 state=state,
                 expires_at=self._clock() + self._policy.expiry_for(proposal.workflow),
                 decided_by=decided_by,
+                now=self._clock(),
             )
             event = {
                 ApprovalState.PENDING: "approval_requested",
@@ -383,6 +384,7 @@ class ApprovalService:
                 expires_at=self._clock() + self._policy.expiry_for(original.workflow),
                 kind="undo",
                 rollback_of=original.id,
+                now=self._clock(),
             )
             await audit.record(
                 conn,

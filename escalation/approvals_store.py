@@ -46,14 +46,15 @@ class ApprovalStore:
         kind: str = "action",
         rollback_of: str | None = None,
         decided_by: str | None = None,
+        now: datetime,
     ) -> Approval:
         approval_id = new_approval_id()
         cur = await conn.execute(
             f"""INSERT INTO approvals (id, kind, workflow, action, params, proposed_params, org, conversation_key,
                     decision_id, requested_by, risk, rule, state, expires_at, idempotency_key, rollback_of,
-                    decided_by, decided_at)
+                    decided_by, decided_at, created_at)
                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                        CASE WHEN %s::text IS NULL THEN NULL ELSE now() END)
+                        CASE WHEN %s::text IS NULL THEN NULL ELSE %s END, %s)
                 RETURNING {_COLUMNS}""".encode(),
             (
                 approval_id,
@@ -74,6 +75,8 @@ class ApprovalStore:
                 rollback_of,
                 decided_by,
                 decided_by,
+                now,
+                now,
             ),
         )
         row = await cur.fetchone()

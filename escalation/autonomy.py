@@ -73,7 +73,7 @@ SELECT count(*) FILTER (WHERE kind = 'action'),
        count(*) FILTER (WHERE kind = 'action' AND state = 'expired'),
        count(*) FILTER (WHERE state = 'failed'),
        count(*) FILTER (WHERE kind = 'action' AND state = 'rolled_back')
-FROM approvals WHERE workflow = %s AND created_at >= %s AND created_at < %s
+FROM approvals WHERE workflow = %s AND created_at > %s AND created_at <= %s
 """
 
 

@@ -40,6 +40,11 @@ def _refused(message: str) -> ExecutionFailed:
     return ExecutionFailed(message, retryable=False)
 
 
+def _unavailable(exc: psycopg.OperationalError) -> ExecutionFailed:
+    # connection lost, pool timeout, serialisation failure, deadlock: trying again may work
+    return ExecutionFailed(f"the demo back end is unavailable: {exc}", retryable=True)
+
+
 def _text(params: dict[str, Any], name: str) -> str:
     value = params.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -142,7 +147,10 @@ class DemoBackend(DemoQueries):
 
     async def execute(self, request: ActionRequest) -> ActionResult:
         if request.action == "order_status":
-            return await self._order_status(request)
+            try:
+                return await self._order_status(request)
+            except psycopg.OperationalError as exc:
+                raise _unavailable(exc) from exc
         handler = self._handlers.get(request.action)
         if handler is None:
             raise UnknownAction(f"the demo back end has no action '{request.action}'")
@@ -164,8 +172,8 @@ class DemoBackend(DemoQueries):
             if exc.diag.constraint_name == "customers_email_key":
                 raise _refused("that email address is already in use by another Acme account") from None
             raise _refused(f"the action conflicts with existing data ({exc.diag.constraint_name})") from None
-        except psycopg.OperationalError as exc:  # connection lost, pool timeout, serialisation failure
-            raise ExecutionFailed(f"the demo back end is unavailable: {exc}", retryable=True) from exc
+        except psycopg.OperationalError as exc:
+            raise _unavailable(exc) from exc
         log.info("executed %s with key %s", request.action, request.idempotency_key)
         return ActionResult(summary=stored["summary"], data=stored["data"], reverse_params=stored["reverse_params"])
 

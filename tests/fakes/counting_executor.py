@@ -14,7 +14,8 @@ from escalation.executors import ActionRequest, ActionResult
 
 CREATE = """CREATE TABLE IF NOT EXISTS test_action_runs (
     id bigserial PRIMARY KEY, idempotency_key text NOT NULL, action text NOT NULL, params jsonb NOT NULL,
-    at timestamptz NOT NULL DEFAULT now())"""
+    at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS test_action_effects (idempotency_key text PRIMARY KEY, action text NOT NULL)"""
 
 
 class CountingExecutor:
@@ -24,9 +25,13 @@ class CountingExecutor:
     `block` makes every run wait until released (to kill a process in the middle of one).
     """
 
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], *, actions: frozenset[str]) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[AsyncConnection[Any]], *, actions: frozenset[str], dedupe: bool = False
+    ) -> None:
         self._pool = pool
         self._actions = actions
+        # dedupe=True behaves like a well-made back end: the effect happens once per idempotency key
+        self._dedupe = dedupe
         self.failures: list[str] = []
         self.block: asyncio.Event | None = None
 
@@ -43,11 +48,25 @@ class CountingExecutor:
                 "INSERT INTO test_action_runs (idempotency_key, action, params) VALUES (%s, %s, %s::jsonb)",
                 (request.idempotency_key, request.action, json.dumps(request.params)),
             )
+            cur = await conn.execute(
+                "INSERT INTO test_action_effects VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (request.idempotency_key, request.action),
+            )
+            first = await cur.fetchone() is not None
+        if self._dedupe and not first:
+            return ActionResult(summary=f"{request.action} already done", replayed=True)
         if self.block is not None:
             await self.block.wait()
         amount = request.params.get("amount_cents")
         reverse = {"refund_of": request.idempotency_key, "amount_cents": amount} if request.action == "refund" else None
         return ActionResult(summary=f"{request.action} done for {amount} cents", reverse_params=reverse)
+
+
+async def effects(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> list[tuple[str, str]]:
+    async with pool.connection() as conn:
+        await conn.execute(CREATE)
+        rows = await (await conn.execute("SELECT idempotency_key, action FROM test_action_effects")).fetchall()
+    return [(row[0], row[1]) for row in rows]
 
 
 async def runs(pool: AsyncConnectionPool[AsyncConnection[Any]], key_prefix: str = "") -> list[tuple[str, str]]:

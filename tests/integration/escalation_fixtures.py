@@ -47,9 +47,15 @@ class Rig:
 
 def refund(amount: int = 2500, *, requested_by: str = "U-customer", org: str | None = "globex") -> ProposedAction:
     return ProposedAction(
-        workflow="refund", action="refund", params={"order_id": "A-10231", "amount_cents": amount},
-        requested_by=requested_by, org=org, conversation_key="C1:1700000000.1", decision_id="dec_test",
-        confidence=0.92, amount_cents=amount,
+        workflow="refund",
+        action="refund",
+        params={"order_id": "A-10231", "amount_cents": amount},
+        requested_by=requested_by,
+        org=org,
+        conversation_key="C1:1700000000.1",
+        decision_id="dec_test",
+        confidence=0.92,
+        amount_cents=amount,
     )
 
 
@@ -58,10 +64,13 @@ async def rig(services: Services) -> AsyncIterator[Rig]:
     async with services.pool.connection() as conn:
         await conn.execute(CREATE)
         await conn.execute(
-            "TRUNCATE approvals, handoffs, autonomy_stages, policy_switches, audit_log, test_action_runs CASCADE"
+            "TRUNCATE approvals, handoffs, autonomy_stages, policy_switches, audit_log, test_action_runs, "
+            "test_action_effects CASCADE"
         )
     executor = CountingExecutor(services.pool, actions=ACTIONS)
     registry = ExecutorRegistry()
     registry.register(executor)
     clock = Clock()
-    yield Rig(Escalation(services.pool, POLICY, registry, lease=timedelta(seconds=2), clock=clock), executor, clock, services)
+    yield Rig(
+        Escalation(services.pool, POLICY, registry, lease=timedelta(seconds=2), clock=clock), executor, clock, services
+    )

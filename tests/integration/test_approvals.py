@@ -103,8 +103,12 @@ async def test_refused_clicks_are_answered_and_audited(rig: Rig) -> None:
 
 async def test_high_risk_needs_someone_other_than_the_requester(rig: Rig) -> None:
     change = ProposedAction(
-        "change_email", "change_email", {"customer_id": "cus_1001", "new_email": "new@example.com"},
-        requested_by="U-sec", conversation_key="C1:2", confidence=0.95,
+        "change_email",
+        "change_email",
+        {"customer_id": "cus_1001", "new_email": "new@example.com"},
+        requested_by="U-sec",
+        conversation_key="C1:2",
+        confidence=0.95,
     )
     proposed = await rig.escalation.propose(change)
     assert proposed.outcome.rule == "high_risk" and proposed.approval is not None
@@ -204,8 +208,16 @@ async def test_undo_is_approved_audited_and_marks_the_original_rolled_back(rig: 
         await rig.escalation.request_undo(done.approval.id, AGENT)
     history = [e.event for e in await rig.escalation.audit.events()]
     assert history == [
-        "policy_outcome", "approval_requested", "approved_with_changes", "executed", "decision_refused",
-        "rollback_requested", "approved", "executed", "rolled_back", "decision_refused",
+        "policy_outcome",
+        "approval_requested",
+        "approved_with_changes",
+        "executed",
+        "decision_refused",
+        "rollback_requested",
+        "approved",
+        "executed",
+        "rolled_back",
+        "decision_refused",
     ]
 
 

@@ -7,9 +7,11 @@ from datetime import date
 from typing import Any
 
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from bot.services import Services
 from escalation.demo_backend import DemoBackend
+from escalation.demo_queries import Pool
 from escalation.errors import ExecutionFailed, UnknownAction
 from escalation.executors import ActionRequest, ActionResult
 
@@ -376,6 +378,21 @@ async def test_unknown_action(demo: DemoBackend) -> None:
     assert demo.actions() == {"order_status", *changes}
     with pytest.raises(UnknownAction):
         await run(demo, "delete_account", "k1", customer_id="cus_1001")
+
+
+@pytest.mark.parametrize(
+    ("action", "params"),
+    [
+        ("refund", {"order_id": "A-10231", "amount_cents": 100, "reason": "x"}),
+        ("order_status", {"order_id": "A-10231"}),
+    ],
+)
+async def test_an_unusable_database_is_a_retryable_failure(action: str, params: dict[str, Any]) -> None:
+    closed: Pool = AsyncConnectionPool("dbname=nowhere", open=False)
+    with pytest.raises(ExecutionFailed) as caught:
+        await DemoBackend(closed).execute(ActionRequest(action, params, "k1"))
+    assert caught.value.retryable is True
+    assert str(caught.value).startswith("the demo back end is unavailable: ")
 
 
 # -- reads --------------------------------------------------------------------------------------

@@ -16,8 +16,13 @@ POLICY = load_policy(REPO / "examples" / "policy" / "acme.yaml")
 
 def refund(amount: int = 2000, **overrides: object) -> ProposedAction:
     values: dict[str, object] = {
-        "workflow": "refund", "action": "refund", "params": {"order_id": "A-1", "amount_cents": amount},
-        "requested_by": "U-customer", "org": "globex", "confidence": 0.9, "amount_cents": amount,
+        "workflow": "refund",
+        "action": "refund",
+        "params": {"order_id": "A-1", "amount_cents": amount},
+        "requested_by": "U-customer",
+        "org": "globex",
+        "confidence": 0.9,
+        "amount_cents": amount,
     }
     values |= overrides
     return ProposedAction(**values)  # type: ignore[arg-type]
@@ -43,11 +48,16 @@ def decide(action: ProposedAction, stage: Stage = Stage.AUTO, policy: Policy = P
         (refund(), Stage.AUTO, {"auto_actions_today": 4}, OutcomeKind.ACT, "autonomy_auto"),
         (
             ProposedAction("change_email", "change_email", {"customer_id": "c", "new_email": "a@b.c"}, "U1"),
-            Stage.AUTO, {}, OutcomeKind.NEEDS_APPROVAL, "high_risk",
+            Stage.AUTO,
+            {},
+            OutcomeKind.NEEDS_APPROVAL,
+            "high_risk",
         ),
     ],
 )
-def test_each_rule(action: ProposedAction, stage: Stage, context: dict[str, object], kind: OutcomeKind, rule: str) -> None:
+def test_each_rule(
+    action: ProposedAction, stage: Stage, context: dict[str, object], kind: OutcomeKind, rule: str
+) -> None:
     outcome = decide(action, stage, **context)
     assert (outcome.kind, outcome.rule) == (kind, rule)
     assert outcome.reason
@@ -58,9 +68,18 @@ def test_each_rule(action: ProposedAction, stage: Stage, context: dict[str, obje
 def test_outcome_lists_the_inputs_it_looked_at() -> None:
     outcome = decide(refund(6000), Stage.AUTO, auto_actions_today=2)
     assert outcome.inputs == {
-        "workflow": "refund", "action": "refund", "stage": "auto", "confidence": 0.9, "amount_cents": 6000,
-        "org": "globex", "customer_tier": None, "kill_switch": False, "auto_actions_today": 2, "risk": "medium",
-        "confidence_threshold": 0.7, "auto_max_amount_cents": 5000,
+        "workflow": "refund",
+        "action": "refund",
+        "stage": "auto",
+        "confidence": 0.9,
+        "amount_cents": 6000,
+        "org": "globex",
+        "customer_tier": None,
+        "kill_switch": False,
+        "auto_actions_today": 2,
+        "risk": "medium",
+        "confidence_threshold": 0.7,
+        "auto_max_amount_cents": 5000,
     }
 
 
@@ -84,11 +103,23 @@ def test_example_policy_loads_with_durations() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("workflows:\n  refund:\n    owner: a\n    risk: extreme\n", "policy.yaml:4: workflows.refund.risk: Input should be"),
+        (
+            "workflows:\n  refund:\n    owner: a\n    risk: extreme\n",
+            "policy.yaml:4: workflows.refund.risk: Input should be",
+        ),
         ("workflows:\n  refund:\n    description: no owner\n", "policy.yaml:2: workflows.refund.owner: Field required"),
-        ("workflows:\n  refund:\n    owner: a\n    colour: red\n", "policy.yaml:4: workflows.refund.colour: Extra inputs"),
-        ("approval_expiry: soon\nworkflows: {}\n", "policy.yaml:1: approval_expiry: Value error, 'soon' is not a duration"),
-        ("workflows:\n  r:\n    owner: a\n    rollback: undo\n", "policy.yaml:2: workflows.r: Value error, a rollback needs"),
+        (
+            "workflows:\n  refund:\n    owner: a\n    colour: red\n",
+            "policy.yaml:4: workflows.refund.colour: Extra inputs",
+        ),
+        (
+            "approval_expiry: soon\nworkflows: {}\n",
+            "policy.yaml:1: approval_expiry: Value error, 'soon' is not a duration",
+        ),
+        (
+            "workflows:\n  r:\n    owner: a\n    rollback: undo\n",
+            "policy.yaml:2: workflows.r: Value error, a rollback needs",
+        ),
         ("workflows: [\n", "policy.yaml:2: not valid YAML"),
         ("- just\n- a list\n", "policy.yaml: expected a mapping"),
     ],
