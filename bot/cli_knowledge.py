@@ -61,8 +61,7 @@ async def ingest(
     org: Annotated[str | None, typer.Option(help="Org the documents belong to; default: public.")] = None,
     owner: Annotated[str | None, typer.Option(help="Owner for documents whose front matter names none.")] = None,
     review_every: Annotated[
-        str | None,
-        typer.Option("--review-every", help="Review interval when front matter has no review_by (90d)."),
+        str | None, typer.Option("--review-every", help="Review interval when front matter has no review_by (90d).")
     ] = None,
     prune: Annotated[bool, typer.Option(help="Remove stored documents whose files are gone.")] = False,
 ) -> None:

@@ -38,8 +38,7 @@ class Settings(BaseSettings):
     port: int = Field(3000, ge=1, le=65535, description="Port `supportbot run` listens on.")
 
     embedder: EmbedderKind = Field(
-        EmbedderKind.LOCAL,
-        description="`local` (all-MiniLM-L6-v2, offline) or `openai` (compatible endpoint).",
+        EmbedderKind.LOCAL, description="`local` (all-MiniLM-L6-v2, offline) or `openai` (compatible endpoint)."
     )
     embedding_base_url: str | None = Field(None, description="Embeddings endpoint base URL (embedder=openai).")
     embedding_api_key: SecretStr | None = Field(None, description="API key for the embeddings endpoint.")

@@ -128,12 +128,7 @@ async def open_pool(settings: Settings, *, connect_timeout: float = 10.0) -> Asy
         await conn.commit()
 
     pool = AsyncConnectionPool(
-        url,
-        min_size=1,
-        max_size=settings.db_pool_max,
-        configure=configure,
-        open=False,
-        timeout=connect_timeout,
+        url, min_size=1, max_size=settings.db_pool_max, configure=configure, open=False, timeout=connect_timeout
     )
     try:
         await pool.open(wait=True, timeout=connect_timeout)

@@ -10,6 +10,7 @@ from typing import Any
 
 from escalation import audit
 from escalation.approvals_store import NOW, ApprovalStore
+from escalation.authorization import AMOUNT, amount_problem, outcome_message, refusal_reason
 from escalation.errors import AlreadyDecided, ApprovalNotFound, ExecutionFailed, NotAuthorized, UnknownAction
 from escalation.executors import ActionRequest, ExecutorRegistry
 from escalation.models import (
@@ -27,7 +28,6 @@ from escalation.policy import Policy
 
 log = logging.getLogger(__name__)
 
-AMOUNT = "amount_cents"
 _DECIDED = (
     ApprovalState.APPROVED,
     ApprovalState.EXECUTING,
@@ -148,7 +148,7 @@ class ApprovalService:
         if decided is None:  # someone else decided first; answered outside the transaction
             raise await self._lost_race(approval.id, actor, verb="approve")
         executed = await self.execute(decided.id)
-        return Decision(executed, _outcome_message(executed, actor))
+        return Decision(executed, outcome_message(executed, actor))
 
     async def deny(self, approval_id: str, actor: Actor, *, reason: str) -> Decision:
         if not reason.strip():
@@ -198,27 +198,11 @@ class ApprovalService:
         return approval
 
     def refusal_reason(self, approval: Approval, actor: Actor) -> str | None:
-        """Why `actor` may not decide `approval`, or None if they may."""
-        if actor.role is Role.CUSTOMER:
-            return "Customers cannot approve or deny actions."
-        workflow = self._policy.workflow(approval.workflow)
-        approvers = workflow.approvers if workflow else []
-        if approvers:
-            allowed = actor.id in approvers or any(f"group:{group}" in approvers for group in actor.groups)
-            if not allowed:
-                return f"You are not an approver for {approval.workflow}."
-        elif actor.role is not Role.LEAD:
-            return f"{approval.workflow} names no approvers, so only team leads may decide."
-        if workflow and workflow.must_differ and actor.id == approval.requested_by:
-            return "This is a high-risk action: someone other than the requester must decide."
-        return None
+        return refusal_reason(self._policy.workflow(approval.workflow), approval, actor)
 
     async def _check_amount(self, approval: Approval, actor: Actor, amount: int | None) -> None:
-        workflow = self._policy.workflow(approval.workflow)
-        proposed = approval.proposed_params.get(AMOUNT)
-        upper = workflow.max_amount_cents if workflow and workflow.max_amount_cents is not None else proposed
-        if amount is None or amount < 1 or upper is None or amount > int(upper):
-            reason = f"The amount must be between 1 and {upper} cents." if upper else "This action has no amount."
+        reason = amount_problem(self._policy.workflow(approval.workflow), approval, amount)
+        if reason:
             await self._refused(approval, actor, "approve", reason, approval.id)
             raise NotAuthorized(reason)
 
@@ -435,12 +419,3 @@ class ApprovalService:
     async def recover(self) -> list[Approval]:
         """At start-up: finish approvals left approved, or executing by a process that died."""
         return [await self.execute(approval_id) for approval_id in await self._store.recoverable()]
-
-
-def _outcome_message(approval: Approval, actor: Actor) -> str:
-    who = f"Approved by {actor.label}" + (" with changes" if approval.edited else "")
-    if approval.state is ApprovalState.EXECUTED:
-        return f"{who}. {(approval.result or {}).get('summary', 'Done.')}"
-    if approval.state is ApprovalState.FAILED:
-        return f"{who}, but the action failed: {approval.last_error}. A person will follow up."
-    return f"{who}; the action is {approval.state.value}."

@@ -57,25 +57,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from escalation.errors import ExecutionFailed, UnknownAction
 from escalation.executors import ActionRequest, ActionResult
 
-__all__ = [
-    "IDEMPOTENCY_HEADER",
-    "SIGNATURE_HEADER",
-    "TIMESTAMP_HEADER",
-    "WebhookExecutor",
-    "sign",
-    "verify",
-]
+__all__ = ["IDEMPOTENCY_HEADER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookExecutor", "sign", "verify"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +85,7 @@ def sign(secret: str, timestamp: int | str, body: bytes | str) -> str:
 
 
 def verify(
-    secret: str,
-    timestamp: int | str,
-    body: bytes | str,
-    signature: str,
-    *,
-    now: float,
-    tolerance: float = 300,
+    secret: str, timestamp: int | str, body: bytes | str, signature: str, *, now: float, tolerance: float = 300
 ) -> bool:
     """True when `signature` is ours for this timestamp and body, and the timestamp is fresh.
 
@@ -224,8 +205,7 @@ class WebhookExecutor:
             raise UnknownAction(f"the webhook executor at {self._where} does not handle action '{request.action}'")
         if not _valid_header_value(request.idempotency_key):
             raise ExecutionFailed(
-                f"webhook {request.action}: the idempotency key must be 1-255 visible ASCII characters",
-                retryable=False,
+                f"webhook {request.action}: the idempotency key must be 1-255 visible ASCII characters", retryable=False
             )
         body = self._body(request)
         retrying = AsyncRetrying(

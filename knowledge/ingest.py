@@ -88,12 +88,7 @@ def content_hash(parsed: ParsedDocument, title: str) -> str:
 
 class Ingestor:
     def __init__(
-        self,
-        store: KnowledgeStore,
-        embedder: Embedder,
-        *,
-        batch_size: int = 64,
-        today: Callable[[], date] = date.today,
+        self, store: KnowledgeStore, embedder: Embedder, *, batch_size: int = 64, today: Callable[[], date] = date.today
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -101,11 +96,7 @@ class Ingestor:
         self._today = today
 
     async def ingest(
-        self,
-        paths: list[Path],
-        options: IngestOptions,
-        *,
-        on_file: Callable[[str], None] | None = None,
+        self, paths: list[Path], options: IngestOptions, *, on_file: Callable[[str], None] | None = None
     ) -> IngestSummary:
         summary = IngestSummary()
         files = list(discover(paths, summary))
@@ -160,13 +151,7 @@ class Ingestor:
 
     async def _keep(self, previous: StoredVersion, new: NewDocument, summary: IngestSummary) -> None:
         current = (new.title, new.owner, new.source_url, new.tags, new.review_by)
-        if current == (
-            previous.title,
-            previous.owner,
-            previous.source_url,
-            previous.tags,
-            previous.review_by,
-        ):
+        if current == (previous.title, previous.owner, previous.source_url, previous.tags, previous.review_by):
             summary.unchanged.append(new.doc_key)
             return
         await self._store.update_metadata(previous.id, new)

@@ -69,12 +69,7 @@ def _scored(candidates: LiteralString) -> LiteralString:
 
 class HybridSearcher:
     def __init__(
-        self,
-        pool: Pool,
-        embedder: Embedder,
-        config: SearchConfig,
-        *,
-        today: Callable[[], date] = date.today,
+        self, pool: Pool, embedder: Embedder, config: SearchConfig, *, today: Callable[[], date] = date.today
     ) -> None:
         self._pool = pool
         self._embedder = embedder

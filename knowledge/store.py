@@ -187,8 +187,7 @@ class KnowledgeStore:
         prefix = under.rstrip("/") + "/"
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT id, doc_key, source_path FROM kb_documents WHERE starts_with(source_path, %s)",
-                (prefix,),
+                "SELECT id, doc_key, source_path FROM kb_documents WHERE starts_with(source_path, %s)", (prefix,)
             )
             gone = [(row[0], row[1]) for row in await cur.fetchall() if row[2] not in keep_paths]
             if gone:

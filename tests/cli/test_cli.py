@@ -28,13 +28,7 @@ def run(
     environment |= {"SUPPORTBOT_HOME": str(home), "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "NO_COLOR": "1"}
     environment |= env or {}
     return subprocess.run(
-        [*SUPPORTBOT, *args],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+        [*SUPPORTBOT, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -101,10 +95,7 @@ def test_docs_reports_stale_and_ownerless_documents(acme_home: Path) -> None:
         "firmware-update-stuck",
     }
     ownerless = json.loads(run(acme_home, "docs", "--no-owner", "--json").stdout)
-    assert sorted(item["doc_key"] for item in ownerless) == [
-        "returns/exchanges",
-        "troubleshooting/app-crashes",
-    ]
+    assert sorted(item["doc_key"] for item in ownerless) == ["returns/exchanges", "troubleshooting/app-crashes"]
     table = run(acme_home, "docs", "--stale")
     assert "6 documents" in table.stdout
 
@@ -149,10 +140,7 @@ def _free_port() -> int:
     [
         ({"SEARCH_DENSE_WEIGHT": "2"}, "SEARCH_DENSE_WEIGHT"),
         ({"EMBEDDER": "magic"}, "EMBEDDER"),
-        (
-            {"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:{port}/db"},
-            "Cannot reach PostgreSQL at DATABASE_URL",
-        ),
+        ({"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:{port}/db"}, "Cannot reach PostgreSQL at DATABASE_URL"),
     ],
 )
 def test_bad_configuration_is_one_clear_sentence_without_traceback(

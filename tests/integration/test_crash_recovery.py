@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -55,19 +54,24 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
 
 
 async def _kill_child_at(url: str, approval_id: str, crash_point: str, marker: str) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, url, approval_id, crash_point],
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        url,
+        approval_id,
+        crash_point,
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert child.stdout is not None
-    line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 60)
-    assert line.strip() == marker, child.stderr.read() if child.stderr else line
+    line = (await asyncio.wait_for(child.stdout.readline(), 60)).decode().strip()
+    if line != marker:
+        raise AssertionError((await child.communicate())[1].decode())
     os.kill(child.pid, signal.SIGKILL)
-    child.communicate(timeout=10)
+    await asyncio.wait_for(child.communicate(), 10)
     assert child.returncode == -signal.SIGKILL
 
 

@@ -13,11 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_near_duplicate_questions_are_grouped_with_counts(kb: Services) -> None:
-    refunds = [
-        "Where is my refund?",
-        "I still haven't received my refund",
-        "when will I get my refund back",
-    ]
+    refunds = ["Where is my refund?", "I still haven't received my refund", "when will I get my refund back"]
     for question in refunds:
         await kb.gaps.record(question, reason=GapReason.NO_ANSWER, org="globex", conversation_key="C1:1")
     await kb.gaps.record("How do I enable two-factor authentication?", reason=GapReason.LOW_CONFIDENCE, org="initech")

@@ -124,12 +124,7 @@ async def test_bad_input_is_named_and_the_rest_of_the_batch_is_ingested(kb: Serv
 
 async def test_front_matter_org_owner_and_default_review_date(kb: Services, tmp_path: Path) -> None:
     path = write_doc(
-        tmp_path,
-        "private.md",
-        "# Globex SLA\n\nResponse within one hour.\n",
-        org="Globex",
-        owner=None,
-        review_by=None,
+        tmp_path, "private.md", "# Globex SLA\n\nResponse within one hour.\n", org="Globex", owner=None, review_by=None
     )
     os.utime(path, (1_700_000_000, 1_700_000_000))  # 2023-11-14
     await kb.ingestor.ingest([tmp_path], IngestOptions(owner="fallback@acme.example", review_every=timedelta(days=90)))

@@ -22,9 +22,7 @@ ALL_MODES = list(SearchMode)
 @pytest.fixture
 async def tenants(kb: Services, tmp_path: Path) -> Services:
     write_doc(
-        tmp_path,
-        "public/refunds.md",
-        "# Refund policy\n\nRefunds are issued to the original card within 10 days.\n",
+        tmp_path, "public/refunds.md", "# Refund policy\n\nRefunds are issued to the original card within 10 days.\n"
     )
     write_doc(
         tmp_path,
@@ -100,10 +98,7 @@ async def test_stale_documents_are_down_weighted_and_flagged(kb: Services, tmp_p
 async def test_hybrid_finds_lexical_only_and_semantic_only_matches(kb: Services, tmp_path: Path) -> None:
     filler = [
         ("pairing", "# Bluetooth pairing\n\nHold the button for five seconds until the light blinks blue.\n"),
-        (
-            "wifi",
-            "# Wi-Fi setup\n\nConnect the hub to a 2.4 GHz network; 5 GHz networks are not supported.\n",
-        ),
+        ("wifi", "# Wi-Fi setup\n\nConnect the hub to a 2.4 GHz network; 5 GHz networks are not supported.\n"),
         ("battery", "# Battery life\n\nThe sensor battery lasts about a year with hourly reports.\n"),
         ("invoice", "# Invoices\n\nInvoices are emailed on the first day of each month as PDF files.\n"),
     ]

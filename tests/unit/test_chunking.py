@@ -65,12 +65,7 @@ def test_h1_is_kept_in_path_when_it_is_not_the_title() -> None:
 
 def test_deeper_heading_after_skipped_level_and_back_up() -> None:
     text = "## A\n\na\n\n#### A-deep\n\ndeep\n\n### A3\n\nthree\n\n## B\n\nb\n"
-    assert [c.heading_path for c in _chunks(text)] == [
-        ("A",),
-        ("A", "A-deep"),
-        ("A", "A3"),
-        ("B",),
-    ]
+    assert [c.heading_path for c in _chunks(text)] == [("A",), ("A", "A-deep"), ("A", "A3"), ("B",)]
 
 
 def test_closing_hashes_are_stripped_from_heading() -> None:
@@ -122,10 +117,7 @@ def test_long_paragraph_is_split_at_sentence_boundaries() -> None:
     ]
     paragraph = " ".join(sentences)
     chunks = _chunks(paragraph, max_chars=80)
-    assert [c.text for c in chunks] == [
-        f"{sentences[0]} {sentences[1]}",
-        f"{sentences[2]} {sentences[3]}",
-    ]
+    assert [c.text for c in chunks] == [f"{sentences[0]} {sentences[1]}", f"{sentences[2]} {sentences[3]}"]
 
 
 def test_abbreviations_do_not_end_a_sentence() -> None:

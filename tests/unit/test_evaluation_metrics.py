@@ -21,12 +21,7 @@ def test_gold_at_rank_three() -> None:
 
 
 def test_gold_first() -> None:
-    assert score_ranking(["g", "a"], GOLD, k=10) == {
-        "recall@1": 1.0,
-        "recall@5": 1.0,
-        "recall@10": 1.0,
-        "mrr@10": 1.0,
-    }
+    assert score_ranking(["g", "a"], GOLD, k=10) == {"recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 1.0}
 
 
 def test_gold_between_five_and_ten() -> None:
@@ -63,12 +58,7 @@ def test_gold_absent_scores_zero() -> None:
 
 def test_gold_beyond_k_does_not_count() -> None:
     ranked = [f"x{i}" for i in range(10)] + ["g"]
-    assert score_ranking(ranked, GOLD, k=10) == {
-        "recall@1": 0.0,
-        "recall@5": 0.0,
-        "recall@10": 0.0,
-        "mrr@10": 0.0,
-    }
+    assert score_ranking(ranked, GOLD, k=10) == {"recall@1": 0.0, "recall@5": 0.0, "recall@10": 0.0, "mrr@10": 0.0}
 
 
 def test_duplicate_hits_do_not_inflate_recall() -> None:
@@ -86,11 +76,7 @@ def test_other_k_adds_its_own_recall_and_mrr_keys() -> None:
 
 
 def test_average_rounds_to_four_places() -> None:
-    rows = [
-        {"recall@1": 1 / 3, "mrr@10": 1.0},
-        {"recall@1": 0.0, "mrr@10": 1 / 3},
-        {"recall@1": 1.0, "mrr@10": 0.0},
-    ]
+    rows = [{"recall@1": 1 / 3, "mrr@10": 1.0}, {"recall@1": 0.0, "mrr@10": 1 / 3}, {"recall@1": 1.0, "mrr@10": 0.0}]
     assert average(rows) == {"recall@1": 0.4444, "mrr@10": 0.4444}
     assert average([{"a": 2 / 3}]) == {"a": 0.6667}
 

@@ -93,14 +93,7 @@ def test_fuse_of_nothing() -> None:
 def test_rrf_known_ranks() -> None:
     config = FusionConfig(method=Fusion.RRF, dense_weight=0.75, rrf_k=60)
     scores = fuse(CANDIDATES, config)
-    assert scores == pytest.approx(
-        [
-            0.75 / 61 + 0.25 / 63,
-            0.75 / 64 + 0.25 / 61,
-            0.75 / 62,
-            0.75 / 63 + 0.25 / 62,
-        ]
-    )
+    assert scores == pytest.approx([0.75 / 61 + 0.25 / 63, 0.75 / 64 + 0.25 / 61, 0.75 / 62, 0.75 / 63 + 0.25 / 62])
     # ~[0.01626, 0.01582, 0.01210, 0.01594]: unlike convex fusion, matching in both modes beats
     # a good dense-only rank (c3 drops to last).
     assert _order(scores) == [0, 3, 1, 2]

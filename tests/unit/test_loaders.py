@@ -137,15 +137,7 @@ def test_html_body_becomes_markdown_blocks(tmp_path: Path) -> None:
 
 def test_html_drops_scripts_styles_and_chrome(tmp_path: Path) -> None:
     text = _parse(_write(tmp_path, "guide.html", HTML)).text
-    for noise in (
-        "SCRIPT_TEXT",
-        "MORE_SCRIPT",
-        "color: red",
-        "Home | About",
-        "Site banner",
-        "Enable JS",
-        "Copyright",
-    ):
+    for noise in ("SCRIPT_TEXT", "MORE_SCRIPT", "color: red", "Home | About", "Site banner", "Enable JS", "Copyright"):
         assert noise not in text
 
 
