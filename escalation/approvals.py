@@ -13,17 +13,7 @@ from escalation.approvals_store import NOW, ApprovalStore
 from escalation.authorization import AMOUNT, amount_problem, outcome_message, refusal_reason
 from escalation.errors import AlreadyDecided, ApprovalNotFound, ExecutionFailed, NotAuthorized, UnknownAction
 from escalation.executors import ActionRequest, ExecutorRegistry
-from escalation.models import (
-    POLICY_AUTO,
-    SYSTEM,
-    Actor,
-    Approval,
-    ApprovalState,
-    PolicyOutcome,
-    ProposedAction,
-    Risk,
-    Role,
-)
+from escalation.models import POLICY_AUTO, SYSTEM, Actor, Approval, ApprovalState, PolicyOutcome, ProposedAction, Risk
 from escalation.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -43,7 +33,21 @@ class Decision:
     message: str  # what to tell the person who clicked
 
 
-def _subject(approval: Approval) -> tuple[str, str]:
+async def refused(
+    store: ApprovalStore, approval: Approval | None, actor: Actor, *, verb: str, reason: str, approval_id: str
+) -> None:
+    """Every refused click is answered by the caller and recorded here."""
+    await audit.AuditLog(store.pool).record(
+        "decision_refused",
+        actor=actor,
+        workflow=approval.workflow if approval else None,
+        org=approval.org if approval else None,
+        subject=("approval", approval_id),
+        detail={"attempted": verb, "reason": reason},
+    )
+
+
+def subject_of(approval: Approval) -> tuple[str, str]:
     return ("approval", approval.id)
 
 
@@ -97,7 +101,7 @@ class ApprovalService:
                 actor=proposal.requested_by,
                 workflow=proposal.workflow,
                 org=proposal.org,
-                subject=_subject(approval),
+                subject=subject_of(approval),
                 decision_id=proposal.decision_id,
                 after=_snapshot(approval),
                 detail={
@@ -139,7 +143,7 @@ class ApprovalService:
                     actor=actor,
                     workflow=approval.workflow,
                     org=approval.org,
-                    subject=_subject(approval),
+                    subject=subject_of(approval),
                     decision_id=approval.decision_id,
                     before=_snapshot(approval),
                     after=_snapshot(decided),
@@ -171,7 +175,7 @@ class ApprovalService:
                     actor=actor,
                     workflow=approval.workflow,
                     org=approval.org,
-                    subject=_subject(approval),
+                    subject=subject_of(approval),
                     decision_id=approval.decision_id,
                     before=_snapshot(approval),
                     after=_snapshot(denied),
@@ -184,16 +188,18 @@ class ApprovalService:
     async def _authorized(self, approval_id: str, actor: Actor, *, verb: str) -> Approval:
         approval = await self._store.get(approval_id)
         if approval is None:
-            await self._refused(None, actor, verb, f"unknown approval {approval_id}", approval_id)
+            await refused(
+                self._store, None, actor, verb=verb, reason=f"unknown approval {approval_id}", approval_id=approval_id
+            )
             raise ApprovalNotFound(f"There is no approval {approval_id}.")
         reason = self.refusal_reason(approval, actor)
         if reason:
-            await self._refused(approval, actor, verb, reason, approval_id)
+            await refused(self._store, approval, actor, verb=verb, reason=reason, approval_id=approval_id)
             raise NotAuthorized(reason)
         if approval.state is not ApprovalState.PENDING:
             raise await self._lost_race(approval.id, actor, verb=verb)
         if approval.expires_at <= self._clock():
-            await self._refused(approval, actor, verb, "expired", approval_id)
+            await refused(self._store, approval, actor, verb=verb, reason="expired", approval_id=approval_id)
             raise AlreadyDecided("This approval has expired; the case was handed to a person.")
         return approval
 
@@ -203,18 +209,8 @@ class ApprovalService:
     async def _check_amount(self, approval: Approval, actor: Actor, amount: int | None) -> None:
         reason = amount_problem(self._policy.workflow(approval.workflow), approval, amount)
         if reason:
-            await self._refused(approval, actor, "approve", reason, approval.id)
+            await refused(self._store, approval, actor, verb="approve", reason=reason, approval_id=approval.id)
             raise NotAuthorized(reason)
-
-    async def _refused(self, approval: Approval | None, actor: Actor, verb: str, reason: str, approval_id: str) -> None:
-        await audit.AuditLog(self._store.pool).record(
-            "decision_refused",
-            actor=actor,
-            workflow=approval.workflow if approval else None,
-            org=approval.org if approval else None,
-            subject=("approval", approval_id),
-            detail={"attempted": verb, "reason": reason},
-        )
 
     async def _lost_race(self, approval_id: str, actor: Actor, *, verb: str) -> AlreadyDecided:
         current = await self._store.get(approval_id)
@@ -225,7 +221,7 @@ class ApprovalService:
             message = f"Already denied by {current.decided_by}: {current.decision_note}."
         else:
             message = f"This approval is {current.state.value}."
-        await self._refused(current, actor, verb, message, approval_id)
+        await refused(self._store, current, actor, verb=verb, reason=message, approval_id=approval_id)
         return AlreadyDecided(message)
 
     # -- executing -----------------------------------------------------------------------------
@@ -274,7 +270,7 @@ class ApprovalService:
                 actor=SYSTEM,
                 workflow=claimed.workflow,
                 org=claimed.org,
-                subject=_subject(claimed),
+                subject=subject_of(claimed),
                 decision_id=claimed.decision_id,
                 after=outcome,
                 detail={"attempts": claimed.attempts, "idempotency_key": claimed.idempotency_key},
@@ -299,7 +295,7 @@ class ApprovalService:
                 actor=SYSTEM,
                 workflow=claimed.workflow,
                 org=claimed.org,
-                subject=_subject(claimed),
+                subject=subject_of(claimed),
                 decision_id=claimed.decision_id,
                 detail={"error": error},
             )
@@ -326,62 +322,6 @@ class ApprovalService:
             after={"state": "rolled_back" if original else "unchanged", "undo": undo.id},
         )
 
-    # -- undo ----------------------------------------------------------------------------------
-
-    async def request_undo(self, approval_id: str, actor: Actor) -> Approval:
-        """Ask for the declared rollback of an executed action; the undo is itself approved."""
-        original = await self._store.get(approval_id)
-        if original is None:
-            raise ApprovalNotFound(f"There is no approval {approval_id}.")
-        if actor.role is Role.CUSTOMER:
-            await self._refused(original, actor, "undo", "customers cannot undo actions", approval_id)
-            raise NotAuthorized("Customers cannot undo actions.")
-        workflow = self._policy.workflow(original.workflow)
-        reverse = (original.result or {}).get("reverse_params")
-        problem = None
-        if original.state is not ApprovalState.EXECUTED or original.executed_at is None:
-            problem = f"Only an executed action can be undone; this one is {original.state.value}."
-        elif workflow is None or workflow.rollback is None or reverse is None:
-            problem = f"{original.workflow} declares no rollback for this action."
-        elif original.executed_at + self._policy.undo_window_for(original.workflow) < self._clock():
-            problem = "The undo window for this action has closed."
-        if problem:
-            await self._refused(original, actor, "undo", problem, approval_id)
-            raise NotAuthorized(problem)
-        assert workflow is not None and workflow.rollback is not None and reverse is not None
-        proposal = ProposedAction(
-            workflow=original.workflow,
-            action=workflow.rollback,
-            params=reverse,
-            requested_by=actor.id,
-            org=original.org,
-            conversation_key=original.conversation_key,
-            decision_id=original.decision_id,
-        )
-        async with self._store.pool.connection() as conn, conn.transaction():
-            undo = await self._store.insert(
-                conn,
-                proposal,
-                risk=original.risk,
-                rule="undo_requested",
-                state=ApprovalState.PENDING,
-                expires_at=self._clock() + self._policy.expiry_for(original.workflow),
-                kind="undo",
-                rollback_of=original.id,
-                now=self._clock(),
-            )
-            await audit.record(
-                conn,
-                "rollback_requested",
-                actor=actor,
-                workflow=original.workflow,
-                org=original.org,
-                subject=_subject(undo),
-                decision_id=original.decision_id,
-                detail={"undoes": original.id, "action": workflow.rollback, "params": reverse},
-            )
-        return undo
-
     # -- timers and recovery -------------------------------------------------------------------
 
     async def expire_due(self) -> list[Approval]:
@@ -399,7 +339,7 @@ class ApprovalService:
                     actor=SYSTEM,
                     workflow=approval.workflow,
                     org=approval.org,
-                    subject=_subject(approval),
+                    subject=subject_of(approval),
                     decision_id=approval.decision_id,
                 )
             expired.append(approval)

@@ -25,6 +25,7 @@ from escalation.models import (
     ProposedAction,
 )
 from escalation.policy import Policy, evaluate
+from escalation.undo import UndoRequests
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Escalation:
         self.handoffs = HandoffService(pool, policy, clock=clock)
         self.approvals = ApprovalService(ApprovalStore(pool), policy, executors, lease=lease, clock=clock)
         self._store = ApprovalStore(pool)
+        self.undo = UndoRequests(self._store, policy, clock=clock)
         self._pool = pool
         self._clock = clock
 
@@ -115,7 +117,7 @@ class Escalation:
         return await self.approvals.deny(approval_id, actor, reason=reason)
 
     async def request_undo(self, approval_id: str, actor: Actor) -> Approval:
-        return await self.approvals.request_undo(approval_id, actor)
+        return await self.undo.request_undo(approval_id, actor)
 
     async def expire_due(self) -> list[tuple[Approval, Handoff]]:
         """Expired approvals go to a human; the caller tells the customer."""
