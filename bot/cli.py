@@ -15,6 +15,7 @@ from rich.console import Console
 from bot.migrate import MigrationError
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import StorageError
+from escalation.errors import EscalationError
 from knowledge.errors import KnowledgeError
 
 P = ParamSpec("P")
@@ -49,7 +50,7 @@ def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return asyncio.run(func(*args, **kwargs))
-        except (SettingsError, StorageError, KnowledgeError, MigrationError, ValueError) as exc:
+        except (SettingsError, StorageError, KnowledgeError, EscalationError, MigrationError, ValueError) as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
@@ -59,10 +60,15 @@ def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
 
 
 def main() -> None:
-    from bot import cli_db, cli_eval, cli_knowledge, cli_run
+    from bot import cli_approvals, cli_db, cli_escalation, cli_eval, cli_knowledge, cli_run
 
     app.add_typer(cli_db.app, name="db")
     app.add_typer(cli_eval.app, name="eval")
+    app.add_typer(cli_escalation.autonomy_app, name="autonomy")
+    app.add_typer(cli_approvals.approvals_app, name="approvals")
+    app.add_typer(cli_approvals.handoffs_app, name="handoffs")
+    app.command("audit")(cli_escalation.audit)
+    app.command("killswitch")(cli_escalation.killswitch)
     cli_knowledge.register(app)
     cli_run.register(app)
     app()

@@ -26,6 +26,8 @@ async def run(
     config = settings()
     address, number = host or config.host, port or config.port
     async with open_services(config) as services, open_redis(config) as redis:
+        # approvals a crashed process left approved or half-executed are finished once, now
+        await services.escalation.recover()
         runner = web.AppRunner(build_app(services, redis))
         await runner.setup()
         try:

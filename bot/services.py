@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.executors import open_executors
 from bot.migrate import migrate
 from bot.openai_embedder import OpenAIEmbedder
 from bot.settings import EmbedderKind, Settings
 from bot.storage import open_pool
+from escalation.policy import load_policy
+from escalation.service import Escalation
 from knowledge.embedder import Embedder, LocalEmbedder
 from knowledge.fusion import FusionConfig
 from knowledge.gaps import GapLog
@@ -30,6 +33,7 @@ class Services:
     searcher: HybridSearcher
     ingestor: Ingestor
     gaps: GapLog
+    escalation: Escalation
 
 
 async def build_embedder(settings: Settings) -> Embedder:
@@ -65,23 +69,26 @@ async def open_services(
     settings: Settings, *, embedder: Embedder | None = None, check_embedder: bool = True
 ) -> AsyncIterator[Services]:
     """Open the pool, apply migrations, and refuse to start with an embedder the data was not made with."""
+    policy = load_policy(settings.policy_file)
     async with open_pool(settings) as pool:
         await migrate(pool)
-        chosen = embedder or await build_embedder(settings)
-        store = KnowledgeStore(pool)
-        if check_embedder:
-            await store.ensure_embedding_space(chosen.name, chosen.dimension)
-        try:
-            yield Services(
-                settings=settings,
-                pool=pool,
-                embedder=chosen,
-                store=store,
-                searcher=HybridSearcher(pool, chosen, search_config(settings)),
-                ingestor=Ingestor(store, chosen, batch_size=settings.embedding_batch_size),
-                gaps=GapLog(pool, chosen, similarity=settings.gap_group_similarity),
-            )
-        finally:
-            close = getattr(chosen, "close", None)
-            if close is not None:
-                await close()
+        async with open_executors(settings, pool) as executors:
+            chosen = embedder or await build_embedder(settings)
+            store = KnowledgeStore(pool)
+            if check_embedder:
+                await store.ensure_embedding_space(chosen.name, chosen.dimension)
+            try:
+                yield Services(
+                    settings=settings,
+                    pool=pool,
+                    embedder=chosen,
+                    store=store,
+                    searcher=HybridSearcher(pool, chosen, search_config(settings)),
+                    ingestor=Ingestor(store, chosen, batch_size=settings.embedding_batch_size),
+                    gaps=GapLog(pool, chosen, similarity=settings.gap_group_similarity),
+                    escalation=Escalation(pool, policy, executors, lease=settings.lease),
+                )
+            finally:
+                close = getattr(chosen, "close", None)
+                if close is not None:
+                    await close()

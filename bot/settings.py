@@ -73,6 +73,24 @@ class Settings(BaseSettings):
     )
     chunk_max_chars: int = Field(1000, ge=200, le=20_000, description="Upper bound on a chunk's length.")
 
+    policy_file: Path = Field(
+        Path("examples/policy/acme.yaml"),
+        description="Workflows, risk rules, autonomy stages, approvers and escalation paths (YAML).",
+    )
+    demo_backend: bool = Field(
+        True, description="Run actions against the sample company's demo back end (tables in schema `demo`)."
+    )
+    webhook_url: str | None = Field(None, description="Your back end's endpoint for actions (HTTP webhook executor).")
+    webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key signing every webhook request.")
+    webhook_actions: str = Field(
+        "", description="Comma-separated actions sent to WEBHOOK_URL instead of the demo back end (e.g. refund)."
+    )
+    webhook_timeout: float = Field(10.0, gt=0, le=300, description="Seconds to wait for one webhook attempt.")
+    webhook_max_attempts: int = Field(4, ge=1, le=20, description="Webhook attempts before an action fails.")
+    execution_lease: str = Field(
+        "5m", description="How long a process owns a running action before another may take over (crash recovery)."
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -81,11 +99,19 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
-    @field_validator("default_review_every")
+    @field_validator("default_review_every", "execution_lease")
     @classmethod
     def _valid_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @property
+    def webhook_action_names(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.webhook_actions.split(",") if name.strip())
+
+    @property
+    def lease(self) -> timedelta:
+        return parse_duration(self.execution_lease)
 
     @property
     def review_interval(self) -> timedelta:
