@@ -31,6 +31,8 @@ class WorkflowPolicy(BaseModel):
 
     owner: str
     description: str = ""
+    examples: list[str] = Field(default_factory=list)  # utterances the offline router learns from
+    inputs: str | None = None  # name of the typed input model the conversation core fills
     action: str | None = None  # None: the workflow never acts (answers, hand-offs)
     rollback: str | None = None  # the action that undoes `action`
     risk: Risk = Risk.LOW

@@ -1,0 +1,255 @@
+"""The conversation core: `await core.handle(inbound) -> list[Outbound]`, the same for every channel."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from escalation.service import Escalation
+from handlers.answering import grounded_answer
+from handlers.conversations import BOT, Conversation, ConversationStore
+from handlers.decisions import DecisionRecord, DecisionStore, new_decision_id
+from handlers.models import (
+    STAFF_ROLES,
+    ActionKind,
+    Button,
+    Citation,
+    HandoffNotice,
+    InboundAction,
+    InboundMessage,
+    Outbound,
+    Reply,
+)
+from handlers.ports import Route, Router
+from handlers.staff_actions import StaffActions
+from handlers.workflow_turns import WorkflowTurns
+from handlers.workflows import INPUT_MODELS
+from knowledge.gaps import GapLog, GapReason
+from knowledge.search import HybridSearcher
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 4000
+SORRY = "Sorry, something went wrong on our side. A person from our team will follow up here shortly."
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    answer_workflow: str = "answer"
+    human_workflow: str = "talk_to_human"
+    out_of_scope_workflow: str = "out_of_scope"
+    passages: int = 4
+
+
+class Core:
+    def __init__(
+        self,
+        *,
+        searcher: HybridSearcher,
+        gaps: GapLog,
+        escalation: Escalation,
+        decisions: DecisionStore,
+        conversations: ConversationStore,
+        router: Router,
+        workflows: WorkflowTurns,
+        config: CoreConfig = CoreConfig(),
+    ) -> None:
+        self._searcher = searcher
+        self._gaps = gaps
+        self._escalation = escalation
+        self._decisions = decisions
+        self._conversations = conversations
+        self._router = router
+        self._workflows = workflows
+        self._config = config
+        self._staff = StaffActions(escalation, decisions, conversations, gaps)
+
+    async def handle(self, inbound: InboundMessage | InboundAction) -> list[Outbound]:
+        """One catch-all per inbound event: whatever fails, the person is told something true."""
+        if isinstance(inbound, InboundAction):
+            return await self._staff.handle(inbound)
+        started = time.perf_counter()
+        record = DecisionRecord(
+            id=new_decision_id(),
+            conversation_key=inbound.conversation_key,
+            org=inbound.org,
+            platform=inbound.platform.value,
+            author=inbound.author.id,
+            inbound=inbound.text[:20_000],
+        )
+        try:
+            outbound = await self._message(inbound, record)
+        except Exception as exc:  # the catch-all: log, record, tell the customer, bring in a person
+            log.exception("turn %s failed", record.id)
+            record.outcome, record.reply = "error", SORRY
+            record.note(f"error: {type(exc).__name__}: {exc}")
+            outbound = [Reply(inbound.conversation_key, SORRY, record.id)]
+            outbound += await self._handoff_after_error(inbound, record)
+        record.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        try:
+            await self._decisions.save(record)
+        except Exception:  # a lost record must not turn an answer into silence
+            log.exception("could not save decision record %s", record.id)
+        return outbound
+
+    async def _message(self, inbound: InboundMessage, record: DecisionRecord) -> list[Outbound]:
+        conversation = await self._conversations.load(
+            inbound.conversation_key, platform=inbound.platform.value, org=inbound.org
+        )
+        await self._conversations.add_turn(
+            conversation.key,
+            role=inbound.author.role.value,
+            author=inbound.author.id,
+            text=inbound.text[:20_000],
+            decision_id=record.id,
+        )
+        if inbound.author.role in STAFF_ROLES:
+            return await self._staff_spoke(inbound, conversation, record)
+        if not conversation.bot_may_speak:
+            record.outcome = "silent"
+            record.note(f"{conversation.owner} owns this conversation; the bot stays quiet")
+            return []
+        text = " ".join(inbound.text.split())
+        if not text:
+            return await self._reply(
+                record, conversation, "I didn't catch a question there. What can I help you with?", outcome="asked"
+            )
+        prefix = ""
+        if len(text) > MAX_CHARS:
+            text = text[:MAX_CHARS]
+            prefix = f"Your message was very long, so I read only its first {MAX_CHARS:,} characters. "
+            record.note(f"message truncated from {len(inbound.text):,} characters")
+        outbound = await self._decide(inbound, conversation, record, text)
+        if prefix and outbound and isinstance(outbound[0], Reply):
+            first = outbound[0]
+            outbound[0] = Reply(
+                first.conversation_key, prefix + first.text, first.decision_id, first.citations, first.buttons
+            )
+        return outbound
+
+    async def _decide(
+        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str
+    ) -> list[Outbound]:
+        route = await self._router.route(text)
+        record.route, record.route_confidence = route.label, round(route.confidence, 4)
+        record.route_ranked = [[label, round(score, 4)] for label, score in route.ranked]
+        if conversation.active_workflow and not self._switches(route, conversation):
+            return await self._workflows.continue_workflow(inbound, conversation, record, text)
+        if route.label == self._config.human_workflow:
+            return await self._workflows.hand_off(
+                inbound, conversation, record, reason="the customer asked for a person"
+            )
+        if route.label in INPUT_MODELS and self._confident(route):
+            return await self._workflows.start(inbound, conversation, record, text, workflow=route.label)
+        return await self._answer(inbound, conversation, record, text, route)
+
+    def _confident(self, route: Route) -> bool:
+        workflow = self._escalation.policy.workflow(route.label or "")
+        return workflow is not None and route.confidence >= workflow.confidence_threshold
+
+    def _switches(self, route: Route, conversation: Conversation) -> bool:
+        """A clear request for something else abandons the half-finished workflow."""
+        return (
+            route.label is not None
+            and route.label != conversation.active_workflow
+            and (route.label in INPUT_MODELS or route.label == self._config.human_workflow)
+            and self._confident(route)
+        )
+
+    async def _answer(
+        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str, route: Route
+    ) -> list[Outbound]:
+        results = await self._searcher.search(text, org=inbound.org, limit=self._config.passages, per_document=1)
+        record.retrieved = [
+            {
+                "doc_key": r.doc_key,
+                "title": r.title,
+                "heading_path": list(r.heading_path),
+                "org": r.org,
+                "freshness": r.freshness.value,
+                "score": round(r.score, 4),
+                "scores": {k: round(v, 4) for k, v in r.scores.items()},
+            }
+            for r in results
+        ]
+        draft = grounded_answer(text, results)
+        record.confidence = draft.confidence
+        record.model, record.prompt_version = "offline-grounded", "extractive-1"
+        threshold = self._threshold(self._config.answer_workflow)
+        if results and draft.confidence >= threshold:
+            buttons = (
+                Button(ActionKind.HELPFUL, "Helpful", record.id),
+                Button(ActionKind.NOT_HELPFUL, "Not helpful", record.id),
+                Button(ActionKind.TALK_TO_HUMAN, "Talk to a human", record.id),
+            )
+            return await self._reply(
+                record, conversation, draft.text, outcome="answered", citations=draft.citations, buttons=buttons
+            )
+        out_of_scope = route.label is None or route.label == self._config.out_of_scope_workflow
+        reason = GapReason.NO_ANSWER if out_of_scope or not results else GapReason.LOW_CONFIDENCE
+        await self._gaps.record(
+            text,
+            reason=reason,
+            org=inbound.org,
+            conversation_key=conversation.key,
+            detail=f"confidence {draft.confidence:.2f} < {threshold:.2f}",
+        )
+        record.note(f"knowledge gap recorded ({reason.value})")
+        message = (
+            "That's outside what I can help with here, I'm afraid. "
+            "Would you like me to bring in a person from our team?"
+            if out_of_scope
+            else "I'm not sure about this one, and I'd rather not guess. Would you like me to bring in a person "
+            "from our team?"
+        )
+        return await self._reply(
+            record,
+            conversation,
+            message,
+            outcome="not_sure",
+            buttons=(Button(ActionKind.TALK_TO_HUMAN, "Talk to a human", record.id),),
+        )
+
+    def _threshold(self, workflow: str) -> float:
+        policy = self._escalation.policy.workflow(workflow)
+        return policy.confidence_threshold if policy else 0.6
+
+    async def _staff_spoke(
+        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord
+    ) -> list[Outbound]:
+        """A staff member writing in a customer's conversation takes it over; the bot goes quiet."""
+        record.outcome = "silent"
+        if conversation.owner == BOT:
+            await self._conversations.set_owner(conversation.key, inbound.author.id)
+            record.note(f"{inbound.author.id} took the conversation over")
+        return []
+
+    async def _reply(
+        self,
+        record: DecisionRecord,
+        conversation: Conversation,
+        text: str,
+        *,
+        outcome: str,
+        citations: tuple[Citation, ...] = (),
+        buttons: tuple[Button, ...] = (),
+    ) -> list[Outbound]:
+        record.outcome, record.reply = outcome, text
+        await self._conversations.add_turn(conversation.key, role="bot", author="bot", text=text, decision_id=record.id)
+        return [Reply(conversation.key, text, record.id, citations, buttons)]
+
+    async def _handoff_after_error(self, inbound: InboundMessage, record: DecisionRecord) -> list[Outbound]:
+        try:
+            handoff = await self._escalation.handoffs.create(
+                conversation_key=inbound.conversation_key,
+                org=inbound.org,
+                reason="the bot hit an error",
+                summary=inbound.text[:500],
+                decision_id=record.id,
+            )
+        except Exception:  # the database may be what failed; the reply above still goes out
+            log.exception("could not create a hand-off for %s", record.id)
+            return []
+        record.handoff_id = handoff.id
+        return [HandoffNotice(handoff, f"The bot failed on a message in {inbound.conversation_key}; please take over.")]

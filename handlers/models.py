@@ -1,0 +1,110 @@
+"""Channel-neutral inbound and outbound items. No chat platform type appears in `handlers/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from escalation.models import Actor, Approval, Handoff, Role
+
+
+class Platform(StrEnum):
+    SLACK = "slack"
+    TEAMS = "teams"
+    WEB = "web"
+    CLI = "cli"
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    platform: Platform
+    org: str | None  # the customer's org; None only for public, org-less conversations
+    conversation_key: str  # channel + thread, unique per platform
+    author: Actor
+    text: str
+    attachments: tuple[str, ...] = ()
+
+
+class ActionKind(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    UNDO = "undo"
+    TAKE_OVER = "take_over"
+    HAND_BACK = "hand_back"
+    HELPFUL = "helpful"
+    NOT_HELPFUL = "not_helpful"
+    TALK_TO_HUMAN = "talk_to_human"
+
+
+@dataclass(frozen=True)
+class InboundAction:
+    """A button click or command; `target` is an approval, hand-off or decision id."""
+
+    platform: Platform
+    org: str | None
+    conversation_key: str
+    actor: Actor
+    kind: ActionKind
+    target: str
+    value: dict[str, Any] = field(default_factory=dict)  # amount_cents, reason, comment
+
+
+Inbound = InboundMessage | InboundAction
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    title: str
+    heading_path: tuple[str, ...]
+    url: str | None
+    updated_at: datetime
+    review_by: date
+    stale: bool
+
+
+@dataclass(frozen=True)
+class Button:
+    kind: ActionKind
+    label: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    conversation_key: str
+    text: str
+    decision_id: str | None = None
+    citations: tuple[Citation, ...] = ()
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """For the staff channel: what is proposed, why it needs a human, and who may decide."""
+
+    approval: Approval
+    text: str
+    reason: str
+    decision_id: str | None
+
+
+@dataclass(frozen=True)
+class HandoffNotice:
+    handoff: Handoff
+    text: str
+
+
+@dataclass(frozen=True)
+class StaffNote:
+    """A private note to staff (never shown to the customer)."""
+
+    conversation_key: str | None
+    text: str
+
+
+Outbound = Reply | ApprovalRequest | HandoffNotice | StaffNote
+
+STAFF_ROLES = frozenset({Role.STAFF, Role.LEAD})

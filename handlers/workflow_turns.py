@@ -1,0 +1,204 @@
+"""Workflow turns: gather typed inputs over several messages, then let policy decide what happens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from escalation.models import ApprovalState, OutcomeKind, ProposedAction
+from escalation.service import Escalation, ProposalResult
+from handlers.conversations import Conversation, ConversationStore
+from handlers.decisions import DecisionRecord
+from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Reply
+from handlers.workflows import INPUT_MODELS, QUESTIONS, CustomerDirectory, extract, missing, validate
+
+MAX_ASKS = 2
+_ASKS = "_asks"
+
+
+def _money(cents: Any) -> str:
+    return f"${int(cents) / 100:,.2f}"
+
+
+def describe_action(workflow: str, params: dict[str, Any]) -> str:
+    match workflow:
+        case "refund":
+            return f"a refund of {_money(params.get('amount_cents', 0))} for order {params.get('order_id')}"
+        case "cancel_order":
+            return f"cancelling order {params.get('order_id')}"
+        case "change_email":
+            return f"changing your account's email address to {params.get('new_email')}"
+        case "order_status":
+            return f"looking up order {params.get('order_id')}"
+        case _:
+            return workflow.replace("_", " ")
+
+
+class WorkflowTurns:
+    def __init__(
+        self, escalation: Escalation, conversations: ConversationStore, *, directory: CustomerDirectory | None
+    ) -> None:
+        self._escalation = escalation
+        self._conversations = conversations
+        self._directory = directory
+
+    async def start(
+        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str, *, workflow: str
+    ) -> list[Outbound]:
+        fields = list(INPUT_MODELS[workflow].model_fields)
+        gathered = extract(text, wanted=fields)
+        if "reason" in fields and "reason" not in gathered and len(text.split()) >= 5:
+            gathered["reason"] = text[:500]  # the request itself usually says what went wrong
+        conversation.active_workflow, conversation.gathered, conversation.asked_for = workflow, gathered, None
+        record.note(f"started {workflow} with {sorted(gathered)}")
+        return await self._advance(inbound, conversation, record)
+
+    async def continue_workflow(
+        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str
+    ) -> list[Outbound]:
+        workflow = conversation.active_workflow
+        assert workflow is not None
+        found = extract(text, wanted=list(INPUT_MODELS[workflow].model_fields), asked_for=conversation.asked_for)
+        record.route = workflow
+        if not found:
+            asks = int(conversation.gathered.get(_ASKS, 0)) + 1
+            if asks >= MAX_ASKS:
+                return await self.hand_off(
+                    inbound, conversation, record, reason=f"could not get {conversation.asked_for} for {workflow}"
+                )
+            conversation.gathered[_ASKS] = asks
+        conversation.gathered.update(found)
+        record.note(f"continued {workflow}, found {sorted(found) or 'nothing'}")
+        return await self._advance(inbound, conversation, record)
+
+    async def _advance(
+        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord
+    ) -> list[Outbound]:
+        workflow = conversation.active_workflow
+        assert workflow is not None
+        inputs = {k: v for k, v in conversation.gathered.items() if not k.startswith("_")}
+        needed = missing(workflow, inputs)
+        if needed:
+            return await self._ask(conversation, record, needed[0])
+        checked = validate(workflow, inputs)
+        if checked.inputs is None:
+            bad = checked.problems[0].split(":")[0]
+            record.note(f"invalid input: {'; '.join(checked.problems)}")
+            conversation.gathered.pop(bad, None)
+            return await self._ask(conversation, record, bad, prefix="That doesn't look right. ")
+        params = checked.inputs.model_dump()
+        if workflow == "change_email":
+            resolved = await self._resolve_customer(inbound, conversation, record, params)
+            if isinstance(resolved, list):
+                return resolved
+            params = resolved
+        return await self._propose(inbound, conversation, record, workflow, params)
+
+    async def _resolve_customer(
+        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, params: dict[str, Any]
+    ) -> dict[str, Any] | list[Outbound]:
+        customer = await self._directory.find_customer_by_email(params["current_email"]) if self._directory else None
+        # never act on an account that belongs to another org than the one this conversation is scoped to
+        if customer is None or (inbound.org is not None and customer.org != inbound.org):
+            conversation.gathered.pop("current_email", None)
+            record.note("no account with that email in this org")
+            return await self._ask(
+                conversation, record, "current_email", prefix="I couldn't find an account with that email address. "
+            )
+        return {"customer_id": customer.id, "new_email": params["new_email"]}
+
+    async def _propose(
+        self,
+        inbound: InboundMessage,
+        conversation: Conversation,
+        record: DecisionRecord,
+        workflow: str,
+        params: dict[str, Any],
+    ) -> list[Outbound]:
+        policy = self._escalation.policy.workflow(workflow)
+        assert policy is not None and policy.action is not None
+        amount = params.get("amount_cents")
+        proposal = ProposedAction(
+            workflow=workflow,
+            action=policy.action,
+            params=params,
+            requested_by=inbound.author.id,
+            org=inbound.org,
+            conversation_key=conversation.key,
+            decision_id=record.id,
+            confidence=record.route_confidence or 1.0,
+            amount_cents=amount if isinstance(amount, int) else None,
+        )
+        record.tool_calls.append({"workflow": workflow, "action": policy.action, "params": params})
+        result = await self._escalation.propose(proposal, summary=f"{inbound.author.id}: {inbound.text[:300]}")
+        self._record_outcome(record, result)
+        conversation.active_workflow, conversation.gathered, conversation.asked_for = None, {}, None
+        await self._conversations.save(conversation)
+        return self._outbound(conversation, record, workflow, params, result)
+
+    @staticmethod
+    def _record_outcome(record: DecisionRecord, result: ProposalResult) -> None:
+        record.policy_outcome, record.policy_rule = result.outcome.kind.value, result.outcome.rule
+        record.policy_reason = result.outcome.reason
+        if result.approval:
+            record.approval_id = result.approval.id
+            record.approver = result.approval.decided_by
+            record.action_result = result.approval.result
+        if result.handoff:
+            record.handoff_id = result.handoff.id
+
+    def _outbound(
+        self,
+        conversation: Conversation,
+        record: DecisionRecord,
+        workflow: str,
+        params: dict[str, Any],
+        result: ProposalResult,
+    ) -> list[Outbound]:
+        what = describe_action(workflow, params)
+        kind, approval = result.outcome.kind, result.approval
+        extra: list[Outbound] = []
+        if kind is OutcomeKind.ACT and approval and approval.state is ApprovalState.EXECUTED:
+            record.outcome = "acted"
+            text = (approval.result or {}).get("summary") or f"Done: {what}."
+        elif kind is OutcomeKind.NEEDS_APPROVAL and approval:
+            record.outcome = "proposed"
+            text = f"I've asked a teammate to approve {what}. I'll update you here as soon as they decide."
+            extra.append(ApprovalRequest(approval, f"Approve {what}?", result.outcome.reason, record.id))
+        elif kind is OutcomeKind.REFUSE:
+            record.outcome = "refused"
+            text = f"I can't do {what} here. Would you like me to bring in a person from our team?"
+        else:  # a hand-off, or an action that failed and went to a person
+            record.outcome = "handed_off"
+            text = f"I've passed {what} to a person on our team, who will pick it up here."
+        if result.handoff:
+            extra.append(HandoffNotice(result.handoff, f"Please take over: {result.handoff.reason}"))
+        record.reply = text
+        return [Reply(conversation.key, text, record.id), *extra]
+
+    async def _ask(
+        self, conversation: Conversation, record: DecisionRecord, field: str, *, prefix: str = ""
+    ) -> list[Outbound]:
+        conversation.asked_for = field
+        await self._conversations.save(conversation)
+        text = prefix + QUESTIONS.get(field, f"Could you tell me the {field.replace('_', ' ')}?")
+        record.outcome, record.reply = "asked", text
+        return [Reply(conversation.key, text, record.id)]
+
+    async def hand_off(
+        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, *, reason: str
+    ) -> list[Outbound]:
+        turns = await self._conversations.recent_turns(conversation.key, limit=8)
+        summary = " | ".join(f"{role} {author}: {text[:160]}" for role, author, text in turns)
+        handoff = await self._escalation.handoffs.create(
+            conversation_key=conversation.key,
+            org=inbound.org,
+            workflow=conversation.active_workflow or "talk_to_human",
+            reason=reason,
+            summary=summary or inbound.text[:500],
+            decision_id=record.id,
+        )
+        conversation.active_workflow, conversation.gathered, conversation.asked_for = None, {}, None
+        await self._conversations.save(conversation)
+        record.outcome, record.handoff_id = "handed_off", handoff.id
+        record.reply = "I've asked a person from our team to join; they'll reply here shortly."
+        return [Reply(conversation.key, record.reply, record.id), HandoffNotice(handoff, f"Please take over: {reason}")]
