@@ -189,13 +189,15 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-async def machine_facts(settings: Settings) -> dict[str, str]:
+async def machine_facts(settings: Settings, *, start_load: str) -> dict[str, str]:
     facts = {
         "CPUs (nproc)": str(len(os.sched_getaffinity(0))),
         "CPU model": _cpu_model(),
         "RAM": f"{_meminfo_gib():.1f} GiB",
         "OS": platform.platform(),
         "Python": sys.version.split()[0],
+        "Load average at the start (1, 5, 15 min)": start_load,
+        "Load average at the end (1, 5, 15 min)": ", ".join(f"{load:.2f}" for load in os.getloadavg()),
     }
     async with await admin_connection(settings) as conn:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")  # loads it, so its settings exist

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from bench.database import BenchServer
+from bench.synthetic import Floats
 from bot.services import open_services
+from bot.settings import load_settings
 from knowledge.chunking import chunk_document, extract_title
-from knowledge.embedder import LocalEmbedder
+from knowledge.embedder import Embedder, LocalEmbedder, Vectors
 from knowledge.ingest import IngestOptions, IngestSummary, discover
 from knowledge.loaders import parse_file
 from knowledge.models import chunk_context, embedding_input
@@ -34,14 +36,15 @@ _WORDS = tuple(_WORD_TEXT.split())
 _GLUE = tuple(_GLUE_TEXT.split())
 
 
-@dataclass(frozen=True)
+@dataclass
 class IngestRuns:
     files: int
     chunks: int
     batch_size: int
-    embed_seconds: list[float]  # (a) LocalEmbedder.embed_sync on the ingestor's texts
-    ingest_seconds: list[float]  # (b) Ingestor.ingest of the folder into a fresh database
-    chunks_written: int
+    embed_seconds: list[float] = field(default_factory=list)  # (a) embed_sync on the ingestor's texts
+    ingest_seconds: list[float] = field(default_factory=list)  # (b) Ingestor.ingest into a fresh database
+    no_model_seconds: list[float] = field(default_factory=list)  # (c) = (b) with the vectors precomputed
+    chunks_written: int = 0
 
     @property
     def embed_rate(self) -> float:
@@ -59,6 +62,16 @@ class IngestRuns:
     def paired_ratios(self) -> list[float]:
         """(b)/(a) throughput of each run with the embed-only pass just before it."""
         return [a / b for a, b in zip(self.embed_seconds, self.ingest_seconds, strict=True)]
+
+    @property
+    def no_model_rate(self) -> float:
+        return self.chunks_written / statistics.median(self.no_model_seconds)
+
+    @property
+    def implied_ratio(self) -> float:
+        """(b)/(a) if ingest cost exactly embedding (a) plus the model-free pipeline (c)."""
+        embed = statistics.median(self.embed_seconds)
+        return embed / (embed + statistics.median(self.no_model_seconds))
 
 
 def _sentence(rng: np.random.Generator) -> str:
@@ -105,41 +118,59 @@ def embedding_batches(folder: Path, *, batch_size: int, max_chars: int) -> list[
     return batches
 
 
+class PrecomputedEmbedder:
+    """Answers with vectors the local model already produced: ingest without the model's cost."""
+
+    def __init__(self, model: LocalEmbedder, vectors: dict[str, Floats]) -> None:
+        self._model = model
+        self._vectors = vectors
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def dimension(self) -> int:
+        return self._model.dimension
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        return np.stack([self._vectors[text] for text in texts])
+
+
+async def _ingest(server: BenchServer, name: str, embedder: Embedder, folder: Path) -> tuple[float, int]:
+    """Seconds `Ingestor.ingest` takes for the folder into a fresh database, and chunks written."""
+    settings = await server.fresh_database(name)
+    options = IngestOptions(
+        review_every=settings.review_interval, max_bytes=settings.max_file_bytes, max_chars=settings.chunk_max_chars
+    )
+    async with open_services(settings, embedder=embedder) as services:
+        started = time.perf_counter()
+        summary = await services.ingestor.ingest([folder], options)
+        seconds = time.perf_counter() - started
+    await server.drop_database(name)
+    if summary.failed or summary.skipped:
+        raise RuntimeError(f"ingest failed: {summary.failed or summary.skipped}")
+    return seconds, summary.chunks_written
+
+
 async def measure(server: BenchServer, folder: Path, *, files: int, repeats: int) -> IngestRuns:
-    base = await server.fresh_database("bench_ingest_0")
+    base = load_settings(supportbot_home=server.home, database_url=None)
     embedder = LocalEmbedder(batch_size=base.embedding_batch_size)
     batches = embedding_batches(folder, batch_size=base.embedding_batch_size, max_chars=base.chunk_max_chars)
     texts = [text for batch in batches for text in batch]
     # One untimed pass: loads the model and lets torch prepare its kernels for these batch shapes.
+    vectors: dict[str, Floats] = {}
     for batch in batches:
-        embedder.embed_sync(batch)
-    embed_seconds: list[float] = []
-    ingest_seconds: list[float] = []
-    written = 0
+        vectors.update(zip(batch, embedder.embed_sync(batch), strict=True))
+    precomputed = PrecomputedEmbedder(embedder, vectors)
+    runs = IngestRuns(files=files, chunks=len(texts), batch_size=base.embedding_batch_size)
     for run in range(repeats):
         started = time.perf_counter()
         for batch in batches:
             embedder.embed_sync(batch)
-        embed_seconds.append(time.perf_counter() - started)
-
-        settings = base if run == 0 else await server.fresh_database(f"bench_ingest_{run}")
-        options = IngestOptions(
-            review_every=settings.review_interval,
-            max_bytes=settings.max_file_bytes,
-            max_chars=settings.chunk_max_chars,
-        )
-        async with open_services(settings, embedder=embedder) as services:
-            started = time.perf_counter()
-            summary = await services.ingestor.ingest([folder], options)
-            ingest_seconds.append(time.perf_counter() - started)
-        if summary.failed or summary.skipped:
-            raise RuntimeError(f"ingest failed: {summary.failed or summary.skipped}")
-        written = summary.chunks_written
-    return IngestRuns(
-        files=files,
-        chunks=len(texts),
-        batch_size=base.embedding_batch_size,
-        embed_seconds=embed_seconds,
-        ingest_seconds=ingest_seconds,
-        chunks_written=written,
-    )
+        runs.embed_seconds.append(time.perf_counter() - started)
+        seconds, runs.chunks_written = await _ingest(server, f"bench_ingest_{run}", embedder, folder)
+        runs.ingest_seconds.append(seconds)
+        seconds, _ = await _ingest(server, f"bench_ingest_precomputed_{run}", precomputed, folder)
+        runs.no_model_seconds.append(seconds)
+    return runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bench.approvals import ApprovalsResult
 from bench.database import LoadStats
 from bench.ingest_speed import IngestRuns
 from bench.latency import ModeLatency
@@ -45,6 +46,7 @@ class Results:
     warmup: int
     sizes: list[SizeResult]
     ingest: IngestRuns | None
+    approvals: ApprovalsResult | None = None
     seconds: float = 0.0
 
 
@@ -80,21 +82,11 @@ def targets(results: Results) -> list[tuple[str, str, str, str]]:
     for size in results.sizes:
         recall = size.recall.hnsw_public
         rows.append(
-            (
-                f"HNSW recall@10 at {size.size:,} chunks",
-                f"{recall:.3f}",
-                f"≥ {RECALL}",
-                _verdict(recall >= RECALL),
-            )
+            (f"HNSW recall@10 at {size.size:,} chunks", f"{recall:.3f}", f"≥ {RECALL}", _verdict(recall >= RECALL))
         )
     if results.ingest is not None:
         ratio = results.ingest.ratio
         rows.append(
-            (
-                "ingest ÷ embed-only throughput",
-                f"{ratio:.2f}",
-                f"≥ {INGEST_RATIO}",
-                _verdict(ratio >= INGEST_RATIO),
-            )
+            ("ingest ÷ embed-only throughput", f"{ratio:.2f}", f"≥ {INGEST_RATIO}", _verdict(ratio >= INGEST_RATIO))
         )
     return rows

@@ -61,6 +61,7 @@ def search_config(settings: Settings) -> SearchConfig:
         ),
         candidates=settings.search_candidates,
         stale_weight=settings.stale_weight,
+        lexical_max_df=settings.search_lexical_max_df,
     )
 
 

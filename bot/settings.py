@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     )
     search_rrf_k: int = Field(60, ge=1, le=1000, description="Rank constant for reciprocal-rank fusion.")
     search_candidates: int = Field(40, ge=5, le=1000, description="Candidates each mode contributes before fusion.")
+    search_lexical_max_df: int = Field(
+        1000, ge=10, le=10_000_000, description="Words in more chunks than this only rescore, never find, candidates."
+    )
     search_ef_search: int = Field(100, ge=10, le=1000, description="HNSW `ef_search` for dense queries.")
     stale_weight: Weight = Field(0.7, description="Score multiplier for documents past their review date.")
 

@@ -24,7 +24,6 @@ from handlers.models import (
 from handlers.ports import Route, Router
 from handlers.staff_actions import StaffActions
 from handlers.workflow_turns import WorkflowTurns
-from handlers.workflows import INPUT_MODELS
 from knowledge.gaps import GapLog, GapReason
 from knowledge.search import HybridSearcher
 
@@ -140,7 +139,7 @@ class Core:
             return await self._workflows.hand_off(
                 inbound, conversation, record, reason="the customer asked for a person"
             )
-        if route.label in INPUT_MODELS and self._confident(route):
+        if route.label is not None and self._workflows.inputs_of(route.label) and self._confident(route):
             return await self._workflows.start(inbound, conversation, record, text, workflow=route.label)
         return await self._answer(inbound, conversation, record, text, route)
 
@@ -153,7 +152,7 @@ class Core:
         return (
             route.label is not None
             and route.label != conversation.active_workflow
-            and (route.label in INPUT_MODELS or route.label == self._config.human_workflow)
+            and (self._workflows.inputs_of(route.label) is not None or route.label == self._config.human_workflow)
             and self._confident(route)
         )
 

@@ -8,6 +8,7 @@ from escalation.models import ApprovalState, OutcomeKind, ProposedAction
 from escalation.service import Escalation, ProposalResult
 from handlers.conversations import Conversation, ConversationStore
 from handlers.decisions import DecisionRecord
+from handlers.errors import HandlersError
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Reply
 from handlers.workflows import INPUT_MODELS, QUESTIONS, CustomerDirectory, extract, missing, validate
 
@@ -41,10 +42,18 @@ class WorkflowTurns:
         self._conversations = conversations
         self._directory = directory
 
+    def inputs_of(self, workflow: str | None) -> str | None:
+        """The typed input model a workflow declares in the policy file, if the core knows it."""
+        policy = self._escalation.policy.workflow(workflow or "")
+        if policy is None or policy.action is None:
+            return None
+        name = policy.inputs or workflow
+        return name if name in INPUT_MODELS else None
+
     async def start(
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str, *, workflow: str
     ) -> list[Outbound]:
-        fields = list(INPUT_MODELS[workflow].model_fields)
+        fields = list(INPUT_MODELS[self._model(workflow)].model_fields)
         gathered = extract(text, wanted=fields)
         if "reason" in fields and "reason" not in gathered and len(text.split()) >= 5:
             gathered["reason"] = text[:500]  # the request itself usually says what went wrong
@@ -52,12 +61,20 @@ class WorkflowTurns:
         record.note(f"started {workflow} with {sorted(gathered)}")
         return await self._advance(inbound, conversation, record)
 
+    def _model(self, workflow: str) -> str:
+        name = self.inputs_of(workflow)
+        if name is None:
+            raise HandlersError(f"workflow {workflow} declares no input model the core knows ({sorted(INPUT_MODELS)})")
+        return name
+
     async def continue_workflow(
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str
     ) -> list[Outbound]:
         workflow = conversation.active_workflow
         assert workflow is not None
-        found = extract(text, wanted=list(INPUT_MODELS[workflow].model_fields), asked_for=conversation.asked_for)
+        found = extract(
+            text, wanted=list(INPUT_MODELS[self._model(workflow)].model_fields), asked_for=conversation.asked_for
+        )
         record.route = workflow
         if not found:
             asks = int(conversation.gathered.get(_ASKS, 0)) + 1
@@ -76,17 +93,17 @@ class WorkflowTurns:
         workflow = conversation.active_workflow
         assert workflow is not None
         inputs = {k: v for k, v in conversation.gathered.items() if not k.startswith("_")}
-        needed = missing(workflow, inputs)
+        needed = missing(self._model(workflow), inputs)
         if needed:
             return await self._ask(conversation, record, needed[0])
-        checked = validate(workflow, inputs)
+        checked = validate(self._model(workflow), inputs)
         if checked.inputs is None:
             bad = checked.problems[0].split(":")[0]
             record.note(f"invalid input: {'; '.join(checked.problems)}")
             conversation.gathered.pop(bad, None)
             return await self._ask(conversation, record, bad, prefix="That doesn't look right. ")
         params = checked.inputs.model_dump()
-        if workflow == "change_email":
+        if self._model(workflow) == "change_email":
             resolved = await self._resolve_customer(inbound, conversation, record, params)
             if isinstance(resolved, list):
                 return resolved

@@ -1,0 +1,81 @@
+"""`supportbot explain`: the chain from a message to its final action, readable by a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.audit_format import describe
+from escalation.audit import AuditEvent
+from escalation.models import Approval
+from handlers.decisions import DecisionRecord
+
+
+def _money(value: Any) -> str:
+    return f"${int(value) / 100:,.2f}" if isinstance(value, int) else str(value)
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_money(v) if k == 'amount_cents' else v}" for k, v in params.items())
+
+
+def explain(record: DecisionRecord, approval: Approval | None, events: list[AuditEvent]) -> str:
+    when = f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC" if record.created_at else "unsaved"
+    lines = [
+        f"Decision {record.id} — {when}, {record.platform} conversation {record.conversation_key}"
+        + (f" (org {record.org})" if record.org else " (no org: public knowledge only)")
+        + (f", handled in {record.latency_ms:.0f} ms" if record.latency_ms is not None else ""),
+        "",
+        f"1. Message from {record.author}: {record.inbound[:500]!r}",
+    ]
+    step = 2
+    if record.route is not None or record.route_ranked:
+        others = ", ".join(f"{label} {score:.2f}" for label, score in record.route_ranked[1:3])
+        lines.append(
+            f"{step}. Route: {record.route or 'out of scope'} (confidence {record.route_confidence or 0:.2f}"
+            + (f"; runners-up: {others}" if others else "")
+            + ")"
+        )
+        step += 1
+    if record.retrieved:
+        lines.append(
+            f"{step}. Retrieved {len(record.retrieved)} passages (answer confidence {record.confidence or 0:.2f}):"
+        )
+        for number, passage in enumerate(record.retrieved, start=1):
+            where = " › ".join([passage["title"], *passage.get("heading_path", [])])
+            stale = " [STALE]" if passage.get("freshness") == "stale" else ""
+            scores = passage.get("scores", {})
+            lines.append(
+                f"   [{number}] {where}{stale} — score {passage['score']:.3f} "
+                f"(dense {scores.get('dense', 0):.3f}, lexical {scores.get('lexical', 0):.3f})"
+            )
+        step += 1
+    if record.model:
+        lines.append(
+            f"{step}. Model: {record.model}, prompt {record.prompt_version or '—'}; tokens {record.prompt_tokens} in / "
+            f"{record.completion_tokens} out, cost ${record.cost_usd:.4f}"
+        )
+        step += 1
+    for call in record.tool_calls:
+        action, workflow = call.get("action"), call.get("workflow")
+        lines.append(f"{step}. Proposed {action} for workflow {workflow}: {_params(call.get('params', {}))}")
+        step += 1
+    if record.policy_outcome:
+        lines.append(f"{step}. Policy: {record.policy_outcome} by rule {record.policy_rule} — {record.policy_reason}")
+        step += 1
+    if approval is not None:
+        decided = f"{approval.state.value}" + (f" by {approval.decided_by}" if approval.decided_by else "")
+        edited = f" with changes ({_params(approval.params)})" if approval.edited else ""
+        result = f": {approval.result.get('summary')}" if approval.result else ""
+        error = f": {approval.last_error}" if approval.last_error else ""
+        lines.append(f"{step}. Approval {approval.id}: {decided}{edited}{result}{error}")
+        step += 1
+    if record.handoff_id:
+        lines.append(f"{step}. Handed to a human: {record.handoff_id}")
+        step += 1
+    lines.append(f"{step}. Outcome: {record.outcome}" + (f" — replied: {record.reply[:400]!r}" if record.reply else ""))
+    if record.notes:
+        lines += ["", "Notes:", *(f"  - {note}" for note in record.notes)]
+    if events:
+        lines += ["", "Audit trail:"]
+        lines += [f"  {e.at:%Y-%m-%d %H:%M:%S} {e.event} by {e.actor}: {describe(e)}" for e in events]
+    return "\n".join(lines)
