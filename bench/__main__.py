@@ -62,7 +62,7 @@ def parse(argv: list[str]) -> Options:
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.queries, args.recall_queries, args.warmup = "2000", 50, 50, 10
-        args.files, args.repeats = 60, 1
+        args.files, args.repeats, args.approvals = 60, 1, 100
     return Options(
         sizes=[int(size) for size in str(args.sizes).split(",") if size.strip()],
         queries=args.queries,
