@@ -60,7 +60,7 @@ def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
 
 
 def main() -> None:
-    from bot import cli_approvals, cli_db, cli_escalation, cli_eval, cli_knowledge, cli_run
+    from bot import cli_approvals, cli_chat, cli_db, cli_escalation, cli_eval, cli_explain, cli_knowledge, cli_run
 
     app.add_typer(cli_db.app, name="db")
     app.add_typer(cli_eval.app, name="eval")
@@ -70,5 +70,7 @@ def main() -> None:
     app.command("audit")(cli_escalation.audit)
     app.command("killswitch")(cli_escalation.killswitch)
     cli_knowledge.register(app)
+    app.command("chat")(cli_chat.chat)
+    app.command("explain")(cli_explain.explain_command)
     cli_run.register(app)
     app()

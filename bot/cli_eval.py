@@ -11,7 +11,7 @@ from rich.table import Table
 
 from bot.cli import run_async, settings
 from bot.cli_knowledge import progress_bar
-from bot.services import open_services
+from bot.services import build_embedder, open_services
 from knowledge.evaluation import RetrievalEvaluation, load_questions
 from knowledge.models import SearchMode
 
@@ -59,3 +59,52 @@ async def retrieval(
     for name, values in figures.items():
         table.add_row(name, *(f"{values[metric]:.3f}" for metric in metrics))
     out.print(table)
+
+
+@app.command("routing")
+@run_async
+async def routing(
+    train: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help='JSONL {"text", "label"} to fit on; "oos" lines are skipped.'),
+    ],
+    test: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="JSONL to score; never used to choose anything.")
+    ],
+    validation: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help='JSONL with "oos" lines to choose the out-of-scope threshold.'),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Accuracy, macro-F1 and out-of-scope precision/recall of the offline embedding router."""
+    # scikit-learn loads in about a second: only this command pays for it
+    from handlers.routing_eval import METRIC_KEYS, evaluate_routing, load_examples
+
+    loaded = settings()
+    train_set, test_set = load_examples(train), load_examples(test)
+    validation_set = load_examples(validation) if validation is not None else None
+    embedder = await build_embedder(loaded)
+    try:
+        report = await evaluate_routing(embedder, train_set, test_set, validation=validation_set)
+    finally:
+        close = getattr(embedder, "close", None)
+        if close is not None:
+            await close()
+    figures = {key: _rounded(report.figures[key]) for key in METRIC_KEYS}
+    if as_json:
+        out.print_json(data={**figures, "threshold": report.threshold})
+        return
+    table = Table("metric", "value")
+    for key, value in figures.items():
+        table.add_row(key.replace("_", " "), "—" if value is None else f"{value:.3f}")
+    table.add_row("threshold", "none" if report.threshold is None else f"{report.threshold:.2f}")
+    table.add_row("train lines", str(report.train_lines))
+    if validation_set is not None:
+        table.add_row("validation lines", str(report.validation_lines))
+    table.add_row("test lines", str(report.test_lines))
+    out.print(table)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -14,6 +14,7 @@ from handlers.workflows import INPUT_MODELS, QUESTIONS, CustomerDirectory, extra
 
 MAX_ASKS = 2
 _ASKS = "_asks"
+_CONFIDENCE = "_confidence"
 
 
 def _money(cents: Any) -> str:
@@ -57,6 +58,8 @@ class WorkflowTurns:
         gathered = extract(text, wanted=fields)
         if "reason" in fields and "reason" not in gathered and len(text.split()) >= 5:
             gathered["reason"] = text[:500]  # the request itself usually says what went wrong
+        # the router's confidence in the request itself, not in the follow-up answers, is what policy judges
+        gathered[_CONFIDENCE] = record.route_confidence or 0.0
         conversation.active_workflow, conversation.gathered, conversation.asked_for = workflow, gathered, None
         record.note(f"started {workflow} with {sorted(gathered)}")
         return await self._advance(inbound, conversation, record)
@@ -75,7 +78,10 @@ class WorkflowTurns:
         found = extract(
             text, wanted=list(INPUT_MODELS[self._model(workflow)].model_fields), asked_for=conversation.asked_for
         )
+        record.note(f"router on this message alone: {record.route} {record.route_confidence or 0:.2f}")
         record.route = workflow
+        record.route_confidence = float(conversation.gathered.get(_CONFIDENCE, 0.0))
+        record.route_ranked = []
         if not found:
             asks = int(conversation.gathered.get(_ASKS, 0)) + 1
             if asks >= MAX_ASKS:
@@ -108,7 +114,8 @@ class WorkflowTurns:
             if isinstance(resolved, list):
                 return resolved
             params = resolved
-        return await self._propose(inbound, conversation, record, workflow, params)
+        confidence = float(conversation.gathered.get(_CONFIDENCE, record.route_confidence or 0.0))
+        return await self._propose(inbound, conversation, record, workflow, params, confidence=confidence)
 
     async def _resolve_customer(
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, params: dict[str, Any]
@@ -130,6 +137,8 @@ class WorkflowTurns:
         record: DecisionRecord,
         workflow: str,
         params: dict[str, Any],
+        *,
+        confidence: float,
     ) -> list[Outbound]:
         policy = self._escalation.policy.workflow(workflow)
         assert policy is not None and policy.action is not None
@@ -142,7 +151,7 @@ class WorkflowTurns:
             org=inbound.org,
             conversation_key=conversation.key,
             decision_id=record.id,
-            confidence=record.route_confidence or 1.0,
+            confidence=confidence,
             amount_cents=amount if isinstance(amount, int) else None,
         )
         record.tool_calls.append({"workflow": workflow, "action": policy.action, "params": params})

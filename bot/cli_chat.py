@@ -1,0 +1,173 @@
+"""`supportbot chat`: the whole core in a terminal, as a customer or as staff, on the embedded database."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.cli import run_async, settings
+from bot.cli_explain import explain_decision
+from bot.core_factory import build_core
+from bot.services import Services, open_services
+from escalation.models import Actor, ApprovalState, Role
+from handlers.core import Core
+from handlers.models import (
+    ActionKind,
+    ApprovalRequest,
+    HandoffNotice,
+    InboundAction,
+    InboundMessage,
+    Outbound,
+    Platform,
+    Reply,
+    StaffNote,
+)
+
+out = Console(highlight=False)
+HELP = """Type a message as the customer. Commands:
+  /as customer|staff       switch who is typing (staff messages take the conversation over)
+  /approvals               pending approvals          /approve ID [AMOUNT]   approve (AMOUNT: a new amount, 35.00)
+  /deny ID REASON          deny with a reason         /undo ID               request the rollback of an executed action
+  /handback                give the conversation back to the bot
+  /helpful  /unhelpful     feedback on the last answer
+  /explain [DECISION]      how the last (or a given) decision was made
+  /quit"""
+
+
+def _age(when: datetime) -> str:
+    days = (datetime.now(UTC) - when).days
+    return "today" if days <= 0 else f"{days} day{'s' if days != 1 else ''} ago"
+
+
+def render(item: Outbound, *, conversation_key: str) -> None:
+    if isinstance(item, Reply):
+        if item.conversation_key != conversation_key:
+            out.print(f"[dim](to conversation {item.conversation_key})[/]")
+        out.print(f"[bold cyan]bot>[/] {item.text}", markup=True)
+        for c in item.citations:
+            where = " › ".join((c.title, *c.heading_path))
+            stale = " [yellow]STALE: past its review date[/]" if c.stale else ""
+            out.print(f"     [{c.number}] {where} — {c.url or 'no link'} (updated {_age(c.updated_at)}){stale}")
+        if item.buttons:
+            out.print("     [dim]" + " · ".join(f"[{b.label}]" for b in item.buttons) + "[/]", markup=True)
+    elif isinstance(item, ApprovalRequest):
+        a = item.approval
+        out.print(f"[magenta]\\[staff] approval needed {a.id}[/]: {item.text} ({item.reason}) — /approve {a.id}")
+    elif isinstance(item, HandoffNotice):
+        h = item.handoff
+        out.print(f"[magenta]\\[staff] hand-off {h.id} → {h.assigned_to or 'unassigned'}[/]: {item.text}")
+    elif isinstance(item, StaffNote):
+        out.print(f"[magenta]\\[staff][/] {item.text}")
+
+
+class ChatSession:
+    def __init__(self, core: Core, services: Services, *, org: str | None, role: Role) -> None:
+        self.core, self.services, self.org, self.role = core, services, org, role
+        self.key = f"cli:{secrets.token_hex(4)}"
+        self.customer = Actor("cli-customer", Role.CUSTOMER, display_name="You")
+        self.staff = Actor(
+            "cli-staff", Role.LEAD, frozenset({"support-leads", "billing", "security", "shipping"}), "Staff (you)"
+        )
+        self.last_decision: str | None = None
+
+    async def say(self, text: str) -> None:
+        actor = self.customer if self.role is Role.CUSTOMER else self.staff
+        outbound = await self.core.handle(InboundMessage(Platform.CLI, self.org, self.key, actor, text))
+        self._show(outbound)
+
+    async def act(self, kind: ActionKind, target: str, **value: object) -> None:
+        actor = self.customer if kind in {ActionKind.HELPFUL, ActionKind.NOT_HELPFUL} else self.staff
+        outbound = await self.core.handle(InboundAction(Platform.CLI, self.org, self.key, actor, kind, target, value))
+        self._show(outbound)
+
+    def _show(self, outbound: list[Outbound]) -> None:
+        for item in outbound:
+            render(item, conversation_key=self.key)
+            if isinstance(item, Reply) and item.decision_id and item.conversation_key == self.key:
+                self.last_decision = item.decision_id
+        if not outbound:
+            out.print("[dim](the bot stays quiet: a person owns this conversation)[/]", markup=True)
+
+    async def command(self, line: str) -> bool:
+        """Run a /command; False means quit."""
+        parts = line.split(maxsplit=2)
+        name, args = parts[0].lower(), parts[1:]
+        if name in {"/quit", "/exit"}:
+            return False
+        if name == "/as" and args and args[0] in {"customer", "staff"}:
+            self.role = Role.CUSTOMER if args[0] == "customer" else Role.LEAD
+            out.print(f"[dim]now typing as {args[0]}[/]", markup=True)
+        elif name == "/approvals":
+            pending = await self.services.escalation.approvals._store.list(states=(ApprovalState.PENDING,))
+            for a in pending:
+                out.print(f"  {a.id} {a.workflow}: {a.params} (requested by {a.requested_by})")
+            out.print(f"[dim]{len(pending)} pending[/]", markup=True)
+        elif name == "/approve" and args:
+            amount = round(float(args[1].lstrip("$")) * 100) if len(args) > 1 else None
+            await self.act(ActionKind.APPROVE, args[0], **({"amount_cents": amount} if amount else {}))
+        elif name == "/deny" and len(args) == 2:
+            await self.act(ActionKind.DENY, args[0], reason=args[1])
+        elif name == "/undo" and args:
+            await self.act(ActionKind.UNDO, args[0])
+        elif name == "/handback":
+            await self.act(ActionKind.HAND_BACK, self.key)
+        elif name in {"/helpful", "/unhelpful"} and self.last_decision:
+            kind = ActionKind.HELPFUL if name == "/helpful" else ActionKind.NOT_HELPFUL
+            await self.act(kind, self.last_decision, **({"comment": args[0]} if args else {}))
+        elif name == "/explain" and (args or self.last_decision):
+            await self._explain(args[0] if args else self.last_decision or "")
+        else:
+            out.print(HELP)
+        return True
+
+    async def _explain(self, decision_id: str) -> None:
+        try:
+            out.print(await explain_decision(self.services, decision_id), markup=False)
+        except ValueError as exc:
+            out.print(str(exc))
+
+
+async def _next_line(scripted: list[str] | None) -> str | None:
+    """The next line typed (or piped in); None at the end."""
+    if scripted is not None:
+        return scripted.pop(0) if scripted else None
+    try:
+        return await asyncio.to_thread(input, "you> ")
+    except EOFError:
+        return None
+
+
+@run_async
+async def chat(
+    org: Annotated[str | None, typer.Option(help="Chat as a customer of this org (e.g. globex).")] = None,
+    as_role: Annotated[str, typer.Option("--as", help="customer or staff.")] = "customer",
+) -> None:
+    """Chat with the bot in the terminal: answers with citations, workflows, approvals, explanations."""
+    if as_role not in {"customer", "staff"}:
+        raise typer.BadParameter("use customer or staff", param_hint="--as")
+    scripted = None if sys.stdin.isatty() else (await asyncio.to_thread(sys.stdin.read)).splitlines()
+    async with open_services(settings()) as services:
+        await services.escalation.recover()
+        session = ChatSession(
+            await build_core(services),
+            services,
+            org=org.lower() if org else None,
+            role=Role.CUSTOMER if as_role == "customer" else Role.LEAD,
+        )
+        if scripted is None:
+            out.print(f"Supportbot chat ({'org ' + session.org if session.org else 'no org'}). /help for commands.")
+        while (line := await _next_line(scripted)) is not None:
+            text = line.strip()
+            if scripted is not None and text:
+                out.print(f"[bold]you>[/] {text}", markup=True)
+            if text.startswith("/"):
+                if not await session.command(text):
+                    break
+            elif text:
+                await session.say(line)
