@@ -27,7 +27,8 @@ dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(VENV)/bin/supportbot db migrate
 	$(VENV)/bin/supportbot ingest examples/acme --review-every 180d
-	$(VENV)/bin/supportbot run
+	@# no chat platform configured yet: talk to the bot in the terminal (the server: supportbot run)
+	@if [ -n "$$SLACK_BOT_TOKEN$$MICROSOFT_APP_ID" ]; then $(VENV)/bin/supportbot run; else $(VENV)/bin/supportbot chat; fi
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/python -m pytest --cov --cov-report=term

@@ -18,7 +18,7 @@ SUPPORTBOT = [sys.executable, "-c", "from bot.cli import main; main()"]
 
 
 def run(
-    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180, input_text: str = ""
 ) -> subprocess.CompletedProcess[str]:
     environment = {
         key: value
@@ -28,7 +28,14 @@ def run(
     environment |= {"SUPPORTBOT_HOME": str(home), "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "NO_COLOR": "1"}
     environment |= env or {}
     return subprocess.run(
-        [*SUPPORTBOT, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout, check=False
+        [*SUPPORTBOT, *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=input_text,
     )
 
 

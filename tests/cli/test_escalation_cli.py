@@ -23,8 +23,20 @@ def approval_id(text: str) -> str:
 
 def test_refund_history_from_proposal_to_rollback(tmp_path: Path) -> None:
     proposed = run(
-        tmp_path, "approvals", "propose", "refund", "--by", "U-agent", "--param", "order_id=A-10231",
-        "--param", "amount_cents=4000", "--param", "reason=Cracked case", "--conversation", "C042:1",
+        tmp_path,
+        "approvals",
+        "propose",
+        "refund",
+        "--by",
+        "U-agent",
+        "--param",
+        "order_id=A-10231",
+        "--param",
+        "amount_cents=4000",
+        "--param",
+        "reason=Cracked case",
+        "--conversation",
+        "C042:1",
     )
     assert proposed.returncode == 0, proposed.stderr
     assert "policy: needs_approval (autonomy_approve)" in proposed.stdout
@@ -34,8 +46,18 @@ def test_refund_history_from_proposal_to_rollback(tmp_path: Path) -> None:
     assert intruder.returncode == 1 and "You are not an approver for refund." in intruder.stderr
 
     approved = run(
-        tmp_path, "approvals", "approve", refund, "--by", "maria", "--group", "billing", "--amount-cents", "3500",
-        "--note", "one item kept",
+        tmp_path,
+        "approvals",
+        "approve",
+        refund,
+        "--by",
+        "maria",
+        "--group",
+        "billing",
+        "--amount-cents",
+        "3500",
+        "--note",
+        "one item kept",
     )
     assert approved.returncode == 0, approved.stderr
     assert "Approved by maria with changes. Refunded $35.00 to the card ending 4242 for order A-10231" in " ".join(
@@ -50,9 +72,16 @@ def test_refund_history_from_proposal_to_rollback(tmp_path: Path) -> None:
 
     history = json.loads(run(tmp_path, "audit", "--since", "1d", "--format", "json").stdout)
     assert [(e["event"], e["actor"]) for e in history] == [
-        ("policy_outcome", "U-agent"), ("approval_requested", "U-agent"), ("decision_refused", "U-intruder"),
-        ("approved_with_changes", "maria"), ("executed", "system"), ("decision_refused", "lena"),
-        ("rollback_requested", "U-agent"), ("approved", "lena"), ("executed", "system"), ("rolled_back", "lena"),
+        ("policy_outcome", "U-agent"),
+        ("approval_requested", "U-agent"),
+        ("decision_refused", "U-intruder"),
+        ("approved_with_changes", "maria"),
+        ("executed", "system"),
+        ("decision_refused", "lena"),
+        ("rollback_requested", "U-agent"),
+        ("approved", "lena"),
+        ("executed", "system"),
+        ("rolled_back", "lena"),
     ]
     assert history[3]["summary"] == "approved with changes: amount_cents $40.00 → $35.00 (one item kept)"
     assert history[-1]["subject"] == f"approval:{refund}"
@@ -71,8 +100,20 @@ def test_autonomy_and_kill_switch_are_set_and_shown(tmp_path: Path) -> None:
     assert re.search(r"refund\s+│\s+auto\s+│\s+lena", shown)
     assert re.search(r"change_email\s+│\s+approve\s+│\s+policy file", shown)
     assert run(tmp_path, "killswitch", "on", "--by", "lena").returncode == 0
-    proposed = run(tmp_path, "approvals", "propose", "refund", "--by", "U-agent", "--param", "order_id=A-10231",
-                   "--param", "amount_cents=1000", "--param", "reason=late")
+    proposed = run(
+        tmp_path,
+        "approvals",
+        "propose",
+        "refund",
+        "--by",
+        "U-agent",
+        "--param",
+        "order_id=A-10231",
+        "--param",
+        "amount_cents=1000",
+        "--param",
+        "reason=late",
+    )
     assert "policy: needs_approval (kill_switch)" in proposed.stdout
     unknown = run(tmp_path, "autonomy", "set", "teleport", "auto", "--by", "lena")
     assert unknown.returncode == 1 and "unknown workflow 'teleport'" in unknown.stderr
