@@ -13,7 +13,7 @@ from rich.console import Console
 
 from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
-from bot.core_factory import build_core
+from bot.core_factory import open_core
 from bot.services import Services, open_services
 from escalation.models import Actor, ApprovalState, Role
 from handlers.core import Core
@@ -152,13 +152,10 @@ async def chat(
     if as_role not in {"customer", "staff"}:
         raise typer.BadParameter("use customer or staff", param_hint="--as")
     scripted = None if sys.stdin.isatty() else (await asyncio.to_thread(sys.stdin.read)).splitlines()
-    async with open_services(settings()) as services:
+    async with open_services(settings()) as services, open_core(services) as core:
         await services.escalation.recover()
         session = ChatSession(
-            await build_core(services),
-            services,
-            org=org.lower() if org else None,
-            role=Role.CUSTOMER if as_role == "customer" else Role.LEAD,
+            core, services, org=org.lower() if org else None, role=Role.CUSTOMER if as_role == "customer" else Role.LEAD
         )
         if scripted is None:
             out.print(f"Supportbot chat ({'org ' + session.org if session.org else 'no org'}). /help for commands.")

@@ -97,13 +97,22 @@ async def routing(
         return
     table = Table("metric", "value")
     for key, value in figures.items():
-        table.add_row(key.replace("_", " "), "—" if value is None else f"{value:.3f}")
+        table.add_row(_METRIC_NAMES[key], "—" if value is None else f"{value:.3f}")
     table.add_row("threshold", "none" if report.threshold is None else f"{report.threshold:.2f}")
     table.add_row("train lines", str(report.train_lines))
     if validation_set is not None:
         table.add_row("validation lines", str(report.validation_lines))
     table.add_row("test lines", str(report.test_lines))
     out.print(table)
+
+
+_METRIC_NAMES = {
+    "accuracy": "accuracy",
+    "in_scope_accuracy": "in-scope accuracy",
+    "macro_f1": "macro-F1",
+    "oos_precision": "out-of-scope precision",
+    "oos_recall": "out-of-scope recall",
+}
 
 
 def _rounded(value: float | None) -> float | None:

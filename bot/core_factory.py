@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from handlers.router import EmbeddingRouter
-
+from bot.llm_openai import OpenAIChatModel
 from bot.services import Services
+from bot.settings import Settings, SettingsError
 from escalation.demo_queries import DemoQueries
 from handlers.conversations import ConversationStore
 from handlers.core import Core
 from handlers.decisions import DecisionStore
+from handlers.llm import LanguageModel, PriceTable
+from handlers.router import EmbeddingRouter
 from handlers.workflow_turns import WorkflowTurns
 
 log = logging.getLogger(__name__)
@@ -28,7 +32,33 @@ async def build_router(services: Services) -> EmbeddingRouter:
     return router
 
 
-async def build_core(services: Services) -> Core:
+def build_language_model(settings: Settings) -> OpenAIChatModel | None:
+    if not settings.llm_model:
+        return None
+    if settings.llm_api_key is None and not settings.llm_base_url:
+        raise SettingsError("LLM_MODEL needs LLM_API_KEY (or LLM_BASE_URL for a local server such as Ollama)")
+    return OpenAIChatModel(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed",
+        model=settings.llm_model,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        prices=PriceTable.parse(settings.llm_prices) if settings.llm_prices else PriceTable(),
+    )
+
+
+@asynccontextmanager
+async def open_core(services: Services) -> AsyncIterator[Core]:
+    """The core with the configured language model, closed on exit."""
+    model = build_language_model(services.settings)
+    try:
+        yield await build_core(services, language_model=model)
+    finally:
+        if model is not None:
+            await model.close()
+
+
+async def build_core(services: Services, *, language_model: LanguageModel | None = None) -> Core:
     conversations = ConversationStore(services.pool)
     directory = DemoQueries(services.pool) if services.settings.demo_backend else None
     return Core(
@@ -39,4 +69,5 @@ async def build_core(services: Services) -> Core:
         conversations=conversations,
         router=await build_router(services),
         workflows=WorkflowTurns(services.escalation, conversations, directory=directory),
+        language_model=language_model,
     )

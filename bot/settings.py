@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     )
     chunk_max_chars: int = Field(1000, ge=200, le=20_000, description="Upper bound on a chunk's length.")
 
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (OpenAI, Azure OpenAI /openai/v1, Ollama, vLLM); unset = offline."
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key for LLM_BASE_URL (any value for Ollama).")
+    llm_model: str | None = Field(None, description="Model that drafts cited answers; unset = offline answerer only.")
+    llm_timeout: float = Field(20.0, gt=0, le=600, description="Seconds to wait for one model call.")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries for model calls that time out or get 5xx/429.")
+    llm_prices: str = Field(
+        "", description="USD per 1M input/output tokens per model, e.g. `gpt-4o-mini=0.15/0.60,llama3.1=0/0`."
+    )
     policy_file: Path = Field(
         Path("examples/policy/acme.yaml"),
         description="Workflows, risk rules, autonomy stages, approvers and escalation paths (YAML).",

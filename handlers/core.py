@@ -10,6 +10,8 @@ from escalation.service import Escalation
 from handlers.answering import grounded_answer
 from handlers.conversations import BOT, Conversation, ConversationStore
 from handlers.decisions import DecisionRecord, DecisionStore, new_decision_id
+from handlers.llm import LanguageModel
+from handlers.llm_answer import model_answer
 from handlers.models import (
     STAFF_ROLES,
     ActionKind,
@@ -22,6 +24,7 @@ from handlers.models import (
     Reply,
 )
 from handlers.ports import Route, Router
+from handlers.prompts import load_prompt
 from handlers.staff_actions import StaffActions
 from handlers.workflow_turns import WorkflowTurns
 from knowledge.gaps import GapLog, GapReason
@@ -39,6 +42,7 @@ class CoreConfig:
     human_workflow: str = "talk_to_human"
     out_of_scope_workflow: str = "out_of_scope"
     passages: int = 4
+    company: str = "Acme Gadgets"
 
 
 class Core:
@@ -52,6 +56,7 @@ class Core:
         conversations: ConversationStore,
         router: Router,
         workflows: WorkflowTurns,
+        language_model: LanguageModel | None = None,
         config: CoreConfig = CoreConfig(),
     ) -> None:
         self._searcher = searcher
@@ -62,6 +67,8 @@ class Core:
         self._router = router
         self._workflows = workflows
         self._config = config
+        self._model = language_model
+        self._template = load_prompt("answer") if language_model else None
         self._staff = StaffActions(escalation, decisions, conversations, gaps)
 
     async def handle(self, inbound: InboundMessage | InboundAction) -> list[Outbound]:
@@ -177,22 +184,52 @@ class Core:
         record.model, record.prompt_version = "offline-grounded", "extractive-1"
         threshold = self._threshold(self._config.answer_workflow)
         if results and draft.confidence >= threshold:
+            answer, citations = draft.text, draft.citations
+            if self._model is not None and self._template is not None:
+                drafted = await model_answer(
+                    self._model, self._template, text, results, record, company=self._config.company
+                )
+                if drafted.text is not None:
+                    answer, citations = drafted.text, drafted.citations
+                elif drafted.not_found:
+                    record.note("the model found no answer in the retrieved passages")
+                    return await self._not_sure(
+                        inbound, conversation, record, text, route=route, confidence=draft.confidence
+                    )
+                else:
+                    record.note(f"model draft not used ({drafted.rejected}); quoted the passages instead")
             buttons = (
                 Button(ActionKind.HELPFUL, "Helpful", record.id),
                 Button(ActionKind.NOT_HELPFUL, "Not helpful", record.id),
                 Button(ActionKind.TALK_TO_HUMAN, "Talk to a human", record.id),
             )
             return await self._reply(
-                record, conversation, draft.text, outcome="answered", citations=draft.citations, buttons=buttons
+                record, conversation, answer, outcome="answered", citations=citations, buttons=buttons
             )
+        return await self._not_sure(
+            inbound, conversation, record, text, route=route, confidence=draft.confidence, found=bool(results)
+        )
+
+    async def _not_sure(
+        self,
+        inbound: InboundMessage,
+        conversation: Conversation,
+        record: DecisionRecord,
+        text: str,
+        *,
+        route: Route,
+        confidence: float,
+        found: bool = True,
+    ) -> list[Outbound]:
+        threshold = self._threshold(self._config.answer_workflow)
         out_of_scope = route.label is None or route.label == self._config.out_of_scope_workflow
-        reason = GapReason.NO_ANSWER if out_of_scope or not results else GapReason.LOW_CONFIDENCE
+        reason = GapReason.NO_ANSWER if out_of_scope or not found else GapReason.LOW_CONFIDENCE
         await self._gaps.record(
             text,
             reason=reason,
             org=inbound.org,
             conversation_key=conversation.key,
-            detail=f"confidence {draft.confidence:.2f} < {threshold:.2f}",
+            detail=f"confidence {confidence:.2f} (threshold {threshold:.2f})",
         )
         record.note(f"knowledge gap recorded ({reason.value})")
         message = (

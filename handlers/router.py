@@ -178,9 +178,12 @@ def choose_threshold(
     The objective is `(1 - oos_share) * in-scope accuracy + oos_share * out-of-scope recall`: the accuracy
     over all lines if out-of-scope messages made up `oos_share` of traffic, whatever their share in the
     validation set. In-scope accuracy counts a line right only if it is routed to its gold label (a refused
-    in-scope line is wrong); out-of-scope recall is the share of "oos" lines refused. Among equal scores
-    the lowest threshold wins, refusing as little as possible. Without "oos" lines in the validation set
-    there is nothing to trade against, so the threshold is 0: nothing is refused.
+    in-scope line is wrong); out-of-scope recall is the share of "oos" lines refused. The best score is
+    usually reached on a run of neighbouring grid points (no validation line falls between them): the
+    middle of the first such run is chosen, as far as the grid allows from the lines on either side, rather
+    than its edge, which would hug the most confident out-of-scope line. If refusing nothing (threshold 0)
+    is among the best, 0 is kept. Without "oos" lines in the validation set there is nothing to trade
+    against, so the threshold is 0 as well.
     """
     if len(routes) != len(gold_labels):
         raise ValueError(f"{len(routes)} routes but {len(gold_labels)} gold labels")
@@ -204,7 +207,7 @@ def choose_threshold(
     )
     oos_recall = (~kept)[:, is_oos].mean(axis=1)
     score = (1 - oos_share) * in_scope_accuracy + oos_share * oos_recall
-    best = int(np.flatnonzero(score >= score.max() - 1e-12)[0])
+    best = _middle_of_first_run(np.flatnonzero(score >= score.max() - 1e-12))
     chosen = float(thresholds[best])
     log.info(
         "out-of-scope threshold %.2f: in-scope accuracy %.3f, out-of-scope recall %.3f on %d validation lines",
@@ -214,6 +217,14 @@ def choose_threshold(
         len(routes),
     )
     return chosen
+
+
+def _middle_of_first_run(indices: npt.NDArray[np.intp]) -> int:
+    """`indices` ascending and non-empty; a run that starts at 0 keeps 0."""
+    end = 1
+    while end < len(indices) and indices[end] == indices[end - 1] + 1:
+        end += 1
+    return 0 if indices[0] == 0 else int(indices[(end - 1) // 2])
 
 
 def _features(vectors: Vectors) -> npt.NDArray[np.float64]:

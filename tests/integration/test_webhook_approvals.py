@@ -28,8 +28,13 @@ def backend() -> Iterator[FakeWebhook]:
 @pytest.fixture
 async def escalation(rig: Rig, backend: FakeWebhook) -> AsyncIterator[Escalation]:
     webhook = WebhookExecutor(
-        url=backend.url, secret=SECRET, actions=frozenset({"refund"}), timeout=0.5, max_attempts=3,
-        backoff_initial=0.01, backoff_max=0.05,
+        url=backend.url,
+        secret=SECRET,
+        actions=frozenset({"refund"}),
+        timeout=0.5,
+        max_attempts=3,
+        backoff_initial=0.01,
+        backoff_max=0.05,
     )
     registry = ExecutorRegistry()
     registry.register(webhook)

@@ -1,0 +1,131 @@
+"""`supportbot eval routing` as a user runs it: a real process, the local embedder, no database."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import run
+
+pytestmark = pytest.mark.cli
+
+INTENTS = {
+    "order_status": [
+        "Where is my order?",
+        "When will my package arrive?",
+        "Can you track my parcel?",
+        "Has my order shipped yet?",
+        "My delivery is late, where is it?",
+    ],
+    "reset_password": [
+        "I forgot my password",
+        "How do I reset my password?",
+        "The password reset link does not work",
+        "I need a new password for my account",
+        "Can't remember my login password",
+    ],
+    "cancel_subscription": [
+        "Cancel my subscription",
+        "How do I stop my monthly plan?",
+        "I want to end my membership",
+        "Please cancel the recurring payment for my plan",
+        "Unsubscribe me from the paid plan",
+    ],
+}
+VALIDATION = [
+    ("where's my package, it should have come by now", "order_status"),
+    ("reset the password on my account please", "reset_password"),
+    ("I'd like to cancel my membership plan", "cancel_subscription"),
+    ("What's a good recipe for banana bread?", "oos"),
+    ("Who painted the Mona Lisa?", "oos"),
+]
+TEST = [
+    ("track my order for me", "order_status"),
+    ("I lost my password and can't sign in", "reset_password"),
+    ("stop my subscription from renewing", "cancel_subscription"),
+    ("How tall is Mount Everest?", "oos"),
+]
+KEYS = {"accuracy", "in_scope_accuracy", "macro_f1", "oos_precision", "oos_recall", "threshold"}
+
+
+def write_jsonl(path: Path, examples: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(json.dumps({"text": text, "label": label}) + "\n" for text, label in examples))
+    return path
+
+
+@pytest.fixture
+def sets(tmp_path: Path) -> dict[str, Path]:
+    train = [(text, label) for label, texts in INTENTS.items() for text in texts]
+    return {
+        "train": write_jsonl(tmp_path / "train.jsonl", [*train, ("Tell me a joke", "oos")]),
+        "validation": write_jsonl(tmp_path / "validation.jsonl", VALIDATION),
+        "test": write_jsonl(tmp_path / "test.jsonl", TEST),
+    }
+
+
+def test_json_figures_on_an_easy_set(tmp_path: Path, sets: dict[str, Path]) -> None:
+    home = tmp_path / "home"
+    result = run(
+        home,
+        "eval",
+        "routing",
+        "--train",
+        str(sets["train"]),
+        "--test",
+        str(sets["test"]),
+        "--validation",
+        str(sets["validation"]),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert set(figures) == KEYS
+    assert figures["accuracy"] == 1.0
+    assert figures["in_scope_accuracy"] == 1.0
+    assert figures["macro_f1"] == 1.0
+    assert figures["oos_precision"] == figures["oos_recall"] == 1.0
+    assert 0 < figures["threshold"] < 1
+    # no database was opened: the embedded server would have created the home folder
+    assert not home.exists()
+
+
+def test_without_validation_there_is_no_threshold(tmp_path: Path, sets: dict[str, Path]) -> None:
+    in_scope = write_jsonl(tmp_path / "in-scope.jsonl", TEST[:3])
+    result = run(tmp_path / "home", "eval", "routing", "--train", str(sets["train"]), "--test", str(in_scope), "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["threshold"] is None
+    assert figures["accuracy"] == 1.0
+    assert figures["oos_precision"] is None and figures["oos_recall"] is None
+
+
+def test_table_output(tmp_path: Path, sets: dict[str, Path]) -> None:
+    result = run(
+        tmp_path / "home",
+        "eval",
+        "routing",
+        "--train",
+        str(sets["train"]),
+        "--test",
+        str(sets["test"]),
+        "--validation",
+        str(sets["validation"]),
+    )
+    assert result.returncode == 0, result.stderr
+    for row in ("in-scope accuracy", "macro-F1", "out-of-scope recall", "threshold", "train lines", "test lines"):
+        assert row in result.stdout
+    # 16 training lines, the out-of-scope one included; it is skipped by the fit, not by the count
+    assert re.search(r"train lines\s*\S\s*16\b", result.stdout)
+    assert re.search(r"test lines\s*\S\s*4\b", result.stdout)
+
+
+def test_a_bad_line_is_one_sentence_naming_file_and_line(tmp_path: Path, sets: dict[str, Path]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "where is my order", "label": "order_status"}\n{"text": "no label"}\n')
+    result = run(tmp_path / "home", "eval", "routing", "--train", str(sets["train"]), "--test", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:2: expected" in result.stderr
+    assert "Traceback" not in result.stderr
