@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from escalation.service import Escalation
 from handlers.answering import grounded_answer
@@ -26,6 +27,7 @@ from handlers.models import (
 from handlers.ports import Route, Router
 from handlers.prompts import load_prompt
 from handlers.staff_actions import StaffActions
+from handlers.tool_routing import choose, combined_route
 from handlers.workflow_turns import WorkflowTurns
 from knowledge.gaps import GapLog, GapReason
 from knowledge.search import HybridSearcher
@@ -69,6 +71,7 @@ class Core:
         self._config = config
         self._model = language_model
         self._template = load_prompt("answer") if language_model else None
+        self._route_template = load_prompt("route") if language_model else None
         self._staff = StaffActions(escalation, decisions, conversations, gaps)
 
     async def handle(self, inbound: InboundMessage | InboundAction) -> list[Outbound]:
@@ -138,6 +141,18 @@ class Core:
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str
     ) -> list[Outbound]:
         route = await self._router.route(text)
+        preset: dict[str, Any] = {}
+        if self._model is not None and self._route_template is not None and not conversation.active_workflow:
+            choice = await choose(
+                self._model,
+                self._route_template,
+                text,
+                history=await self._conversations.recent_turns(conversation.key, limit=6),
+                workflows=self._workflows.input_models(),
+                record=record,
+                company=self._config.company,
+            )
+            route, preset = combined_route(choice, route), choice.arguments
         record.route, record.route_confidence = route.label, round(route.confidence, 4)
         record.route_ranked = [[label, round(score, 4)] for label, score in route.ranked]
         if conversation.active_workflow and not self._switches(route, conversation):
@@ -147,7 +162,7 @@ class Core:
                 inbound, conversation, record, reason="the customer asked for a person"
             )
         if route.label is not None and self._workflows.inputs_of(route.label) and self._confident(route):
-            return await self._workflows.start(inbound, conversation, record, text, workflow=route.label)
+            return await self._workflows.start(inbound, conversation, record, text, workflow=route.label, preset=preset)
         return await self._answer(inbound, conversation, record, text, route)
 
     def _confident(self, route: Route) -> bool:

@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 OUT_OF_SCOPE = "oos"
 """The label of out-of-scope lines in training and evaluation data; never a class of the router."""
 
-# C and class weighting were chosen on the Banking77 and CLINC150 development sets: cross-validated
-# accuracy is flat for C in 30–100 on unit-length MiniLM vectors and falls below 10 (docs/routing-eval.md).
+# C was chosen on the Banking77 and CLINC150 development sets: cross-validated accuracy on unit-length
+# MiniLM vectors is flat for C in 30–100 and lower below 10 (docs/routing-eval.md). Balanced class weights
+# change nothing on those balanced sets; they are the default because workflow example lists are not.
 DEFAULT_C = 30.0
 TOP_K = 3
 # Out-of-scope thresholds are top-class probabilities; above 0.95 nearly every message would be refused.
@@ -141,7 +142,7 @@ class EmbeddingRouter:
 
     async def route_many(self, texts: Sequence[str]) -> list[Route]:
         """One route per text, in order; empty texts get `Route(None, 0.0, ())` without being embedded."""
-        model = self._model
+        model, labels = self._model, self._labels  # one consistent pair even if a refit lands meanwhile
         if model is None:
             raise RouterNotFitted("fit the router on labelled examples before routing")
         routes = [NO_ROUTE] * len(texts)
@@ -153,7 +154,7 @@ class EmbeddingRouter:
         threshold = self._threshold or 0.0
         for index, row in zip(filled, probabilities, strict=True):
             order = np.argsort(-row, kind="stable")[:TOP_K]
-            ranked = tuple((self._labels[i], float(row[i])) for i in order)
+            ranked = tuple((labels[i], float(row[i])) for i in order)
             top_label, confidence = ranked[0]
             routes[index] = Route(top_label if confidence >= threshold else None, confidence, ranked)
         return routes
@@ -173,7 +174,7 @@ def choose_threshold(
     oos_share: float = DEFAULT_OOS_SHARE,
     grid: Sequence[float] = THRESHOLD_GRID,
 ) -> float:
-    """The out-of-scope threshold that maximises weighted accuracy on a validation set.
+    """The out-of-scope threshold, from the ascending `grid`, that maximises weighted accuracy on validation.
 
     The objective is `(1 - oos_share) * in-scope accuracy + oos_share * out-of-scope recall`: the accuracy
     over all lines if out-of-scope messages made up `oos_share` of traffic, whatever their share in the
@@ -220,7 +221,7 @@ def choose_threshold(
 
 
 def _middle_of_first_run(indices: npt.NDArray[np.intp]) -> int:
-    """`indices` ascending and non-empty; a run that starts at 0 keeps 0."""
+    """`indices` ascending and non-empty; a run from the lowest grid point (refusing nothing) keeps it."""
     end = 1
     while end < len(indices) and indices[end] == indices[end - 1] + 1:
         end += 1

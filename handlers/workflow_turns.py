@@ -51,11 +51,24 @@ class WorkflowTurns:
         name = policy.inputs or workflow
         return name if name in INPUT_MODELS else None
 
+    def input_models(self) -> dict[str, str]:
+        """Workflow name → input model name, for every workflow the core can run."""
+        names = {name: self.inputs_of(name) for name in self._escalation.policy.workflows}
+        return {name: model for name, model in names.items() if model is not None}
+
     async def start(
-        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str, *, workflow: str
+        self,
+        inbound: InboundMessage,
+        conversation: Conversation,
+        record: DecisionRecord,
+        text: str,
+        *,
+        workflow: str,
+        preset: dict[str, Any] | None = None,
     ) -> list[Outbound]:
         fields = list(INPUT_MODELS[self._model(workflow)].model_fields)
-        gathered = extract(text, wanted=fields)
+        # what the customer literally wrote wins over a model's (already validated) reading of it
+        gathered = {**(preset or {}), **extract(text, wanted=fields)}
         if "reason" in fields and "reason" not in gathered and len(text.split()) >= 5:
             gathered["reason"] = text[:500]  # the request itself usually says what went wrong
         # the router's confidence in the request itself, not in the follow-up answers, is what policy judges

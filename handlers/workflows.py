@@ -12,9 +12,9 @@ ORDER_ID = r"[A-Z]{1,3}-\d{4,10}"
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 _ORDER = re.compile(rf"\b({ORDER_ID})\b", re.IGNORECASE)
 _EMAIL = re.compile(EMAIL)
-_MONEY = re.compile(
-    r"(?:\$|usd\s*|€|£)\s*(\d{1,6}(?:[.,]\d{1,2})?)|(\d{1,6}(?:[.,]\d{1,2})?)\s*(?:dollars|usd|\$)", re.IGNORECASE
-)
+_NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)"
+_MONEY = re.compile(rf"(?:\$|usd\s*|€|£)\s*{_NUMBER}|{_NUMBER}\s*(?:dollars|usd|\$)", re.IGNORECASE)
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
 
 
 class _Input(BaseModel):
@@ -62,7 +62,9 @@ def extract(text: str, *, wanted: list[str], asked_for: str | None = None) -> di
     if "order_id" in wanted and (match := _ORDER.search(text)):
         found["order_id"] = match.group(1).upper()
     if "amount_cents" in wanted and (match := _MONEY.search(text)):
-        number = (match.group(1) or match.group(2)).replace(",", ".")
+        number = match.group(1) or match.group(2)
+        # "5,000" and "1,250.50" group thousands; "12,50" is a decimal comma
+        number = number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
         found["amount_cents"] = round(float(number) * 100)
     emails = _EMAIL.findall(text)
     if emails and {"current_email", "new_email"} & set(wanted):
