@@ -16,7 +16,8 @@ from handlers.decisions import DecisionStore
 from handlers.llm import PriceTable
 from handlers.models import InboundMessage, Platform, Reply
 from knowledge.ingest import IngestOptions
-from tests.fakes.openai_server import FakeOpenAI, Reply as Say, Status
+from tests.fakes.openai_server import FakeOpenAI, Status
+from tests.fakes.openai_server import Reply as Say
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
