@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench import approvals, ingest_speed, recall
+from bench import approvals, core, ingest_speed, recall
 from bench.database import BenchServer, load_corpus, machine_facts
 from bench.latency import MODES, ModeLatency, QueryEmbedder, explain, fts_matches, nearest, prepared_plans, time_mode
 from bench.report import render
@@ -147,6 +147,8 @@ async def run(options: Options, command: str) -> Results:
         )
         log.info("approvals: %d decided by 20 concurrent deciders", options.approvals)
         decided = await approvals.run(server, approvals=options.approvals)
+        log.info("conversation core: turn latency against raw search")
+        turns = await core.run(server, rounds=2 if options.approvals < 400 else 5)
         settings = await server.fresh_database("bench_facts")
         machine = await machine_facts(settings, start_load=start_load)
     finally:
@@ -162,6 +164,7 @@ async def run(options: Options, command: str) -> Results:
         sizes=sizes,
         ingest=ingest,
         approvals=decided,
+        core=turns,
         seconds=time.perf_counter() - clock,
     )
 

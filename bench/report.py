@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.approvals import render as render_approvals
+from bench.core import render as render_core
 from bench.ingest_speed import IngestRuns
 from bench.results import Results, SizeResult, targets
 from bench.synthetic import (
@@ -154,6 +155,8 @@ def render(results: Results) -> str:
     out += _ingest(results.ingest)
     if results.approvals is not None:
         out += ["", render_approvals(results.approvals)]
+    if results.core is not None:
+        out += ["", render_core(results.core)]
     out += _how_to_read()
     out += _plans(results)
     return "\n".join(out) + "\n"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bench.approvals import ApprovalsResult
+from bench.core import CoreResult
 from bench.database import LoadStats
 from bench.ingest_speed import IngestRuns
 from bench.latency import ModeLatency
@@ -47,6 +48,7 @@ class Results:
     sizes: list[SizeResult]
     ingest: IngestRuns | None
     approvals: ApprovalsResult | None = None
+    core: CoreResult | None = None
     seconds: float = 0.0
 
 

@@ -14,7 +14,7 @@ from bot.settings import EmbedderKind, Settings
 from bot.storage import open_pool
 from escalation.policy import load_policy
 from escalation.service import Escalation
-from knowledge.embedder import Embedder, LocalEmbedder
+from knowledge.embedder import CachingEmbedder, Embedder, LocalEmbedder
 from knowledge.fusion import FusionConfig
 from knowledge.gaps import GapLog
 from knowledge.ingest import Ingestor
@@ -74,7 +74,7 @@ async def open_services(
     async with open_pool(settings) as pool:
         await migrate(pool)
         async with open_executors(settings, pool) as executors:
-            chosen = embedder or await build_embedder(settings)
+            chosen = CachingEmbedder(embedder or await build_embedder(settings))
             store = KnowledgeStore(pool)
             if check_embedder:
                 await store.ensure_embedding_space(chosen.name, chosen.dimension)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections import OrderedDict
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -90,3 +91,42 @@ def normalise(vectors: Vectors) -> Vectors:
     norms[norms == 0] = 1.0
     scaled: Vectors = (vectors / norms).astype(np.float32)
     return scaled
+
+
+class CachingEmbedder:
+    """Remembers the vectors of recent single texts: a turn embeds the same message for routing and for
+    search, and customers repeat themselves. Batches (ingestion) pass straight through."""
+
+    def __init__(self, inner: Embedder, *, size: int = 2048) -> None:
+        self._inner = inner
+        self._size = size
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        if len(texts) != 1:
+            return await self._inner.embed(texts)
+        text = texts[0]
+        if text in self._cache:
+            self._cache.move_to_end(text)
+            return self._cache[text]
+        vectors = await self._inner.embed(texts)
+        self._cache[text] = vectors
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return vectors
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    async def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            await close()
