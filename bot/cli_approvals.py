@@ -46,7 +46,7 @@ async def list_approvals(
 ) -> None:
     """Recent approvals, newest first."""
     async with open_services(settings(), check_embedder=False) as services:
-        approvals = await services.escalation.approvals._store.list(states=tuple(state) if state else None)
+        approvals = await services.escalation.list_approvals(states=tuple(state) if state else None)
     table = Table("id", "state", "workflow", "action", "params", "requested by", "decided by", "created")
     for a in approvals:
         table.add_row(

@@ -104,7 +104,7 @@ class ChatSession:
             self.role = Role.CUSTOMER if args[0] == "customer" else Role.LEAD
             out.print(f"[dim]now typing as {args[0]}[/]", markup=True)
         elif name == "/approvals":
-            pending = await self.services.escalation.approvals._store.list(states=(ApprovalState.PENDING,))
+            pending = await self.services.escalation.list_approvals(states=(ApprovalState.PENDING,))
             for a in pending:
                 out.print(f"  {a.id} {a.workflow}: {a.params} (requested by {a.requested_by})")
             out.print(f"[dim]{len(pending)} pending[/]", markup=True)

@@ -19,8 +19,7 @@ async def explain_decision(services: Services, decision_id: str) -> str:
     record = await DecisionStore(services.pool).get(decision_id)
     if record is None:
         raise ValueError(f"There is no decision {decision_id}.")
-    store = services.escalation.approvals._store
-    approval = await store.get(record.approval_id) if record.approval_id else None
+    approval = await services.escalation.approval(record.approval_id) if record.approval_id else None
     events = await services.escalation.audit.events(subject=("approval", approval.id)) if approval else []
     return explain(record, approval, events)
 

@@ -124,33 +124,17 @@ class ApprovalService:
         if edited:
             await self._check_amount(approval, actor, amount_cents)
             params[AMOUNT] = amount_cents
-        async with self._store.pool.connection() as conn, conn.transaction():
-            decided = await self._store.transition(
-                conn,
-                approval.id,
-                from_states=(ApprovalState.PENDING,),
-                to=ApprovalState.APPROVED,
-                decided_by=actor.id,
-                decided_at=NOW,
-                decision_note=note,
-                edited=edited,
-                params=params,
-            )
-            if decided is not None:
-                await audit.record(
-                    conn,
-                    "approved_with_changes" if edited else "approved",
-                    actor=actor,
-                    workflow=approval.workflow,
-                    org=approval.org,
-                    subject=subject_of(approval),
-                    decision_id=approval.decision_id,
-                    before=_snapshot(approval),
-                    after=_snapshot(decided),
-                    detail={"note": note} if note else None,
-                )
-        if decided is None:  # someone else decided first; answered outside the transaction
-            raise await self._lost_race(approval.id, actor, verb="approve")
+        decided = await self._decide_pending(
+            approval,
+            actor,
+            to=ApprovalState.APPROVED,
+            event="approved_with_changes" if edited else "approved",
+            verb="approve",
+            detail={"note": note} if note else None,
+            decision_note=note,
+            edited=edited,
+            params=params,
+        )
         executed = await self.execute(decided.id)
         return Decision(executed, outcome_message(executed, actor))
 
@@ -158,32 +142,55 @@ class ApprovalService:
         if not reason.strip():
             raise NotAuthorized("a denial needs a reason")
         approval = await self._authorized(approval_id, actor, verb="deny")
+        denied = await self._decide_pending(
+            approval,
+            actor,
+            to=ApprovalState.DENIED,
+            event="denied",
+            verb="deny",
+            detail={"reason": reason},
+            decision_note=reason,
+        )
+        return Decision(denied, f"Denied by {actor.label}: {reason}")
+
+    async def _decide_pending(
+        self,
+        approval: Approval,
+        actor: Actor,
+        *,
+        to: ApprovalState,
+        event: str,
+        verb: str,
+        detail: dict[str, Any] | None,
+        **changes: Any,
+    ) -> Approval:
+        """pending → approved | denied in one conditional update, audited in the same transaction."""
         async with self._store.pool.connection() as conn, conn.transaction():
-            denied = await self._store.transition(
+            decided = await self._store.transition(
                 conn,
                 approval.id,
                 from_states=(ApprovalState.PENDING,),
-                to=ApprovalState.DENIED,
+                to=to,
                 decided_by=actor.id,
                 decided_at=NOW,
-                decision_note=reason,
+                **changes,
             )
-            if denied is not None:
+            if decided is not None:
                 await audit.record(
                     conn,
-                    "denied",
+                    event,
                     actor=actor,
                     workflow=approval.workflow,
                     org=approval.org,
                     subject=subject_of(approval),
                     decision_id=approval.decision_id,
                     before=_snapshot(approval),
-                    after=_snapshot(denied),
-                    detail={"reason": reason},
+                    after=_snapshot(decided),
+                    detail=detail,
                 )
-        if denied is None:
-            raise await self._lost_race(approval.id, actor, verb="deny")
-        return Decision(denied, f"Denied by {actor.label}: {reason}")
+        if decided is None:  # someone else decided first; answered outside the transaction
+            raise await self._lost_race(approval.id, actor, verb=verb)
+        return decided
 
     async def _authorized(self, approval_id: str, actor: Actor, *, verb: str) -> Approval:
         approval = await self._store.get(approval_id)

@@ -57,6 +57,12 @@ class Escalation:
         self._pool = pool
         self._clock = clock
 
+    async def approval(self, approval_id: str) -> Approval | None:
+        return await self._store.get(approval_id)
+
+    async def list_approvals(self, *, states: tuple[ApprovalState, ...] | None = None) -> list[Approval]:
+        return await self._store.list(states=states)
+
     async def context_for(self, proposal: ProposedAction) -> PolicyContext:
         day_ago = self._clock() - timedelta(days=1)
         return PolicyContext(
