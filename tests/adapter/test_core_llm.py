@@ -16,7 +16,7 @@ from handlers.decisions import DecisionStore
 from handlers.llm import PriceTable
 from handlers.models import InboundMessage, Platform, Reply
 from knowledge.ingest import IngestOptions
-from tests.fakes.openai_server import FakeOpenAI, Status
+from tests.fakes.openai_server import Delay, FakeOpenAI, RawBody, Status
 from tests.fakes.openai_server import Reply as Say
 
 pytestmark = pytest.mark.integration
@@ -78,6 +78,8 @@ async def test_a_cited_draft_is_used_with_its_citations(core: Core, services: Se
         Say("You can reset it from the app."),  # cites nothing
         Say("See the reset page [7]."),  # cites a passage that was not retrieved
         Status(500),
+        Delay(2.5),  # longer than the model's 2 s timeout
+        RawBody("this is not json"),
         Say(None, tool_calls=(("refund", '{"amount_cents": 500000}'),)),  # a tool nobody offered
     ],
 )
