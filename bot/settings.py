@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     search_lexical_max_df: int = Field(
         1000, ge=10, le=10_000_000, description="Words in more chunks than this only rescore, never find, candidates."
     )
-    search_ef_search: int = Field(100, ge=10, le=1000, description="HNSW `ef_search` for dense queries.")
+    search_ef_search: int = Field(200, ge=10, le=1000, description="HNSW `ef_search` for dense queries.")
     stale_weight: Weight = Field(0.7, description="Score multiplier for documents past their review date.")
 
     default_owner: str | None = Field(
