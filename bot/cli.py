@@ -59,18 +59,29 @@ def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     return wrapper
 
 
-def main() -> None:
-    from bot import cli_approvals, cli_chat, cli_db, cli_escalation, cli_eval, cli_explain, cli_knowledge, cli_run
+_registered = False
 
-    app.add_typer(cli_db.app, name="db")
-    app.add_typer(cli_eval.app, name="eval")
-    app.add_typer(cli_escalation.autonomy_app, name="autonomy")
-    app.add_typer(cli_approvals.approvals_app, name="approvals")
-    app.add_typer(cli_approvals.handoffs_app, name="handoffs")
-    app.command("audit")(cli_escalation.audit)
-    app.command("killswitch")(cli_escalation.killswitch)
-    cli_knowledge.register(app)
-    app.command("chat")(cli_chat.chat)
-    app.command("explain")(cli_explain.explain_command)
-    cli_run.register(app)
-    app()
+
+def build_app() -> typer.Typer:
+    """Register every command once; the command modules import this one, so they load here, late."""
+    global _registered  # noqa: PLW0603 - registration must happen once per process
+    if not _registered:
+        from bot import cli_approvals, cli_chat, cli_db, cli_escalation, cli_eval, cli_explain, cli_knowledge, cli_run
+
+        app.add_typer(cli_db.app, name="db")
+        app.add_typer(cli_eval.app, name="eval")
+        app.add_typer(cli_escalation.autonomy_app, name="autonomy")
+        app.add_typer(cli_approvals.approvals_app, name="approvals")
+        app.add_typer(cli_approvals.handoffs_app, name="handoffs")
+        app.command("audit")(cli_escalation.audit)
+        app.command("killswitch")(cli_escalation.killswitch)
+        cli_knowledge.register(app)
+        app.command("chat")(cli_chat.chat)
+        app.command("explain")(cli_explain.explain_command)
+        cli_run.register(app)
+        _registered = True
+    return app
+
+
+def main() -> None:
+    build_app()()
