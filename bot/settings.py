@@ -6,6 +6,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,9 @@ class Settings(BaseSettings):
     llm_prices: str = Field(
         "", description="USD per 1M input/output tokens per model, e.g. `gpt-4o-mini=0.15/0.60,llama3.1=0/0`."
     )
+    supportbot_timezone: str = Field(
+        "UTC", description="Time zone of scheduled jobs (IANA name, e.g. Europe/Berlin); DST handled."
+    )
     policy_file: Path = Field(
         Path("examples/policy/acme.yaml"),
         description="Workflows, risk rules, autonomy stages, approvers and escalation paths (YAML).",
@@ -103,6 +107,19 @@ class Settings(BaseSettings):
     execution_lease: str = Field(
         "5m", description="How long a process owns a running action before another may take over (crash recovery)."
     )
+
+    @field_validator("supportbot_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as UTC or Europe/Berlin") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.supportbot_timezone)
 
     @field_validator("log_level")
     @classmethod

@@ -1,0 +1,94 @@
+"""Scheduled jobs: plain idempotent async functions. Each returns a one-line summary for the ledger."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from escalation.service import Escalation
+from knowledge.models import Freshness
+from knowledge.store import KnowledgeStore
+from scheduler.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class JobContext:
+    escalation: Escalation
+    knowledge: KnowledgeStore
+    outbox: Outbox
+    source: str = ""  # job:slot, stamped on every notice
+
+
+def _money(params: dict[str, object]) -> str:
+    amount = params.get("amount_cents")
+    return f" of ${int(amount) / 100:,.2f}" if isinstance(amount, int) else ""
+
+
+async def approvals(ctx: JobContext) -> str:
+    """Remind approvers before an approval expires; expire the overdue ones and tell the customer."""
+    reminded = await ctx.escalation.approvals.remind_due()
+    for approval in reminded:
+        workflow = ctx.escalation.policy.workflow(approval.workflow)
+        await ctx.outbox.add(
+            kind="staff_note",
+            source=ctx.source,
+            recipient=", ".join(workflow.approvers) if workflow else None,
+            text=f"Reminder: {approval.workflow}{_money(approval.params)} ({approval.id}) is waiting for a decision "
+            f"and expires at {approval.expires_at:%Y-%m-%d %H:%M} UTC.",
+            payload={"approval_id": approval.id},
+        )
+    expired = await ctx.escalation.expire_due()
+    for approval, handoff in expired:
+        if approval.conversation_key:
+            await ctx.outbox.add(
+                kind="reply",
+                source=ctx.source,
+                conversation_key=approval.conversation_key,
+                text="We couldn't get your request approved in time, so a person from our team will follow up here.",
+                payload={"approval_id": approval.id},
+            )
+        await ctx.outbox.add(
+            kind="handoff",
+            source=ctx.source,
+            recipient=handoff.assigned_to,
+            conversation_key=handoff.conversation_key,
+            text=f"Approval {approval.id} expired unanswered; please take over ({handoff.id}).",
+            payload={"handoff_id": handoff.id, "approval_id": approval.id},
+        )
+    return f"{len(reminded)} reminded, {len(expired)} expired"
+
+
+async def handoff_sla(ctx: JobContext) -> str:
+    """Unclaimed hand-offs past the SLA move up their escalation path."""
+    escalated = await ctx.escalation.handoffs.escalate_overdue()
+    for handoff in escalated:
+        await ctx.outbox.add(
+            kind="handoff",
+            source=ctx.source,
+            recipient=handoff.assigned_to,
+            conversation_key=handoff.conversation_key,
+            text=f"Nobody has claimed hand-off {handoff.id} ({handoff.reason}); "
+            f"it is now yours (level {handoff.level}).",
+            payload={"handoff_id": handoff.id, "level": handoff.level},
+        )
+    return f"{len(escalated)} escalated"
+
+
+async def knowledge_freshness(ctx: JobContext, *, today: date | None = None) -> str:
+    """Tell each owner which of their documents are past review; ownerless ones go to support ops."""
+    day = today or date.today()
+    stale: dict[str, list[str]] = defaultdict(list)
+    for document in await ctx.knowledge.documents():
+        if document.freshness(day) is Freshness.STALE:
+            stale[document.owner or "unowned"].append(f"{document.title} (review was due {document.review_by})")
+    for owner, titles in sorted(stale.items()):
+        await ctx.outbox.add(
+            kind="staff_note",
+            source=ctx.source,
+            recipient=owner,
+            text=f"{len(titles)} document{'s are' if len(titles) != 1 else ' is'} past review and down-weighted "
+            "in answers until updated: " + "; ".join(titles),
+            payload={"documents": len(titles)},
+        )
+    return f"{sum(len(t) for t in stale.values())} stale documents, {len(stale)} owners told"

@@ -1,0 +1,128 @@
+"""Runs the jobs on their triggers, once per slot across replicas, and catches up slots missed while down."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
+
+from scheduler import jobs
+from scheduler.jobs import JobContext
+from scheduler.slots import SlotLedger
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[JobContext], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    trigger: Any  # an APScheduler trigger with a time zone
+    run: Job
+    catch_up: timedelta  # how far back a slot missed while every replica was down is still worth running
+
+
+def default_jobs(zone: tzinfo) -> list[JobSpec]:
+    return [
+        JobSpec("approvals", CronTrigger(minute="*/5", timezone=zone), jobs.approvals, timedelta(minutes=5)),
+        JobSpec("handoff_sla", CronTrigger(minute="*/5", timezone=zone), jobs.handoff_sla, timedelta(minutes=5)),
+        JobSpec(
+            "knowledge_freshness",
+            CronTrigger(hour=8, minute=0, timezone=zone),
+            jobs.knowledge_freshness,
+            timedelta(days=1),
+        ),
+    ]
+
+
+def latest_slot(trigger: Any, now: datetime, *, lookback: timedelta) -> datetime | None:
+    """The last time the trigger fired at or before `now`, looking back at most `lookback`."""
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    latest = None
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return latest
+
+
+class Scheduler:
+    def __init__(
+        self,
+        specs: list[JobSpec],
+        context: JobContext,
+        ledger: SlotLedger,
+        *,
+        zone: tzinfo,
+        owner: str | None = None,
+        retry_after: timedelta = timedelta(seconds=30),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._specs = {spec.id: spec for spec in specs}
+        self._context = context
+        self._ledger = ledger
+        self._zone = zone
+        self._owner = owner or f"{socket.gethostname()}:{id(self):x}"
+        self._retry_after = retry_after
+        self._clock = clock or (lambda: datetime.now(zone))
+        self._aps: AsyncIOScheduler | None = None
+
+    async def run_slot(self, job_id: str, slot: datetime) -> str | None:
+        """Run one slot if this replica wins the claim. Returns the job's summary, or None if not run."""
+        spec = self._specs[job_id]
+        if not await self._ledger.claim(job_id, slot, owner=self._owner):
+            return None
+        try:
+            summary = await spec.run(replace(self._context, source=f"{job_id}:{slot.isoformat()}"))
+        except Exception as exc:  # a job failure is recorded and retried, never allowed to stop the scheduler
+            log.exception("job %s for slot %s failed", job_id, slot)
+            if await self._ledger.fail(job_id, slot, error=f"{type(exc).__name__}: {exc}"):
+                self._retry(job_id, slot)
+            return None
+        await self._ledger.finish(job_id, slot, summary=summary)
+        log.info("job %s slot %s: %s", job_id, slot, summary)
+        return summary
+
+    def _retry(self, job_id: str, slot: datetime) -> None:
+        if self._aps is not None:
+            self._aps.add_job(self.run_slot, DateTrigger(self._clock() + self._retry_after), args=[job_id, slot])
+
+    async def catch_up(self) -> list[tuple[str, datetime]]:
+        """At start-up: run the latest slot of each job if no replica ran it while this one was down."""
+        ran = []
+        now = self._clock()
+        for spec in self._specs.values():
+            slot = latest_slot(spec.trigger, now, lookback=spec.catch_up)
+            if slot is not None and await self.run_slot(spec.id, slot) is not None:
+                ran.append((spec.id, slot))
+        return ran
+
+    async def _fire(self, job_id: str) -> None:
+        slot = latest_slot(self._specs[job_id].trigger, self._clock(), lookback=timedelta(days=8))
+        if slot is not None:
+            await self.run_slot(job_id, slot)
+
+    def start(self) -> None:
+        self._aps = AsyncIOScheduler(timezone=self._zone)
+        for spec in self._specs.values():
+            self._aps.add_job(
+                self._fire,
+                spec.trigger,
+                args=[spec.id],
+                id=spec.id,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=300,
+            )
+        self._aps.start()
+
+    def shutdown(self) -> None:
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
