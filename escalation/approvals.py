@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -296,6 +296,10 @@ class ApprovalService:
                 last_error=error,
                 lease_until=None,
             )
+            if failed is None:  # another replica finished it after our lease ran out
+                current = await self._store.get(claimed.id, conn)
+                assert current is not None
+                return current
             await audit.record(
                 conn,
                 "execution_failed",
@@ -306,7 +310,7 @@ class ApprovalService:
                 decision_id=claimed.decision_id,
                 detail={"error": error},
             )
-        return failed or replace(claimed, state=ApprovalState.FAILED, last_error=error)
+        return failed
 
     async def _mark_rolled_back(self, conn: Any, undo: Approval) -> None:
         assert undo.rollback_of is not None

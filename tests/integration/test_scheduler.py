@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 from bot.services import Services
-from scheduler.jobs import JobContext, knowledge_freshness
+from knowledge.ingest import IngestOptions
+from scheduler.jobs import JobContext, approvals, knowledge_freshness
 from scheduler.outbox import Outbox
 from scheduler.runner import JobSpec, Scheduler, latest_slot
 from scheduler.slots import SlotLedger
 from tests.integration.escalation_fixtures import Rig, refund, rig
+from tests.integration.helpers import write_doc
 
 pytestmark = pytest.mark.integration
 __all__ = ["rig"]
@@ -114,8 +117,6 @@ async def test_a_failing_job_is_recorded_and_retried_within_its_slot(ctx: JobCon
 
 
 async def test_approval_jobs_remind_expire_and_tell_the_customer(ctx: JobContext, rig: Rig) -> None:
-    from scheduler.jobs import approvals
-
     proposed = await rig.escalation.propose(refund(2500))
     assert proposed.approval is not None
     rig.clock.advance(timedelta(hours=23))
@@ -135,10 +136,7 @@ async def test_approval_jobs_remind_expire_and_tell_the_customer(ctx: JobContext
 async def test_freshness_tells_each_owner_about_their_stale_documents(
     ctx: JobContext, rig: Rig, tmp_path: object
 ) -> None:
-    from pathlib import Path
 
-    from knowledge.ingest import IngestOptions
-    from tests.integration.helpers import write_doc
 
     folder = Path(str(tmp_path))
     async with rig.services.pool.connection() as conn:
