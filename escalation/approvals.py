@@ -256,61 +256,56 @@ class ApprovalService:
             "reverse_params": result.reverse_params,
             "replayed": result.replayed,
         }
-        async with self._store.pool.connection() as conn, conn.transaction():
-            done = await self._store.transition(
-                conn,
-                claimed.id,
-                from_states=(ApprovalState.EXECUTING,),
-                to=ApprovalState.EXECUTED,
-                result=outcome,
-                executed_at=NOW,
-                lease_until=None,
-                last_error=None,
-            )
-            if done is None:  # another replica finished it after our lease ran out
-                current = await self._store.get(claimed.id, conn)
-                assert current is not None
-                return current
-            await audit.record(
-                conn,
-                "executed",
-                actor=SYSTEM,
-                workflow=claimed.workflow,
-                org=claimed.org,
-                subject=subject_of(claimed),
-                decision_id=claimed.decision_id,
-                after=outcome,
-                detail={"attempts": claimed.attempts, "idempotency_key": claimed.idempotency_key},
-            )
-            if claimed.rollback_of:
-                await self._mark_rolled_back(conn, claimed)
-        return done
+        return await self._finish(
+            claimed,
+            ApprovalState.EXECUTED,
+            "executed",
+            after=outcome,
+            detail={"attempts": claimed.attempts, "idempotency_key": claimed.idempotency_key},
+            result=outcome,
+            executed_at=NOW,
+            last_error=None,
+        )
 
     async def _finish_failed(self, claimed: Approval, error: str) -> Approval:
+        return await self._finish(
+            claimed, ApprovalState.FAILED, "execution_failed", detail={"error": error}, last_error=error
+        )
+
+    async def _finish(
+        self,
+        claimed: Approval,
+        to: ApprovalState,
+        event: str,
+        *,
+        detail: dict[str, Any],
+        after: Any = None,
+        **changes: Any,
+    ) -> Approval:
+        """executing → executed | failed, audited in the same transaction. If another replica finished it
+        after our lease ran out, its outcome stands and nothing is recorded twice."""
         async with self._store.pool.connection() as conn, conn.transaction():
-            failed = await self._store.transition(
-                conn,
-                claimed.id,
-                from_states=(ApprovalState.EXECUTING,),
-                to=ApprovalState.FAILED,
-                last_error=error,
-                lease_until=None,
+            finished = await self._store.transition(
+                conn, claimed.id, from_states=(ApprovalState.EXECUTING,), to=to, lease_until=None, **changes
             )
-            if failed is None:  # another replica finished it after our lease ran out
+            if finished is None:
                 current = await self._store.get(claimed.id, conn)
                 assert current is not None
                 return current
             await audit.record(
                 conn,
-                "execution_failed",
+                event,
                 actor=SYSTEM,
                 workflow=claimed.workflow,
                 org=claimed.org,
                 subject=subject_of(claimed),
                 decision_id=claimed.decision_id,
-                detail={"error": error},
+                after=after,
+                detail=detail,
             )
-        return failed
+            if to is ApprovalState.EXECUTED and claimed.rollback_of:
+                await self._mark_rolled_back(conn, claimed)
+        return finished
 
     async def _mark_rolled_back(self, conn: Any, undo: Approval) -> None:
         assert undo.rollback_of is not None

@@ -51,8 +51,8 @@ class Escalation:
         self.audit = AuditLog(pool)
         self.autonomy = Autonomy(pool, policy, clock=clock)
         self.handoffs = HandoffService(pool, policy, clock=clock)
-        self.approvals = ApprovalService(ApprovalStore(pool), policy, executors, lease=lease, clock=clock)
         self._store = ApprovalStore(pool)
+        self.approvals = ApprovalService(self._store, policy, executors, lease=lease, clock=clock)
         self.undo = UndoRequests(self._store, policy, clock=clock)
         self._pool = pool
         self._clock = clock
