@@ -8,16 +8,7 @@ import json
 from typing import Any
 
 from escalation.audit import AuditEvent
-
-
-def _money(cents: Any) -> str:
-    return f"${int(cents) / 100:,.2f}" if isinstance(cents, int) else str(cents)
-
-
-def _params(params: dict[str, Any] | None) -> str:
-    if not params:
-        return ""
-    return ", ".join(f"{k}={_money(v) if k == 'amount_cents' else v}" for k, v in params.items())
+from escalation.formatting import describe_params, value
 
 
 def describe(event: AuditEvent) -> str:  # noqa: PLR0912 - one case per event kind
@@ -25,21 +16,18 @@ def describe(event: AuditEvent) -> str:  # noqa: PLR0912 - one case per event ki
     match event.event:
         case "policy_outcome":
             return (
-                f"proposed {detail.get('action')} ({_params(detail.get('params'))}) → {detail.get('kind')} "
+                f"proposed {detail.get('action')} ({describe_params(detail.get('params'))}) → {detail.get('kind')} "
                 f"by rule {detail.get('rule')}: {detail.get('reason')}"
             )
         case "approval_requested" | "auto_approved" | "shadow_decision":
-            return f"{event.event.replace('_', ' ')} ({detail.get('rule')}): {_params(after.get('params'))}"
+            return f"{event.event.replace('_', ' ')} ({detail.get('rule')}): {describe_params(after.get('params'))}"
         case "approved_with_changes":
             old, new = before.get("params") or {}, after.get("params") or {}
             changed = {key: (old.get(key), new.get(key)) for key in {*old, *new} if old.get(key) != new.get(key)}
-            edits = "; ".join(
-                f"{key} {_money(a) if key == 'amount_cents' else a} → {_money(b) if key == 'amount_cents' else b}"
-                for key, (a, b) in sorted(changed.items())
-            )
+            edits = "; ".join(f"{key} {value(key, a)} → {value(key, b)}" for key, (a, b) in sorted(changed.items()))
             return f"approved with changes: {edits}" + (f" ({detail['note']})" if detail.get("note") else "")
         case "approved":
-            return f"approved: {_params(after.get('params'))}"
+            return f"approved: {describe_params(after.get('params'))}"
         case "denied":
             return f"denied: {detail.get('reason')}"
         case "executed":
@@ -48,9 +36,8 @@ def describe(event: AuditEvent) -> str:  # noqa: PLR0912 - one case per event ki
         case "execution_failed":
             return f"failed: {detail.get('error')}"
         case "rollback_requested":
-            return (
-                f"undo requested for {detail.get('undoes')}: {detail.get('action')} ({_params(detail.get('params'))})"
-            )
+            action = f"{detail.get('action')} ({describe_params(detail.get('params'))})"
+            return f"undo requested for {detail.get('undoes')}: {action}"
         case "rolled_back":
             return f"rolled back by {after.get('undo')}"
         case "decision_refused":

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.audit_format import describe
 from escalation.audit import AuditEvent
+from escalation.formatting import describe_params
 from escalation.models import Approval
 from handlers.decisions import DecisionRecord
-
-
-def _money(value: Any) -> str:
-    return f"${int(value) / 100:,.2f}" if isinstance(value, int) else str(value)
-
-
-def _params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_money(v) if k == 'amount_cents' else v}" for k, v in params.items())
 
 
 def explain(record: DecisionRecord, approval: Approval | None, events: list[AuditEvent]) -> str:
@@ -57,14 +48,14 @@ def explain(record: DecisionRecord, approval: Approval | None, events: list[Audi
         step += 1
     for call in record.tool_calls:
         action, workflow = call.get("action"), call.get("workflow")
-        lines.append(f"{step}. Proposed {action} for workflow {workflow}: {_params(call.get('params', {}))}")
+        lines.append(f"{step}. Proposed {action} for workflow {workflow}: {describe_params(call.get('params', {}))}")
         step += 1
     if record.policy_outcome:
         lines.append(f"{step}. Policy: {record.policy_outcome} by rule {record.policy_rule} — {record.policy_reason}")
         step += 1
     if approval is not None:
         decided = f"{approval.state.value}" + (f" by {approval.decided_by}" if approval.decided_by else "")
-        edited = f" with changes ({_params(approval.params)})" if approval.edited else ""
+        edited = f" with changes ({describe_params(approval.params)})" if approval.edited else ""
         result = f": {approval.result.get('summary')}" if approval.result else ""
         error = f": {approval.last_error}" if approval.last_error else ""
         lines.append(f"{step}. Approval {approval.id}: {decided}{edited}{result}{error}")

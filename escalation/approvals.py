@@ -10,9 +10,10 @@ from typing import Any
 
 from escalation import audit
 from escalation.approvals_store import NOW, ApprovalStore
-from escalation.authorization import AMOUNT, amount_problem, outcome_message, refusal_reason
+from escalation.authorization import amount_problem, outcome_message, refusal_reason
 from escalation.errors import AlreadyDecided, ApprovalNotFound, ExecutionFailed, NotAuthorized, UnknownAction
 from escalation.executors import ActionRequest, ExecutorRegistry
+from escalation.formatting import AMOUNT
 from escalation.models import POLICY_AUTO, SYSTEM, Actor, Approval, ApprovalState, PolicyOutcome, ProposedAction, Risk
 from escalation.policy import Policy
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from escalation.formatting import AMOUNT
 from escalation.models import Actor, Approval, ApprovalState, Role
 from escalation.policy import WorkflowPolicy
-
-AMOUNT = "amount_cents"
 
 
 def refusal_reason(workflow: WorkflowPolicy | None, approval: Approval, actor: Actor) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from escalation.formatting import money
 from escalation.models import ApprovalState, OutcomeKind, ProposedAction
 from escalation.service import Escalation, ProposalResult
 from handlers.conversations import Conversation, ConversationStore
@@ -17,14 +18,10 @@ _ASKS = "_asks"
 _CONFIDENCE = "_confidence"
 
 
-def _money(cents: Any) -> str:
-    return f"${int(cents) / 100:,.2f}"
-
-
 def describe_action(workflow: str, params: dict[str, Any]) -> str:
     match workflow:
         case "refund":
-            return f"a refund of {_money(params.get('amount_cents', 0))} for order {params.get('order_id')}"
+            return f"a refund of {money(params.get('amount_cents', 0))} for order {params.get('order_id')}"
         case "cancel_order":
             return f"cancelling order {params.get('order_id')}"
         case "change_email":

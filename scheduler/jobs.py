@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+from escalation.formatting import AMOUNT, money
 from escalation.service import Escalation
 from knowledge.models import Freshness
 from knowledge.store import KnowledgeStore
@@ -20,9 +21,9 @@ class JobContext:
     source: str = ""  # job:slot, stamped on every notice
 
 
-def _money(params: dict[str, object]) -> str:
-    amount = params.get("amount_cents")
-    return f" of ${int(amount) / 100:,.2f}" if isinstance(amount, int) else ""
+def _amount(params: dict[str, object]) -> str:
+    amount = params.get(AMOUNT)
+    return f" of {money(amount)}" if isinstance(amount, int) else ""
 
 
 async def approvals(ctx: JobContext) -> str:
@@ -34,7 +35,7 @@ async def approvals(ctx: JobContext) -> str:
             kind="staff_note",
             source=ctx.source,
             recipient=", ".join(workflow.approvers) if workflow else None,
-            text=f"Reminder: {approval.workflow}{_money(approval.params)} ({approval.id}) is waiting for a decision "
+            text=f"Reminder: {approval.workflow}{_amount(approval.params)} ({approval.id}) is waiting for a decision "
             f"and expires at {approval.expires_at:%Y-%m-%d %H:%M} UTC.",
             payload={"approval_id": approval.id},
         )

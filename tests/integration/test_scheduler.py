@@ -137,7 +137,6 @@ async def test_freshness_tells_each_owner_about_their_stale_documents(
     ctx: JobContext, rig: Rig, tmp_path: object
 ) -> None:
 
-
     folder = Path(str(tmp_path))
     async with rig.services.pool.connection() as conn:
         await conn.execute("TRUNCATE kb_documents, kb_chunks CASCADE")
