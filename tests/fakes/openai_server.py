@@ -12,12 +12,13 @@ import contextlib
 import hashlib
 import json
 import re
-import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.server_thread import ServerThread
 
 DIMENSION = 64
 
@@ -134,37 +135,22 @@ class FakeOpenAI:
         return web.json_response(_completion(item, body))
 
     def start(self) -> FakeOpenAI:
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        async def serve() -> None:
-            app = web.Application()
-            self._stopping = asyncio.Event()
+        def routes(app: web.Application) -> None:
             app.router.add_post("/v1/embeddings", self._embeddings)
             app.router.add_post("/v1/chat/completions", self._chat)
-            self._runner = web.AppRunner(app)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
 
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(serve())
-            self._loop.run_forever()
+        def created() -> None:
+            self._stopping = asyncio.Event()
 
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        ready.wait(10)
+        def wake_sleepers() -> None:
+            self._stopping.set()
+
+        self._server = ServerThread(routes, on_start=created, before_stop=wake_sleepers)
+        self.port = self._server.start()
         return self
 
     def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stopping.set)
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        self._server.stop()
 
 
 def _error(item: Status) -> web.Response:

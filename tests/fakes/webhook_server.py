@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from escalation.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tests.fakes.server_thread import ServerThread
 
 SECRET = "whsec-test-0123456789"
 
@@ -123,32 +123,9 @@ class FakeWebhook:
         return web.json_response(result, status=reply.status, headers=reply.headers)
 
     def start(self) -> FakeWebhook:
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        async def serve() -> None:
-            app = web.Application()
-            app.router.add_post("/hooks/actions", self._handle)
-            self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(serve())
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake webhook server did not start")
+        self._server = ServerThread(lambda app: app.router.add_post("/hooks/actions", self._handle))
+        self.port = self._server.start()
         return self
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        self._server.stop()
