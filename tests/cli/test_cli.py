@@ -216,3 +216,32 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_the_console_command_runs() -> None:
     result = run(Path("/nonexistent-home"), "--help")
     assert result.returncode == 0 and "approvals" in result.stdout and "explain" in result.stdout
+
+
+def test_switching_embedders_is_refused_until_reindex(tmp_path: Path) -> None:
+    from tests.fakes.openai_server import FakeOpenAI
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "refunds.md").write_text("# Refunds\n\nRefunds reach your card within ten days.\n")
+    (tmp_path / "docs" / "shipping.md").write_text("# Shipping\n\nParcels arrive in three to five days.\n")
+    home = tmp_path / "home"
+    assert run(home, "ingest", str(tmp_path / "docs")).returncode == 0
+    fake = FakeOpenAI().start()
+    try:
+        remote = {"EMBEDDER": "openai", "EMBEDDING_BASE_URL": fake.base_url, "EMBEDDING_API_KEY": "sk-secret-1"}
+        refused = run(home, "search", "refunds", env=remote)
+        assert refused.returncode == 1
+        assert "sentence-transformers/all-MiniLM-L6-v2 (384 dimensions)" in refused.stderr
+        assert "run `supportbot reindex`" in refused.stderr
+        assert "Traceback" not in refused.stderr and "sk-secret-1" not in refused.stderr
+
+        reindexed = run(home, "reindex", env=remote)
+        assert reindexed.returncode == 0, reindexed.stderr
+        assert "re-embedded 2 chunks and 0 gaps with openai:text-embedding-3-small" in reindexed.stdout
+
+        found = json.loads(run(home, "search", "when do refunds reach my card", "--json", env=remote).stdout)
+        assert found[0]["doc_key"] == "refunds"
+        back = run(home, "search", "refunds")
+        assert back.returncode == 1 and "openai:text-embedding-3-small (64 dimensions)" in back.stderr
+    finally:
+        fake.stop()
