@@ -90,6 +90,4 @@ async def open_services(
                     escalation=Escalation(pool, policy, executors, lease=settings.lease),
                 )
             finally:
-                close = getattr(chosen, "close", None)
-                if close is not None:
-                    await close()
+                await chosen.close()  # the cache passes it on to embedders that hold a client
