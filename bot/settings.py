@@ -108,6 +108,68 @@ class Settings(BaseSettings):
         "5m", description="How long a process owns a running action before another may take over (crash recovery)."
     )
 
+    lead_group: str = Field(
+        "support-leads", description="Policy approver group whose members count as team leads (autonomy, digest)."
+    )
+
+    slack_bot_token: SecretStr | None = Field(
+        None, description="Bot token (xoxb-…); with the signing secret, enables Slack."
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Verifies that requests to /slack/events come from Slack."
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, description="App-level token (xapp-…); when set, Slack is reached over Socket Mode instead of HTTP."
+    )
+    slack_api_base_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (a proxy, or a local fake in tests)."
+    )
+    slack_staff_channel: str | None = Field(
+        None, description="Channel id where approval and hand-off cards go (e.g. C0123ABCD)."
+    )
+    slack_digest_channel: str | None = Field(
+        None, description="Channel id for the weekly digest; unset = the staff channel."
+    )
+    slack_staff_teams: str = Field(
+        "", description="Comma-separated Slack team ids whose members are staff; empty = the installing team."
+    )
+    slack_groups: str = Field(
+        "", description="Policy group → Slack user group id, e.g. `support-leads=S0123,billing=S0456`."
+    )
+
+    microsoft_app_id: str | None = Field(None, description="Azure bot app id; enables Teams at POST /api/messages.")
+    microsoft_app_password: SecretStr | None = Field(None, description="Client secret of the Azure bot app.")
+    microsoft_app_type: str = Field(
+        "MultiTenant", description="`MultiTenant`, `SingleTenant` or `UserAssignedMSI` (Azure bot registration)."
+    )
+    microsoft_app_tenant_id: str | None = Field(None, description="Tenant of the bot app (SingleTenant / MSI).")
+    microsoft_app_certificate_thumbprint: str | None = Field(
+        None, description="Certificate thumbprint, instead of a password."
+    )
+    microsoft_app_certificate_key_file: Path | None = Field(None, description="PEM private key of that certificate.")
+    teams_staff_conversation: str | None = Field(
+        None, description="Teams channel conversation id (19:…@thread.tacv2) where approval and hand-off cards go."
+    )
+    teams_digest_conversation: str | None = Field(
+        None, description="Teams channel conversation id for the weekly digest; unset = the staff channel."
+    )
+    teams_service_url: str = Field(
+        "https://smba.trafficmanager.net/teams/", description="Bot Connector URL for proactive posts to Teams."
+    )
+    teams_staff_tenants: str = Field(
+        "", description="Comma-separated AAD tenant ids whose members are staff; empty = the bot app's tenant."
+    )
+    teams_groups: str = Field(
+        "", description="Policy group → AAD object ids, e.g. `support-leads=aad1;aad2,billing=aad3`."
+    )
+
+    digest_schedule: str = Field(
+        "mon 09:00", description="When the weekly digest is posted (weekday and time in SUPPORTBOT_TIMEZONE)."
+    )
+    minutes_per_ticket: float = Field(
+        12.0, ge=0, le=1440, description="Minutes a person spends on a ticket; rework avoided = automated × this."
+    )
+
     @field_validator("supportbot_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -134,6 +196,16 @@ class Settings(BaseSettings):
     def _valid_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.microsoft_app_id)
 
     @property
     def webhook_action_names(self) -> frozenset[str]:

@@ -39,3 +39,39 @@ class Outbox:
             )
             columns = [column.name for column in cur.description or []]
             return [dict(zip(columns, row, strict=True)) for row in await cur.fetchall()]
+
+    async def undelivered(self, platform: str, *, limit: int = 50, max_attempts: int = 5) -> list[dict[str, Any]]:
+        """Notices this platform still owes: its own conversations' and every staff-wide one."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT o.id, o.kind, o.conversation_key, o.recipient, o.text, o.payload, o.source, o.created_at, "
+                "COALESCE(d.attempts, 0) AS attempts FROM outbox o "
+                "LEFT JOIN outbox_deliveries d ON d.outbox_id = o.id AND d.platform = %(p)s "
+                "WHERE o.delivered_at IS NULL AND (d.state IS NULL OR (d.state = 'failed' AND d.attempts < %(max)s)) "
+                "AND (o.conversation_key IS NULL OR o.conversation_key LIKE %(prefix)s) "
+                "ORDER BY o.id LIMIT %(limit)s",
+                {"p": platform, "max": max_attempts, "prefix": f"{platform}:%", "limit": limit},
+            )
+            columns = [column.name for column in cur.description or []]
+            return [dict(zip(columns, row, strict=True)) for row in await cur.fetchall()]
+
+    async def mark(self, outbox_id: int, platform: str, *, delivered: bool, error: str | None = None) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO outbox_deliveries (outbox_id, platform, state, last_error) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (outbox_id, platform) DO UPDATE SET state = EXCLUDED.state, "
+                "attempts = outbox_deliveries.attempts + 1, last_error = EXCLUDED.last_error, updated_at = now()",
+                (outbox_id, platform, "delivered" if delivered else "failed", error),
+            )
+
+    async def failures(self, *, since: Any = None) -> list[dict[str, Any]]:
+        """Notices a platform gave up on (for the digest and `supportbot` operators)."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT o.id, o.kind, o.conversation_key, o.text, d.platform, d.attempts, d.last_error, d.updated_at "
+                "FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.state = 'failed' "
+                "AND (%(since)s::timestamptz IS NULL OR d.updated_at >= %(since)s) ORDER BY d.updated_at",
+                {"since": since},
+            )
+            columns = [column.name for column in cur.description or []]
+            return [dict(zip(columns, row, strict=True)) for row in await cur.fetchall()]
