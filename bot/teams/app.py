@@ -1,0 +1,190 @@
+"""`POST /api/messages`: parse, authenticate (401 for any bad token, never 500), de-duplicate, dispatch.
+
+Messages are acknowledged at once and handled in the background (Teams retries slow requests);
+invokes are answered in the request, since their response is the refreshed card."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from botbuilder.core import serializer_helper
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ActivityTypes
+
+from bot.channels import ChannelStore
+from bot.dedupe import EventDeduper
+from bot.services import Services
+from bot.settings import Settings
+from bot.teams.auth import build_adapter
+from bot.teams.bot import TeamsBot
+from bot.teams.delivery import PLATFORM, TeamsDelivery
+from bot.teams.identity import Directory
+from bot.teams.invoke import InvokeHandler
+from bot.teams.outbox_drain import OutboxDrain
+from bot.teams.references import ReferenceStore
+from bot.teams.turns import TurnFacts
+from handlers.core import Core
+from scheduler.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TeamsRuntime:
+    adapter: CloudAdapter
+    bot: TeamsBot
+    invoke: InvokeHandler
+    delivery: TeamsDelivery
+    deduper: EventDeduper
+    drain: OutboxDrain
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def idle(self) -> None:
+        """Wait for messages still being handled (tests, and a clean shutdown)."""
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)
+
+
+@dataclass
+class TeamsSlot:
+    """Filled at start-up (building the core needs the running loop); the app is frozen by then."""
+
+    runtime: TeamsRuntime | None = None
+
+
+TEAMS: web.AppKey[TeamsSlot] = web.AppKey("teams", TeamsSlot)
+
+
+def build_runtime(
+    services: Services, redis: aioredis.Redis, core: Core, *, settings: Settings | None = None, **auth: Any
+) -> TeamsRuntime:
+    """Everything Teams needs; `settings` and `auth` let tests point it at fakes with authentication off."""
+    config = settings or services.settings
+    adapter = build_adapter(config, **auth)
+    channels = ChannelStore(services.pool)
+    references = ReferenceStore(services.pool)
+    outbox = Outbox(services.pool)
+    delivery = TeamsDelivery(adapter, config, references=references, channels=channels, outbox=outbox)
+    facts = TurnFacts(Directory.from_settings(config), channels, references, redis)
+    invoke = InvokeHandler(core, services.escalation, facts, delivery)
+    return TeamsRuntime(
+        adapter=adapter,
+        bot=TeamsBot(core, facts, delivery, channels, invoke),
+        invoke=invoke,
+        delivery=delivery,
+        deduper=EventDeduper(redis, channels, platform=PLATFORM),
+        drain=OutboxDrain(outbox, delivery),
+    )
+
+
+def mount_teams(
+    app: web.Application,
+    services: Services,
+    redis: aioredis.Redis,
+    *,
+    core: Core | None = None,
+    settings: Settings | None = None,
+    drain: bool = True,
+    **auth: Any,
+) -> None:
+    """Serve `POST /api/messages`; build the core (unless given) and run the outbox drain while the app runs."""
+
+    slot = app[TEAMS] = TeamsSlot()
+
+    async def start(app: web.Application) -> None:
+        from bot.core_factory import build_core
+
+        slot.runtime = build_runtime(services, redis, core or await build_core(services), settings=settings, **auth)
+        if drain:
+            slot.runtime.drain.start()
+
+    async def stop(app: web.Application) -> None:
+        if slot.runtime is not None:
+            await slot.runtime.drain.stop()
+            await slot.runtime.idle()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    app.router.add_post("/api/messages", messages)
+
+
+def _bad(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+async def messages(request: web.Request) -> web.Response:
+    runtime = request.app[TEAMS].runtime
+    if runtime is None:
+        return _bad(503, "Teams is starting")
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return _bad(415, "expected an application/json activity")
+    try:
+        body = await request.json()
+    except ValueError:
+        return _bad(400, "the body is not JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body["type"]:
+        return _bad(400, "the body is not an activity")
+    try:
+        activity: Activity = Activity().deserialize(body)
+    except Exception:  # msrest raises several types for wrongly typed fields
+        return _bad(400, "the activity could not be read")
+    header = request.headers.get("Authorization") or None
+    try:
+        authenticated = await runtime.adapter.bot_framework_authentication.authenticate_request(activity, header)
+    except Exception as exc:  # every failure to authenticate (bad signature, garbage, unknown key) is a 401
+        log.info("refused a Teams request: %s", exc)
+        return _bad(401, "unauthorized")
+    if activity.type not in {ActivityTypes.message, ActivityTypes.invoke}:
+        return web.Response(status=200)  # conversation updates, reactions, …: nothing to do
+    problem = _missing(activity)
+    if problem:
+        return _bad(400, problem)
+    duplicate = not await runtime.deduper.first_time(f"{activity.conversation.id}:{activity.id}")
+    if activity.type == ActivityTypes.message:
+        if not duplicate:
+            task = asyncio.create_task(_process(runtime, authenticated, activity))
+            runtime.background.add(task)
+            task.add_done_callback(runtime.background.discard)
+        return web.Response(status=202)
+    return await _invoke(runtime, authenticated, activity, duplicate=duplicate)
+
+
+def _missing(activity: Activity) -> str | None:
+    if not activity.id:
+        return "the activity has no id"
+    if not activity.service_url:
+        return "the activity has no serviceUrl"
+    if activity.conversation is None or not activity.conversation.id:
+        return "the activity has no conversation"
+    if activity.from_property is None or not activity.from_property.id:
+        return "the activity has no sender"
+    return None
+
+
+async def _process(runtime: TeamsRuntime, authenticated: Any, activity: Activity) -> None:
+    try:
+        await runtime.adapter.process_activity(authenticated, activity, runtime.bot.on_turn)
+    except Exception:  # the bot's own catch-all answered already if it could; this is the adapter failing
+        log.exception("Teams activity %s could not be processed", activity.id)
+
+
+async def _invoke(runtime: TeamsRuntime, authenticated: Any, activity: Activity, *, duplicate: bool) -> web.Response:
+    async def logic(context: Any) -> None:
+        await runtime.invoke.handle(context, duplicate=duplicate)
+
+    try:
+        response = await runtime.adapter.process_activity(authenticated, activity, logic)
+    except Exception:
+        log.exception("Teams invoke %s could not be processed", activity.id)
+        return _bad(500, "the action could not be processed")
+    if response is None:
+        return web.Response(status=200)
+    body = response.body if isinstance(response.body, dict | list) or response.body is None else None
+    if body is None and response.body is not None:
+        body = serializer_helper(response.body)
+    return web.json_response(body, status=int(response.status))

@@ -1,0 +1,159 @@
+"""Adaptive Cards (1.4, Universal Actions) for answers, approvals and hand-offs. Pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from escalation.formatting import AMOUNT, describe_params, money
+from escalation.models import Approval, ApprovalState, Handoff, HandoffState
+from handlers.models import Citation, Reply
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+
+# Action.Execute verbs; the bot maps them to `ActionKind`s
+APPROVE, APPROVE_CHANGES, DENY, TAKE_OVER = "approve", "approve_changes", "deny", "take_over"
+HELPFUL, NOT_HELPFUL, TALK_TO_HUMAN, REFRESH = "helpful", "not_helpful", "talk_to_human", "refresh"
+
+
+def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.4", "body": body}
+    if actions:
+        content["actions"] = actions
+    return content
+
+
+def text(value: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": value, "wrap": True, **style}
+
+
+def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> dict[str, Any]:
+    action: dict[str, Any] = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}
+    if style:
+        action["style"] = style
+    return action
+
+
+def when(moment: datetime | None) -> str:
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _age(moment: datetime) -> str:
+    days = (datetime.now(UTC) - moment).days
+    return "updated today" if days <= 0 else f"updated {days} day{'s' if days != 1 else ''} ago"
+
+
+def citation_line(citation: Citation) -> str:
+    title = " › ".join((citation.title, *citation.heading_path))
+    shown = f"[{title}]({citation.url})" if citation.url else title
+    stale = " — **STALE: past its review date**" if citation.stale else ""
+    return f"[{citation.number}] {shown} ({_age(citation.updated_at)}){stale}"
+
+
+_VERBS = {"helpful": HELPFUL, "not_helpful": NOT_HELPFUL, "talk_to_human": TALK_TO_HUMAN}
+
+
+def answer_card(reply: Reply) -> dict[str, Any]:
+    """What the customer sees: the answer, numbered sources with their freshness, and feedback buttons."""
+    body = [text(reply.text)]
+    if reply.citations:
+        body.append(text("Sources", weight="Bolder", size="Small", spacing="Medium"))
+        body += [text(citation_line(c), size="Small", spacing="None") for c in reply.citations]
+    actions = [execute(b.label, _VERBS[b.kind.value], {"target": b.target}) for b in reply.buttons]
+    return card(body, actions)
+
+
+def _facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in pairs if v]}
+
+
+def _decision_line(approval: Approval, decided_by: str | None) -> str:
+    who = decided_by or approval.decided_by or "someone"
+    at = when(approval.decided_at)
+    state = approval.state
+    if state is ApprovalState.DENIED:
+        return f"❌ Denied by {who} at {at}" + (f": {approval.decision_note}" if approval.decision_note else "")
+    if state is ApprovalState.EXPIRED:
+        return f"⌛ Expired at {when(approval.expires_at)} without a decision"
+    changed = " with changes" if approval.edited else ""
+    if state is ApprovalState.EXECUTED:
+        summary = (approval.result or {}).get("summary", "done")
+        return f"✅ Approved{changed} by {who} at {at}. {summary}"
+    if state is ApprovalState.FAILED:
+        return f"⚠️ Approved{changed} by {who} at {at}, but the action failed: {approval.last_error}"
+    if state is ApprovalState.ROLLED_BACK:
+        return f"↩️ Approved{changed} by {who} at {at}, then rolled back"
+    return f"Approved{changed} by {who} at {at}; the action is {state.value}"
+
+
+def approval_card(approval: Approval, *, summary: str, reason: str, decided_by: str | None = None) -> dict[str, Any]:
+    """Pending: inputs and Approve / Approve with changes / Deny / Take over. Decided: who, when and the result."""
+    body = [
+        text(f"Approval needed: {approval.workflow}", weight="Bolder", size="Medium"),
+        text(summary),
+        _facts(
+            [
+                ("Why", reason),
+                ("Org", approval.org or "—"),
+                ("Inputs", describe_params(approval.params)),
+                ("Requested by", approval.requested_by),
+                ("Approval", approval.id),
+            ]
+        ),
+    ]
+    # echoed back on every click, so a refreshed card can be drawn without storing it; not "reason": inputs
+    # are merged into the data under their ids
+    data = {"approval": approval.id, "conversation": approval.conversation_key or "", "summary": summary, "why": reason}
+    if approval.state is not ApprovalState.PENDING:
+        body.append(text(_decision_line(approval, decided_by), weight="Bolder", spacing="Medium"))
+        return card(body)
+    body.append(text(f"Expires {when(approval.expires_at)}", size="Small", isSubtle=True))
+    if AMOUNT in approval.params:
+        body.append(
+            {
+                "type": "Input.Number",
+                "id": "amount",
+                "label": f"New amount in dollars (proposed {money(approval.params[AMOUNT])})",
+                "min": 0.01,
+            }
+        )
+    body.append({"type": "Input.Text", "id": "reason", "label": "Reason (needed to deny) or note", "isMultiline": True})
+    actions = [
+        execute("Approve", APPROVE, data, style="positive"),
+        execute("Approve with changes", APPROVE_CHANGES, data),
+        execute("Deny", DENY, data, style="destructive"),
+    ]
+    if approval.conversation_key:
+        actions.append(execute("Take over", TAKE_OVER, data))
+    return card(body, actions)
+
+
+def handoff_card(handoff: Handoff, *, summary: str, taken_by: str | None = None) -> dict[str, Any]:
+    body = [
+        text("A customer needs a person", weight="Bolder", size="Medium"),
+        text(summary),
+        _facts(
+            [
+                ("Why", handoff.reason),
+                ("Org", handoff.org or "—"),
+                ("What they said", handoff.summary),
+                ("Assigned to", handoff.assigned_to or "unassigned"),
+                ("Hand-off", handoff.id),
+            ]
+        ),
+    ]
+    if handoff.state is HandoffState.OPEN and not taken_by:
+        data = {"handoff": handoff.id, "conversation": handoff.conversation_key, "summary": summary}
+        return card(body, [execute("Take over", TAKE_OVER, data, style="positive")])
+    who = taken_by or handoff.claimed_by or "someone"
+    body.append(text(f"🙋 {handoff.state.value.title()} by {who}", weight="Bolder", spacing="Medium"))
+    return card(body)
+
+
+def taken_over_card(conversation_key: str, who: str) -> dict[str, Any]:
+    return card([text(f"🙋 {who} took over the conversation at {when(None)}.", weight="Bolder")])
+
+
+def attachment(content: dict[str, Any]) -> dict[str, Any]:
+    return {"contentType": CARD_CONTENT_TYPE, "content": content}

@@ -1,0 +1,180 @@
+"""Universal Actions (`Action.Execute` invokes): approve, approve with changes, deny, take over, feedback.
+
+We answer invokes ourselves (`InvokeResponse` with a plain dict body, serialised by our HTTP handler), so
+`ActivityHandler`'s adaptive-card path and its double serialisation in `CloudAdapter` are never used."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes
+
+from bot.teams import cards
+from bot.teams.delivery import TeamsDelivery
+from bot.teams.turns import TurnFacts, Who
+from escalation.models import ApprovalState, Role
+from escalation.service import Escalation
+from handlers.core import Core
+from handlers.models import ActionKind, InboundAction, Outbound, Platform, Reply, StaffNote
+
+log = logging.getLogger(__name__)
+
+INVOKE_NAME = "adaptiveCard/action"
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+ERROR_TYPE = "application/vnd.microsoft.error"
+
+_FEEDBACK = {
+    cards.HELPFUL: ActionKind.HELPFUL,
+    cards.NOT_HELPFUL: ActionKind.NOT_HELPFUL,
+    cards.TALK_TO_HUMAN: ActionKind.TALK_TO_HUMAN,
+}
+
+
+def card_response(content: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": 200, "type": cards.CARD_CONTENT_TYPE, "value": content}
+
+
+def message_response(text: str) -> dict[str, Any]:
+    return {"statusCode": 200, "type": MESSAGE_TYPE, "value": text}
+
+
+def error_response(status: int, text: str) -> dict[str, Any]:
+    return {"statusCode": status, "type": ERROR_TYPE, "value": {"code": "BadRequest", "message": text}}
+
+
+async def respond(context: TurnContext, body: dict[str, Any], *, status: int = 200) -> None:
+    await context.send_activity(
+        Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=status, body=body))
+    )
+
+
+def _amount_cents(raw: Any) -> int | None:
+    """The card asks for dollars (`35`, `35.50`, `$1,200`); None when it is not a positive amount."""
+    try:
+        dollars = Decimal(str(raw).strip().lstrip("$").replace(",", ""))
+    except (InvalidOperation, ValueError):
+        return None
+    cents = int((dollars * 100).to_integral_value())
+    return cents if dollars.is_finite() and cents > 0 else None
+
+
+class InvokeHandler:
+    def __init__(self, core: Core, escalation: Escalation, facts: TurnFacts, delivery: TeamsDelivery) -> None:
+        self._core = core
+        self._escalation = escalation
+        self._facts = facts
+        self._delivery = delivery
+
+    async def handle(self, context: TurnContext, *, duplicate: bool = False) -> None:
+        activity = context.activity
+        value = activity.value if isinstance(activity.value, dict) else {}
+        action = value.get("action") if isinstance(value.get("action"), dict) else None
+        if activity.name != INVOKE_NAME or action is None or not isinstance(action.get("verb"), str):
+            await respond(context, error_response(400, "Unsupported invoke."), status=400)
+            return
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        try:
+            body = await self._execute(context, str(action["verb"]), data, duplicate=duplicate)
+        except Exception:  # the catch-all for a click: the clicker is told, nothing half-silent
+            log.exception("Teams invoke %s failed", activity.id)
+            body = message_response("Sorry, that didn't work. Please try again; a person will check it.")
+        await respond(context, body)
+
+    async def _execute(
+        self, context: TurnContext, verb: str, data: dict[str, Any], *, duplicate: bool
+    ) -> dict[str, Any]:
+        who = await self._facts.who(context)
+        if verb in {cards.APPROVE, cards.APPROVE_CHANGES, cards.DENY, cards.REFRESH} and data.get("approval"):
+            if duplicate or verb == cards.REFRESH:
+                return await self._current_approval_card(data)
+            return await self._decide(who, verb, data)
+        if verb == cards.TAKE_OVER and data.get("conversation"):
+            if duplicate:
+                return message_response("Already done.")
+            return await self._take_over(who, data)
+        if verb in _FEEDBACK and data.get("target"):
+            if duplicate:
+                return message_response("Thanks, we already have that.")
+            return await self._feedback(who, _FEEDBACK[verb], str(data["target"]))
+        return error_response(400, "This button is not understood; the card may be out of date.")
+
+    async def _current_approval_card(self, data: dict[str, Any], *, decided_by: str | None = None) -> dict[str, Any]:
+        approval = await self._escalation.approval(str(data["approval"]))
+        if approval is None:
+            return message_response("This approval no longer exists.")
+        content = cards.approval_card(
+            approval, summary=str(data.get("summary", "")), reason=str(data.get("why", "")), decided_by=decided_by
+        )
+        return card_response(content)
+
+    async def _decide(self, who: Who, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+        # customers and non-approvers are refused (and audited) by escalation: one trail for every refusal
+        kind, value = ActionKind.APPROVE, dict[str, Any]()
+        note = str(data.get("reason") or "").strip()
+        if verb == cards.DENY:
+            if not note:
+                return message_response("Please write a reason before denying.")
+            kind, value = ActionKind.DENY, {"reason": note}
+        elif verb == cards.APPROVE_CHANGES:
+            amount = _amount_cents(data.get("amount"))
+            if amount is None:
+                return message_response("Enter the new amount in dollars (for example 35.00) to approve with changes.")
+            value = {"amount_cents": amount, **({"note": note} if note else {})}
+        elif note:
+            value = {"note": note}
+        approval_id = str(data["approval"])
+        action = InboundAction(Platform.TEAMS, None, who.key, who.actor, kind, approval_id, value)
+        outbound = await self._core.handle(action)
+        approval = await self._escalation.approval(approval_id)
+        notes = [item.text for item in outbound if isinstance(item, StaffNote)]
+        if approval is None or approval.state is ApprovalState.PENDING:
+            return message_response(" ".join(notes) or "Nothing changed.")  # refused or invalid: card stays
+        decided_here = approval.decided_by == who.actor.id
+        content = cards.approval_card(
+            approval,
+            summary=str(data.get("summary", "")),
+            reason=str(data.get("why", "")),
+            decided_by=who.actor.label if decided_here else None,
+        )
+        # the customer's reply and any hand-off go out; the clicker's note is the refreshed card itself
+        await self._delivery.deliver([item for item in outbound if not isinstance(item, StaffNote)])
+        if decided_here:
+            await self._update_everywhere(approval_id, content)
+        return card_response(content)
+
+    async def _update_everywhere(self, item_id: str, content: dict[str, Any]) -> None:
+        try:
+            await self._delivery.update_card(item_id, content)
+        except Exception as exc:  # the clicker already sees the new card; others see it on refresh
+            log.warning("could not update the card of %s in place: %s", item_id, exc)
+
+    async def _take_over(self, who: Who, data: dict[str, Any]) -> dict[str, Any]:
+        customer_key = str(data["conversation"])
+        handoff_id = str(data.get("handoff") or "")
+        target = handoff_id or customer_key
+        action = InboundAction(Platform.TEAMS, None, customer_key, who.actor, ActionKind.TAKE_OVER, target)
+        outbound = await self._core.handle(action)
+        notes = " ".join(item.text for item in outbound if isinstance(item, StaffNote))
+        if who.actor.role is Role.CUSTOMER or not handoff_id:
+            return message_response(notes or "Done.")
+        handoff = await self._escalation.handoffs.get(handoff_id)
+        content = cards.handoff_card(handoff, summary=str(data.get("summary", "")), taken_by=who.actor.label)
+        await self._update_everywhere(handoff_id, content)
+        return card_response(content)
+
+    async def _feedback(self, who: Who, kind: ActionKind, target: str) -> dict[str, Any]:
+        org = await self._facts.org_for(who)
+        action = InboundAction(Platform.TEAMS, org, who.key, who.actor, kind, target)
+        outbound = await self._core.handle(action)
+        here = [item.text for item in outbound if isinstance(item, Reply) and item.conversation_key == who.key]
+        elsewhere: list[Outbound] = [
+            item for item in outbound if not (isinstance(item, Reply) and item.conversation_key == who.key)
+        ]
+        await self._delivery.deliver([item for item in elsewhere if not isinstance(item, StaffNote)])
+        if kind is ActionKind.TALK_TO_HUMAN and here:
+            # everyone in the chat should see that a person is coming, not only the clicker
+            await self._delivery.deliver([Reply(who.key, here[0])])
+        return message_response(" ".join(here) or "Thanks.")
