@@ -1,0 +1,88 @@
+"""Customers in Teams: cited answers as Adaptive Cards, channel threads, tenants scoped to their org."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tests.adapter.teams.conftest import BOT_ID, CASEY, GINA, NOBODY, STAFF_CHANNEL, Teams
+
+pytestmark = pytest.mark.integration
+_n = itertools.count(1)
+
+
+def personal() -> str:
+    return f"a:personal-{next(_n)}"
+
+
+async def test_a_question_is_answered_with_citations_in_a_card(teams: Teams) -> None:
+    chat = personal()
+    assert await teams.say(CASEY, "How do I reset my password?", conversation=chat) == 202
+
+    typing = teams.connector.posted(chat, kind="typing")
+    [answer] = teams.connector.posted(chat)
+    assert typing and teams.connector.sent.index(typing[0]) < teams.connector.sent.index(answer)
+    assert answer.body["from"]["id"] == BOT_ID
+    card = answer.card
+    assert card is not None and card["version"] == "1.4"
+    blocks = [item["text"] for item in card["body"]]
+    assert blocks[0].startswith("Here is what our help centre says:") and "[1]" in blocks[0]
+    assert blocks[1] == "Sources"
+    assert blocks[2].startswith("[1] [")
+    assert "(https://help.acme.example/accounts/reset-your-password)" in blocks[2]
+    assert "(updated " in blocks[2]
+    actions = card["actions"]
+    assert [(a["type"], a["verb"], a["title"]) for a in actions] == [
+        ("Action.Execute", "helpful", "Helpful"),
+        ("Action.Execute", "not_helpful", "Not helpful"),
+        ("Action.Execute", "talk_to_human", "Talk to a human"),
+    ]
+    assert actions[0]["data"]["target"].startswith("dec_")
+    # nothing internal reaches the customer
+    assert "confidence" not in str(card).lower() and "rule" not in answer.card_text().lower()
+
+    thanks = await teams.click(CASEY, "helpful", actions[0]["data"], conversation=chat)
+    assert thanks == {
+        "statusCode": 200,
+        "type": "application/vnd.microsoft.activity.message",
+        "value": "Thanks for letting us know.",
+    }
+
+
+async def test_in_a_channel_the_bot_answers_mentions_in_the_thread(teams: Teams) -> None:
+    thread = f"19:initech-support@thread.tacv2;messageid={next(_n)}"
+    question = "How do I reset my password?"
+    await teams.say(CASEY, question, conversation=thread, conversation_type="channel")
+    assert teams.connector.posted(thread) == []  # not addressed to the bot
+
+    await teams.say(CASEY, question, conversation=thread, conversation_type="channel", mention=True)
+    [reply] = teams.connector.posted(thread)
+    assert reply.conversation_id == thread  # the thread's own id: the reply stays in the chain
+    assert reply.reply_to is not None and reply.reply_to.startswith("in-")
+    assert reply.card is not None and "reset-your-password" in reply.card_text()
+
+
+async def test_answers_are_scoped_to_the_tenants_org(teams: Teams) -> None:
+    question = "Who is our account manager and how do we escalate a P1 incident?"
+    globex_chat, initech_chat = personal(), personal()
+    await teams.say(GINA, question, conversation=globex_chat)
+    await teams.say(CASEY, question, conversation=initech_chat)
+    [globex] = teams.connector.posted(globex_chat)
+    [initech] = teams.connector.posted(initech_chat)
+    assert "Daniel Okafor" in globex.card_text() and "globex" in globex.card_text()
+    assert "Daniel Okafor" not in initech.card_text() + initech.text
+    assert "globex" not in (initech.card_text() + initech.text).lower()
+
+
+async def test_an_unbound_tenant_gets_no_answers_and_staff_hear_once(teams: Teams) -> None:
+    before = len(teams.connector.posted(STAFF_CHANNEL))
+    for _ in range(2):
+        chat = personal()
+        await teams.say(NOBODY, "How do I reset my password?", conversation=chat)
+        [reply] = teams.connector.posted(chat)
+        assert reply.text.startswith("This Microsoft Teams organisation is not connected to our support yet")
+        assert reply.card is None
+    notes = teams.connector.posted(STAFF_CHANNEL)[before:]
+    assert len(notes) == 1
+    assert "tenant-nobody" in notes[0].text and "supportbot teams bind tenant-nobody ORG" in notes[0].text
