@@ -10,8 +10,11 @@ from aiohttp import web
 from rich.console import Console
 
 from bot.cli import run_async, settings
+from bot.cli_explain import explain_decision
+from bot.core_factory import open_core
 from bot.server import build_app
 from bot.services import Services, open_services
+from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
 from scheduler.jobs import JobContext
 from scheduler.outbox import Outbox
@@ -32,10 +35,10 @@ async def run(
     host: Annotated[str | None, typer.Option(help="Listen address (default: HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default: PORT).")] = None,
 ) -> None:
-    """Run the scheduled jobs and serve health checks and the knowledge search API until interrupted."""
+    """Serve Slack (HTTP events or Socket Mode), health checks and the search API, and run the scheduled jobs."""
     config = settings()
     address, number = host or config.host, port or config.port
-    async with open_services(config) as services, open_redis(config) as redis:
+    async with open_services(config) as services, open_redis(config) as redis, open_core(services) as core:
         # approvals a crashed process left approved or half-executed are finished once, now
         await services.escalation.recover()
         scheduler = build_scheduler(services)
@@ -43,7 +46,17 @@ async def run(
         if caught_up:
             out.print(f"caught up {len(caught_up)} missed job slot(s)", highlight=False)
         scheduler.start()
-        runner = web.AppRunner(build_app(services, redis))
+        slack = None
+        if config.slack_enabled:
+            slack = SlackAdapter(
+                settings=config,
+                core=core,
+                escalation=services.escalation,
+                pool=services.pool,
+                redis=redis,
+                explain=lambda decision_id: explain_decision(services, decision_id),
+            )
+        runner = web.AppRunner(build_app(services, redis, slack=slack))
         await runner.setup()
         try:
             await web.TCPSite(runner, address, number).start()
@@ -54,6 +67,9 @@ async def run(
             f"(try /healthz or /api/search?q=how+do+I+return+an+item)",
             highlight=False,
         )
+        if slack is not None:
+            mode = "Socket Mode" if slack.socket_mode else f"events at http://{address}:{number}/slack/events"
+            out.print(f"Slack: {mode}", highlight=False)
         try:
             await asyncio.Event().wait()
         finally:

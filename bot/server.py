@@ -10,16 +10,18 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.services import Services
+from bot.slack.app import SlackAdapter
 from knowledge.models import SearchMode, SearchResult
 
 log = logging.getLogger(__name__)
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis", aioredis.Redis)
+SLACK: web.AppKey[SlackAdapter | None] = web.AppKey("slack")
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when PostgreSQL and Redis both answer; 503 with what is wrong otherwise."""
+    """200 when PostgreSQL, Redis (and Slack, when configured) answer; 503 with what is wrong otherwise."""
     checks: dict[str, str] = {}
     try:
         async with request.app[SERVICES].pool.connection(timeout=2) as conn:
@@ -32,6 +34,9 @@ async def healthz(request: web.Request) -> web.Response:
         checks["redis"] = "ok"
     except Exception as exc:  # idem
         checks["redis"] = f"error: {exc}"
+    slack = request.app[SLACK]
+    if slack is not None:
+        checks["slack"] = await slack.health()
     healthy = all(value == "ok" for value in checks.values())
     return web.json_response({"ok": healthy, "checks": checks}, status=200 if healthy else 503)
 
@@ -67,10 +72,13 @@ async def search(request: web.Request) -> web.Response:
     return web.json_response({"question": question, "results": [_result(result) for result in results]})
 
 
-def build_app(services: Services, redis: aioredis.Redis) -> web.Application:
+def build_app(services: Services, redis: aioredis.Redis, *, slack: SlackAdapter | None = None) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[SERVICES] = services
     app[REDIS] = redis
+    app[SLACK] = slack
+    if slack is not None:
+        slack.mount(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/search", search)
     return app

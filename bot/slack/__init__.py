@@ -1,0 +1,1 @@
+"""Slack adapter: translates between Slack (Bolt) and the channel-neutral core; nothing else."""

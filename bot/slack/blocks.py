@@ -1,0 +1,291 @@
+"""Block Kit for everything the core says: answers with citations, approval and hand-off cards, modals.
+
+Pure functions: channel-neutral items in, Slack JSON out. Action ids are `sb:<ActionKind>` and the
+button value is the target id, so every click maps back to one `InboundAction` without lookups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from escalation.formatting import AMOUNT, describe_params, money
+from escalation.models import Approval, ApprovalState, Handoff, HandoffState
+from handlers.models import ActionKind, Button, Citation, Reply
+
+Block = dict[str, Any]
+TEXT_LIMIT = 2900  # Slack refuses section text over 3000 characters
+ACTION_PREFIX = "sb:"
+APPROVE_WITH_CHANGES = "sb:approve_with_changes"
+HANDOFF_CLOSE = "sb:handoff_close"
+MODAL_NOT_HELPFUL = "sb_not_helpful"
+MODAL_DECIDE = "sb_decide"
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters; anything else a customer typed is shown as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(t, 2000)} for t in texts[:10]]}
+
+
+def button(label: str, action_id: str, value: str, *, style: str | None = None, confirm: Block | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label[:75]},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def action_id(kind: ActionKind) -> str:
+    return f"{ACTION_PREFIX}{kind.value}"
+
+
+def age(when: datetime, *, now: datetime | None = None) -> str:
+    days = ((now or datetime.now(UTC)) - when).days
+    if days <= 0:
+        return "updated today"
+    return f"updated {days} day{'s' if days != 1 else ''} ago"
+
+
+def citation_line(citation: Citation, *, now: datetime | None = None) -> str:
+    title = escape(" › ".join((citation.title, *citation.heading_path)))
+    linked = f"<{citation.url}|{title}>" if citation.url else title
+    stale = " · :warning: past its review date" if citation.stale else ""
+    return f"[{citation.number}] {linked} · {age(citation.updated_at, now=now)}{stale}"
+
+
+def reply_blocks(reply: Reply, *, now: datetime | None = None) -> list[Block]:
+    blocks = [section(escape(reply.text))]
+    if reply.citations:
+        blocks.append(context(*(citation_line(c, now=now) for c in reply.citations)))
+    if reply.buttons:
+        blocks.append({"type": "actions", "elements": [_reply_button(b) for b in reply.buttons]})
+    return blocks
+
+
+def _reply_button(item: Button) -> Block:
+    return button(item.label, action_id(item.kind), item.target)
+
+
+def _amount_line(approval: Approval) -> str:
+    amount = approval.params.get(AMOUNT)
+    proposed = approval.proposed_params.get(AMOUNT)
+    if amount is None:
+        return ""
+    if approval.edited and proposed is not None and proposed != amount:
+        return f" {money(amount)} (proposed {money(proposed)})"
+    return f" {money(amount)}"
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What the approval card shows beyond the approval itself."""
+
+    request_text: str | None  # the customer's words
+    confidence: float | None
+    reason: str  # why a human must decide
+    thread_link: str | None
+
+
+def approval_card(approval: Approval, facts: CardFacts) -> list[Block]:
+    """The card in the staff channel: everything an approver needs to decide without opening anything."""
+    request_text, confidence, reason, thread_link = (
+        facts.request_text,
+        facts.confidence,
+        facts.reason,
+        facts.thread_link,
+    )
+    title = f"{'Undo' if approval.rollback_of else 'Approval needed'}: {approval.action}{_amount_line(approval)}"
+    fields = [
+        f"*Customer*\n<@{approval.requested_by}>"
+        if approval.requested_by.startswith("U")
+        else f"*Customer*\n{escape(approval.requested_by)}",
+        f"*Org*\n{escape(approval.org or 'none')}",
+        f"*Action*\n`{approval.workflow}` → `{approval.action}`",
+        f"*Inputs*\n{escape(describe_params(approval.params)) or 'none'}",
+        f"*Risk*\n{approval.risk.value}",
+        f"*Confidence*\n{f'{confidence:.2f}' if confidence is not None else 'n/a'}",
+        f"*Rule*\n`{approval.rule}`",
+        f"*Expires*\n<!date^{int(approval.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|"
+        f"{approval.expires_at:%Y-%m-%d %H:%M} UTC>",
+    ]
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(title, 150)}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    if request_text:
+        blocks.append(section(f"*In their words*\n>{escape(clip(request_text, 1500))}"))
+    blocks.append(
+        context(
+            f"Why a human: {escape(reason)}",
+            f"{approval.id}" + (f" · decision `{approval.decision_id}`" if approval.decision_id else ""),
+            *([f"<{thread_link}|Open the conversation>"] if thread_link else []),
+        )
+    )
+    if approval.state is ApprovalState.PENDING:
+        blocks.append(
+            {"type": "actions", "block_id": f"approval:{approval.id}", "elements": _decision_buttons(approval)}
+        )
+    return blocks
+
+
+def _decision_buttons(approval: Approval) -> list[Block]:
+    confirm = {
+        "title": {"type": "plain_text", "text": "Approve?"},
+        "text": {"type": "mrkdwn", "text": f"Run `{approval.action}`{_amount_line(approval)} now?"},
+        "confirm": {"type": "plain_text", "text": "Approve"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+    elements = [button("Approve", action_id(ActionKind.APPROVE), approval.id, style="primary", confirm=confirm)]
+    if AMOUNT in approval.params:
+        elements.append(button("Approve with changes", APPROVE_WITH_CHANGES, approval.id))
+    elements.append(button("Deny", action_id(ActionKind.DENY), approval.id, style="danger"))
+    if approval.conversation_key:
+        elements.append(button("Take over", action_id(ActionKind.TAKE_OVER), approval.id))
+    return elements
+
+
+def decided_card(approval: Approval, facts: CardFacts, *, undoable: bool) -> list[Block]:
+    """The same card after a decision: who, when, outcome and result; buttons gone (but Undo, while allowed)."""
+    blocks = approval_card(approval, facts)
+    blocks.append(section(outcome_text(approval)))
+    if undoable:
+        blocks.append({"type": "actions", "elements": [button("Undo", action_id(ActionKind.UNDO), approval.id)]})
+    return blocks
+
+
+_STATE_WORDS = {
+    ApprovalState.APPROVED: ":hourglass: Approved, running",
+    ApprovalState.EXECUTING: ":hourglass: Approved, running",
+    ApprovalState.EXECUTED: ":white_check_mark: Approved and done",
+    ApprovalState.FAILED: ":x: Approved, but the action failed",
+    ApprovalState.DENIED: ":no_entry: Denied",
+    ApprovalState.EXPIRED: ":alarm_clock: Expired unanswered",
+    ApprovalState.ROLLED_BACK: ":leftwards_arrow_with_hook: Done, then undone",
+}
+
+
+def outcome_text(approval: Approval) -> str:
+    words = _STATE_WORDS.get(approval.state, approval.state.value)
+    who = (
+        f" by <@{approval.decided_by}>"
+        if approval.decided_by and approval.decided_by.startswith("U")
+        else (f" by {escape(approval.decided_by)}" if approval.decided_by else "")
+    )
+    when = f" at {approval.decided_at:%Y-%m-%d %H:%M} UTC" if approval.decided_at else ""
+    lines = [f"*{words}*{who}{when}" + (" (amount changed)" if approval.edited else "")]
+    if approval.decision_note:
+        lines.append(f"Note: {escape(approval.decision_note)}")
+    if approval.result and approval.result.get("summary"):
+        lines.append(f"Result: {escape(str(approval.result['summary']))}")
+    if approval.last_error and approval.state is ApprovalState.FAILED:
+        lines.append(f"Error: {escape(approval.last_error)}")
+    return "\n".join(lines)
+
+
+def handoff_card(handoff: Handoff, *, text: str, thread_link: str | None) -> list[Block]:
+    fields = [
+        f"*Org*\n{escape(handoff.org or 'none')}",
+        f"*Workflow*\n{escape(handoff.workflow or 'none')}",
+        f"*Assigned to*\n{escape(handoff.assigned_to or 'anyone')}",
+        f"*State*\n{handoff.state.value}" + (f" by <@{handoff.claimed_by}>" if handoff.claimed_by else ""),
+    ]
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(f"Hand-off: {handoff.reason}", 150)}},
+        section(escape(text)),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    if handoff.summary:
+        blocks.append(section(f"*Summary*\n{escape(handoff.summary)}"))
+    if handoff.would_have_said:
+        blocks.append(section(f"*The bot would have said*\n>{escape(clip(handoff.would_have_said, 1500))}"))
+    blocks.append(context(handoff.id, *([f"<{thread_link}|Open the conversation>"] if thread_link else [])))
+    if handoff.state is not HandoffState.CLOSED:
+        elements = []
+        if handoff.state is not HandoffState.CLAIMED:
+            elements.append(button("Claim", action_id(ActionKind.TAKE_OVER), handoff.id, style="primary"))
+        elements.append(button("Hand back to the bot", action_id(ActionKind.HAND_BACK), handoff.id))
+        elements.append(button("Close", HANDOFF_CLOSE, handoff.id))
+        blocks.append({"type": "actions", "elements": elements})
+    return blocks
+
+
+def not_helpful_modal(decision_id: str, *, private_metadata: str) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": MODAL_NOT_HELPFUL,
+        "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": "What was wrong?"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "comment",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Tell us what was missing or wrong"},
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
+            },
+            context(f"About answer `{decision_id}`"),
+        ],
+    }
+
+
+def decide_modal(approval: Approval, *, deny: bool, private_metadata: str) -> Block:
+    """Deny asks for a reason; Approve with changes asks for the new amount (and an optional note)."""
+    if deny:
+        title, submit = "Deny request", "Deny"
+        inputs = [_text_input("reason", "Reason (shown in the audit trail)", multiline=True, optional=False)]
+    else:
+        title, submit = "Approve with changes", "Approve"
+        current = approval.params.get(AMOUNT)
+        initial = f"{int(current) / 100:.2f}" if isinstance(current, int) else ""
+        inputs = [
+            _text_input("amount", "New amount (e.g. 35.00)", initial=initial, optional=False),
+            _text_input("note", "Note (optional)", multiline=True, optional=True),
+        ]
+    return {
+        "type": "modal",
+        "callback_id": MODAL_DECIDE,
+        "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(f"`{approval.action}` {escape(describe_params(approval.params))} for {escape(approval.org or '')}"),
+            *inputs,
+        ],
+    }
+
+
+def _text_input(
+    block_id: str, label: str, *, initial: str = "", multiline: bool = False, optional: bool = True
+) -> Block:
+    element: Block = {"type": "plain_text_input", "action_id": "value", "multiline": multiline, "max_length": 2000}
+    if initial:
+        element["initial_value"] = initial
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }

@@ -1,0 +1,227 @@
+"""Button clicks and modal submissions → `InboundAction`s for the core; cards updated after decisions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.slack import blocks
+from bot.slack.identity import SlackDirectory
+from bot.slack.messages import MessageHandler
+from bot.slack.sender import SEND_ERRORS, Clicker, SlackSender, conversation_key
+from escalation.errors import EscalationError
+from escalation.models import Actor
+from escalation.service import Escalation
+from handlers.core import Core
+from handlers.models import ActionKind, InboundAction, Platform
+
+log = logging.getLogger(__name__)
+
+
+def parse_amount(text: str) -> int | None:
+    """`35`, `35.00`, `$1,234.5` → cents; None for anything else."""
+    cleaned = text.strip().replace("$", "").replace(",", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        return None
+    return int(value * 100)
+
+
+class Interactions:
+    def __init__(
+        self,
+        *,
+        core: Core,
+        sender: SlackSender,
+        directory: SlackDirectory,
+        messages: MessageHandler,
+        escalation: Escalation,
+        digest_action: Callable[[Actor, dict[str, Any]], Awaitable[str]] | None = None,
+    ) -> None:
+        self._digest_action = digest_action
+        self._core = core
+        self._sender = sender
+        self._directory = directory
+        self._messages = messages
+        self._escalation = escalation
+
+    async def actor(self, body: dict[str, Any], installing_team: str | None) -> Actor:
+        user = body.get("user") or {}
+        team = user.get("team_id") or (body.get("team") or {}).get("id")
+        return await self._directory.actor(str(user.get("id")), team_id=team, installing_team=installing_team)
+
+    async def on_button(self, body: dict[str, Any], action: dict[str, Any], installing_team: str | None) -> None:
+        """Runs after the ack. One catch-all: the clicker always hears what happened."""
+        actor = await self.actor(body, installing_team)
+        container = body.get("container") or {}
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "") or None
+        message_ts = container.get("message_ts")
+        thread_ts = container.get("thread_ts") or message_ts
+        clicker = Clicker(actor.id, channel, container.get("thread_ts"))
+        action_id, target = str(action.get("action_id")), str(action.get("value") or "")
+        try:
+            if action_id in (blocks.APPROVE_WITH_CHANGES, blocks.action_id(ActionKind.DENY)):
+                await self._open_decide_modal(
+                    body, target, deny=action_id != blocks.APPROVE_WITH_CHANGES, clicker=clicker
+                )
+            elif action_id == blocks.action_id(ActionKind.NOT_HELPFUL):
+                await self._open_feedback_modal(body, target, clicker=clicker, channel=channel, thread_ts=thread_ts)
+            elif action_id == blocks.HANDOFF_CLOSE:
+                await self._escalation.handoffs.close(target, actor)
+                await self._sender.refresh_handoff(target)
+            else:
+                kind = ActionKind(action_id.removeprefix(blocks.ACTION_PREFIX))
+                key = await self._conversation_of(target, channel=channel, thread_ts=thread_ts)
+                await self.act(kind, target, actor=actor, clicker=clicker, key=key, channel=channel)
+        except EscalationError as exc:
+            await self._sender.deliver([], clicker=clicker)
+            await self._tell(clicker, str(exc))
+        except Exception:
+            log.exception("Slack action %s on %s failed", action_id, target)
+            await self._tell(clicker, "Sorry, that did not work. Nothing was changed; please try again.")
+
+    async def act(
+        self,
+        kind: ActionKind,
+        target: str,
+        *,
+        actor: Actor,
+        clicker: Clicker,
+        key: str,
+        channel: str | None,
+        value: dict[str, Any] | None = None,
+    ) -> None:
+        org = await self._messages.org_for(channel, None) if channel else None
+        inbound = InboundAction(Platform.SLACK, org, key, actor, kind, target, value or {})
+        items = await self._core.handle(inbound)
+        await self._sender.deliver(items, clicker=clicker)
+        if target.startswith("apr_"):
+            await self._sender.refresh_approval(target)
+        elif target.startswith("hnd_"):
+            await self._sender.refresh_handoff(target)
+
+    async def _conversation_of(self, target: str, *, channel: str | None, thread_ts: str | None) -> str:
+        """Buttons on staff cards act on the customer's conversation, not on the staff channel."""
+        if target.startswith("apr_"):
+            approval = await self._escalation.approval(target)
+            if approval and approval.conversation_key:
+                return approval.conversation_key
+        if target.startswith("hnd_"):
+            return (await self._escalation.handoffs.get(target)).conversation_key
+        return conversation_key(channel or "unknown", thread_ts or "unknown")
+
+    async def _open_decide_modal(self, body: dict[str, Any], approval_id: str, *, deny: bool, clicker: Clicker) -> None:
+        approval = await self._escalation.approval(approval_id)
+        if approval is None:
+            await self._tell(clicker, f"{approval_id} no longer exists.")
+            return
+        meta = json.dumps({"approval": approval_id, "deny": deny, "channel": clicker.channel})
+        await self._sender.client.views_open(
+            trigger_id=body["trigger_id"], view=blocks.decide_modal(approval, deny=deny, private_metadata=meta)
+        )
+
+    async def _open_feedback_modal(
+        self, body: dict[str, Any], decision_id: str, *, clicker: Clicker, channel: str | None, thread_ts: str | None
+    ) -> None:
+        meta = json.dumps({"decision": decision_id, "channel": channel, "thread_ts": thread_ts})
+        try:
+            await self._sender.client.views_open(
+                trigger_id=body["trigger_id"], view=blocks.not_helpful_modal(decision_id, private_metadata=meta)
+            )
+        except SEND_ERRORS as exc:  # no modal: the feedback still counts, just without a comment
+            log.warning("could not open the feedback modal: %s", exc)
+            actor = Actor(
+                clicker.user, (await self._directory.actor(clicker.user, team_id=None, installing_team=None)).role
+            )
+            key = conversation_key(channel or "unknown", thread_ts or "unknown")
+            await self.act(ActionKind.NOT_HELPFUL, decision_id, actor=actor, clicker=clicker, key=key, channel=channel)
+
+    @staticmethod
+    def validate_decision(view: dict[str, Any]) -> dict[str, str] | None:
+        """Field errors for Slack to show in the modal, or None when it may be submitted."""
+        meta = json.loads(view.get("private_metadata") or "{}")
+        values = _values(view)
+        if meta.get("deny"):
+            if not values.get("reason", "").strip():
+                return {"reason": "Please give a reason; it is kept in the audit trail."}
+        elif parse_amount(values.get("amount", "")) is None:
+            return {"amount": "Enter an amount such as 35.00"}
+        return None
+
+    async def on_decide_submission(
+        self, body: dict[str, Any], view: dict[str, Any], installing_team: str | None
+    ) -> None:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        values = _values(view)
+        if meta.get("deny"):
+            kind, value = ActionKind.DENY, dict[str, Any](reason=values.get("reason", "").strip())
+        else:
+            amount = parse_amount(values.get("amount", ""))
+            kind, value = ActionKind.APPROVE, {"amount_cents": amount, "note": values.get("note") or None}
+        await self._submit(body, meta, kind, value, installing_team)
+
+    async def on_digest_button(self, body: dict[str, Any], action: dict[str, Any], installing_team: str | None) -> None:
+        """Promote / Demote from the weekly digest: leads only, audited by escalation."""
+        actor = await self.actor(body, installing_team)
+        container = body.get("container") or {}
+        clicker = Clicker(actor.id, container.get("channel_id"), container.get("message_ts"))
+        try:
+            data = json.loads(str(action.get("value") or "{}"))
+            if self._digest_action is None:
+                raise ValueError("promotion from the digest is not set up")
+            message = await self._digest_action(actor, data)
+        except (ValueError, KeyError) as exc:
+            message = f"That button is out of date ({exc})."
+        except EscalationError as exc:
+            message = str(exc)
+        await self._tell(clicker, message)
+
+    async def on_feedback_submission(
+        self, body: dict[str, Any], view: dict[str, Any], installing_team: str | None
+    ) -> None:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        comment = _values(view).get("comment") or None
+        await self._submit(
+            body, meta, ActionKind.NOT_HELPFUL, {"comment": comment}, installing_team, target=str(meta.get("decision"))
+        )
+
+    async def _submit(
+        self,
+        body: dict[str, Any],
+        meta: dict[str, Any],
+        kind: ActionKind,
+        value: dict[str, Any],
+        installing_team: str | None,
+        *,
+        target: str | None = None,
+    ) -> None:
+        actor = await self.actor(body, installing_team)
+        channel = meta.get("channel")
+        clicker = Clicker(actor.id, channel, meta.get("thread_ts"))
+        subject = target or str(meta.get("approval"))
+        try:
+            key = await self._conversation_of(subject, channel=channel, thread_ts=meta.get("thread_ts"))
+            await self.act(kind, subject, actor=actor, clicker=clicker, key=key, channel=channel, value=value)
+        except Exception:
+            log.exception("Slack modal %s on %s failed", kind, subject)
+            await self._tell(clicker, "Sorry, that did not work. Nothing was changed; please try again.")
+
+    async def _tell(self, clicker: Clicker, text: str) -> None:
+        try:
+            await self._sender.tell_privately(clicker, text)
+        except (SlackApiError, *SEND_ERRORS) as exc:
+            log.warning("could not tell %s: %s (%s)", clicker.user, text, exc)
+
+
+def _values(view: dict[str, Any]) -> dict[str, str]:
+    """{block_id: typed value} from a submitted modal."""
+    state = (view.get("state") or {}).get("values") or {}
+    return {block: str((fields.get("value") or {}).get("value") or "") for block, fields in state.items()}

@@ -1,0 +1,249 @@
+"""Delivers the core's outbound items to Slack and keeps staff cards up to date.
+
+Customer-facing replies go to the conversation's thread; approval and hand-off cards go to the staff
+channel; staff notes go privately to the person who clicked, or to the staff channel — never into a
+shared channel. A message Slack still refuses after the client's retries is written to the outbox
+(retried later by the drain loop, reported in the digest), never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import ClientError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels import ChannelStore
+from bot.slack import blocks
+from escalation.models import Approval, ApprovalState, Handoff
+from escalation.service import Escalation
+from handlers.decisions import DecisionStore
+from handlers.models import ApprovalRequest, HandoffNotice, Outbound, Reply
+from scheduler.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+SEND_ERRORS = (SlackApiError, ClientError, OSError, TimeoutError)
+
+
+class DeliveryError(Exception):
+    """Slack would not take a message; the text says why (channel missing, permission, outage)."""
+
+
+def conversation_key(channel: str, thread_ts: str) -> str:
+    return f"{PLATFORM}:{channel}:{thread_ts}"
+
+
+def parse_key(key: str) -> tuple[str, str] | None:
+    """`slack:C123:1700000000.0001` → ("C123", "1700000000.0001"); None for other platforms' keys."""
+    parts = key.split(":")
+    if len(parts) != 3 or parts[0] != PLATFORM:
+        return None
+    return parts[1], parts[2]
+
+
+@dataclass(frozen=True)
+class Clicker:
+    """The person whose click or command produced the items: private notes go to them."""
+
+    user: str
+    channel: str | None
+    thread_ts: str | None = None
+
+
+class SlackSender:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        channels: ChannelStore,
+        outbox: Outbox,
+        escalation: Escalation,
+        decisions: DecisionStore,
+        staff_channel: str | None,
+    ) -> None:
+        self.client = client
+        self._channels = channels
+        self._outbox = outbox
+        self._escalation = escalation
+        self._decisions = decisions
+        self.staff_channel = staff_channel
+
+    async def deliver(self, items: list[Outbound], *, clicker: Clicker | None = None, source: str = "turn") -> None:
+        for item in items:
+            try:
+                await self.deliver_one(item, clicker=clicker)
+            except (DeliveryError, *SEND_ERRORS) as exc:
+                await self._record_failure(item, exc, source=source)
+
+    async def deliver_one(self, item: Outbound, *, clicker: Clicker | None = None) -> None:
+        if isinstance(item, Reply):
+            await self.post_reply(item)
+        elif isinstance(item, ApprovalRequest):
+            await self.post_approval(item.approval, reason=item.reason)
+        elif isinstance(item, HandoffNotice):
+            await self.post_handoff(item.handoff, text=item.text)
+        elif clicker is not None:
+            await self.tell_privately(clicker, item.text)
+        else:
+            await self.post_staff(item.text, conversation_key=item.conversation_key)
+
+    async def post_reply(self, reply: Reply) -> str:
+        where = parse_key(reply.conversation_key)
+        if where is None:
+            raise DeliveryError(f"{reply.conversation_key} is not a Slack conversation")
+        channel, thread_ts = where
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=blocks.clip(reply.text, 3900),
+            blocks=blocks.reply_blocks(reply),
+            unfurl_links=False,
+        )
+        return str(response.get("ts", ""))
+
+    async def post_staff(self, text: str, *, conversation_key: str | None = None, thread_ts: str | None = None) -> None:
+        channel = self._require_staff_channel()
+        link = await self.thread_link(conversation_key) if conversation_key else None
+        body = blocks.escape(text) + (f"\n<{link}|Open the conversation>" if link else "")
+        await self.client.chat_postMessage(
+            channel=channel, text=blocks.clip(text, 3900), blocks=[blocks.section(body)], thread_ts=thread_ts
+        )
+
+    async def tell_privately(self, clicker: Clicker, text: str) -> None:
+        if clicker.channel is None:
+            await self.client.chat_postMessage(channel=clicker.user, text=text)  # a DM
+            return
+        await self.client.chat_postEphemeral(
+            channel=clicker.channel, user=clicker.user, text=text, thread_ts=clicker.thread_ts
+        )
+
+    async def post_approval(self, approval: Approval, *, reason: str) -> None:
+        channel = self._require_staff_channel()
+        card = await self._approval_blocks(approval, reason=reason)
+        response = await self.client.chat_postMessage(
+            channel=channel, text=f"Approval needed: {approval.action} for {approval.org}", blocks=card
+        )
+        await self._channels.save_card(
+            approval.id, PLATFORM, channel_id=channel, message_ref=str(response["ts"]), reference={"reason": reason}
+        )
+
+    async def refresh_approval(self, approval_id: str) -> None:
+        """Update the card in place after a decision: who, when, outcome, result; buttons gone."""
+        card = await self._channels.card(approval_id, PLATFORM)
+        approval = await self._escalation.approval(approval_id)
+        if card is None or approval is None:
+            return
+        reason = str(card.reference.get("reason", approval.rule))
+        content = await self._approval_blocks(approval, reason=reason)
+        try:
+            await self.client.chat_update(
+                channel=card.channel_id, ts=card.message_ref, text=blocks.outcome_text(approval), blocks=content
+            )
+        except SEND_ERRORS as exc:
+            log.warning("could not update the card of %s: %s", approval_id, exc)
+
+    async def _approval_blocks(self, approval: Approval, *, reason: str) -> list[dict[str, Any]]:
+        record = await self._decisions.get(approval.decision_id) if approval.decision_id else None
+        request_text = record.inbound if record else None
+        confidence = None
+        if record is not None:
+            confidence = record.route_confidence if record.route_confidence is not None else record.confidence
+        link = await self.thread_link(approval.conversation_key) if approval.conversation_key else None
+        facts = blocks.CardFacts(request_text=request_text, confidence=confidence, reason=reason, thread_link=link)
+        if approval.state is ApprovalState.PENDING:
+            return blocks.approval_card(approval, facts)
+        return blocks.decided_card(approval, facts, undoable=self._undoable(approval))
+
+    def _undoable(self, approval: Approval) -> bool:
+        if approval.state is not ApprovalState.EXECUTED or approval.rollback_of:
+            return False
+        workflow = self._escalation.policy.workflow(approval.workflow)
+        return bool(workflow and workflow.rollback)
+
+    async def post_handoff(self, handoff: Handoff, *, text: str) -> None:
+        channel = self._require_staff_channel()
+        link = await self.thread_link(handoff.conversation_key)
+        existing = await self._channels.card(handoff.id, PLATFORM)
+        content = blocks.handoff_card(handoff, text=text, thread_link=link)
+        if existing is not None:  # an escalation or reminder about a card already posted: update it, note it
+            await self.client.chat_update(
+                channel=existing.channel_id, ts=existing.message_ref, text=text, blocks=content
+            )
+            await self.client.chat_postMessage(channel=existing.channel_id, thread_ts=existing.message_ref, text=text)
+            return
+        response = await self.client.chat_postMessage(
+            channel=channel, text=f"Hand-off: {handoff.reason}", blocks=content
+        )
+        await self._channels.save_card(
+            handoff.id, PLATFORM, channel_id=channel, message_ref=str(response["ts"]), reference={"text": text}
+        )
+
+    async def refresh_handoff(self, handoff_id: str) -> None:
+        card = await self._channels.card(handoff_id, PLATFORM)
+        if card is None:
+            return
+        handoff = await self._escalation.handoffs.get(handoff_id)
+        link = await self.thread_link(handoff.conversation_key)
+        content = blocks.handoff_card(handoff, text=str(card.reference.get("text", "")), thread_link=link)
+        try:
+            await self.client.chat_update(
+                channel=card.channel_id, ts=card.message_ref, text=f"Hand-off {handoff.state.value}", blocks=content
+            )
+        except SEND_ERRORS as exc:
+            log.warning("could not update the card of %s: %s", handoff_id, exc)
+
+    async def thread_link(self, conversation_key: str | None) -> str | None:
+        where = parse_key(conversation_key or "")
+        if where is None:
+            return None
+        try:
+            response = await self.client.chat_getPermalink(channel=where[0], message_ts=where[1])
+            return str(response.get("permalink") or "") or None
+        except SEND_ERRORS as exc:  # a card without a link is still a card
+            log.info("no permalink for %s: %s", conversation_key, exc)
+            return None
+
+    def _require_staff_channel(self) -> str:
+        if not self.staff_channel:
+            raise DeliveryError("SLACK_STAFF_CHANNEL is not set, so staff cards have nowhere to go")
+        return self.staff_channel
+
+    async def _record_failure(self, item: Outbound, exc: BaseException, *, source: str) -> None:
+        error = _describe(exc)
+        log.error("could not deliver %s to Slack: %s", type(item).__name__, error)
+        kind, key, payload = _outbox_shape(item)
+        try:
+            await self._outbox.add(
+                kind=kind,
+                text=getattr(item, "text", ""),
+                source=f"slack:{source}",
+                conversation_key=key,
+                payload={**payload, "error": error, "platform": PLATFORM},
+            )
+        except Exception:  # the database is down too: the log line above is all that is left
+            log.exception("could not record the undelivered %s", type(item).__name__)
+
+
+def _outbox_shape(item: Outbound) -> tuple[str, str | None, dict[str, Any]]:
+    if isinstance(item, Reply):
+        return "reply", item.conversation_key, {"decision_id": item.decision_id}
+    if isinstance(item, ApprovalRequest):
+        return (
+            "approval_request",
+            item.approval.conversation_key,
+            {"approval_id": item.approval.id, "reason": item.reason},
+        )
+    if isinstance(item, HandoffNotice):
+        return "handoff", item.handoff.conversation_key, {"handoff_id": item.handoff.id}
+    return "staff_note", None, {"about": item.conversation_key}
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack said {exc.response.get('error', exc.response.status_code)}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from bot.channels import ChannelStore
+from bot.cli_explain import explain_decision
+from bot.core_factory import build_core
+from bot.server import build_app
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack.app import SlackAdapter
+from bot.storage import open_redis
+from knowledge.ingest import IngestOptions
+from tests.adapter.slack.harness import SECRET, STAFF_CHANNEL, Rig
+from tests.fakes.slack_api import FakeSlack
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack(usergroups={"S0LEADS": ["U0LEAD"], "S0BILL": ["U0BILL"]}) as server:
+        yield server
+
+
+def slack_settings(settings: Settings, fake: FakeSlack, **extra: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "slack_bot_token": SecretStr("xoxb-test"),
+            "slack_signing_secret": SecretStr(SECRET),
+            "slack_api_base_url": fake.base_url,
+            "slack_staff_channel": STAFF_CHANNEL,
+            "slack_groups": "support-leads=S0LEADS,billing=S0BILL",
+            **extra,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+async def prepared(services: Services) -> Services:
+    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
+    async with services.pool.connection() as conn:
+        await conn.execute(
+            "TRUNCATE approvals, handoffs, autonomy_stages, policy_switches, channel_bindings, seen_events, "
+            "chat_cards, outbox_deliveries, outbox CASCADE"
+        )
+    channels = ChannelStore(services.pool)
+    await channels.bind("slack", "C0ACME", "acme", bound_by="test")
+    await channels.bind("slack", "C0GLOBEX", "globex", bound_by="test")
+    await channels.bind("slack", "T0GLOBEX", "globex", bound_by="test")
+    return services
+
+
+@pytest.fixture(scope="module")
+async def rig(prepared: Services, settings: Settings, fake: FakeSlack) -> AsyncIterator[Rig]:
+    config = slack_settings(settings, fake)
+    async with open_redis(config) as redis:
+        adapter = SlackAdapter(
+            settings=config,
+            core=await build_core(prepared),
+            escalation=prepared.escalation,
+            pool=prepared.pool,
+            redis=redis,
+            explain=lambda decision_id: explain_decision(prepared, decision_id),
+            drain_every=3600,  # tests drain by hand
+        )
+        async with TestClient(TestServer(build_app(prepared, redis, slack=adapter))) as client:
+            yield Rig(client, fake, adapter)
