@@ -66,13 +66,24 @@ def build_app() -> typer.Typer:
     """Register every command once; the command modules import this one, so they load here, late."""
     global _registered  # noqa: PLW0603 - registration must happen once per process
     if not _registered:
-        from bot import cli_approvals, cli_chat, cli_db, cli_escalation, cli_eval, cli_explain, cli_knowledge, cli_run
+        from bot import (
+            cli_approvals,
+            cli_channels,
+            cli_chat,
+            cli_db,
+            cli_escalation,
+            cli_eval,
+            cli_explain,
+            cli_knowledge,
+            cli_run,
+        )
 
         app.add_typer(cli_db.app, name="db")
         app.add_typer(cli_eval.app, name="eval")
         app.add_typer(cli_escalation.autonomy_app, name="autonomy")
         app.add_typer(cli_approvals.approvals_app, name="approvals")
         app.add_typer(cli_approvals.handoffs_app, name="handoffs")
+        app.add_typer(cli_channels.channels_app, name="channels")
         app.command("audit")(cli_escalation.audit)
         app.command("killswitch")(cli_escalation.killswitch)
         cli_knowledge.register(app)
