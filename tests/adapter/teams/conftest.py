@@ -64,7 +64,7 @@ async def core(services: Services) -> Core:
     return await build_core(services)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Person:
     user_id: str
     aad: str
@@ -80,7 +80,8 @@ GINA = Person("29:gina", "aad-gina", "Gina Globex", GLOBEX_TENANT)
 NOBODY = Person("29:nobody", "aad-nobody", "Nora Unbound", UNBOUND_TENANT)
 BEA = Person("29:bea", "aad-bea", "Bea Billing", STAFF_TENANT)  # in the billing group: may approve refunds
 SAM = Person("29:sam", "aad-sam", "Sam Staff", STAFF_TENANT)  # staff, in no approver group
-GUEST = Person("29:guest", "aad-guest", "Gus Guest", INITECH_TENANT)  # an initech user inside the staff tenant
+# an initech user who is a guest in the staff tenant: writes from there, but the connector says initech is home
+GUEST = Person("29:guest", "aad-guest", "Gus Guest", STAFF_TENANT)
 
 
 class Teams:

@@ -1,0 +1,174 @@
+"""The staff side in Teams: approval cards in the staff channel, Universal Actions, exactly-once execution."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+
+from bot.services import Services
+from escalation.models import ApprovalState
+from tests.adapter.teams.conftest import BEA, CASEY, GUEST, SAM, STAFF_CHANNEL, STAFF_TENANT, Person, Teams
+from tests.fakes.bot_connector import Sent
+
+pytestmark = pytest.mark.integration
+_n = itertools.count(1)
+LENA = Person("29:lena", "aad-lena", "Lena Lead", STAFF_TENANT)  # support-leads: may approve refunds too
+
+
+async def request_refund(teams: Teams, amount: str = "$30") -> tuple[str, Sent]:
+    """A customer asks for a refund over two turns; returns their chat and the approval card staff got."""
+    chat = f"a:refund-{next(_n)}"
+    await teams.say(CASEY, "I want a refund for order A-10228, the plug arrived broken", conversation=chat)
+    await teams.say(CASEY, amount, conversation=chat)
+    cards = [
+        s
+        for s in teams.connector.posted(STAFF_CHANNEL)
+        if s.card and s.card.get("actions") and s.card["actions"][0]["data"].get("conversation") == f"teams:{chat}"
+    ]
+    assert len(cards) == 1, teams.connector.posted(STAFF_CHANNEL)
+    return chat, cards[0]
+
+
+def data_of(card: Sent, **inputs: Any) -> dict[str, Any]:
+    """What Teams sends on a click: the action's data with the card's inputs merged in."""
+    assert card.card is not None
+    return {**card.card["actions"][0]["data"], **inputs}
+
+
+async def audit_events(services: Services, approval_id: str) -> list[tuple[str, str]]:
+    async with services.pool.connection() as conn:
+        cur = await conn.execute("SELECT event, actor FROM audit_log WHERE subject_id = %s ORDER BY id", (approval_id,))
+        return [(str(event), str(actor)) for event, actor in await cur.fetchall()]
+
+
+async def test_refund_card_approved_with_changes_runs_once_and_tells_the_customer(
+    teams: Teams, services: Services
+) -> None:
+    chat, card = await request_refund(teams)
+    texts = [s.text for s in teams.connector.posted(chat)]
+    assert texts[0] == "How much should be refunded (for example $25.00)?"
+    assert texts[1].startswith("I've asked a teammate to approve a refund of $30.00 for order A-10228")
+
+    assert card.method == "CREATE"  # a new thread in the staff channel, by create_conversation
+    assert card.conversation_id.startswith(STAFF_CHANNEL)
+    assert card.card is not None
+    shown = card.card_text()
+    assert "Approval needed: refund" in shown and "order_id=A-10228" in shown and "amount_cents=$30.00" in shown
+    assert [a["verb"] for a in card.card["actions"]] == ["approve", "approve_changes", "deny", "take_over"]
+    assert {i["id"] for i in card.card["body"] if i["type"].startswith("Input.")} == {"amount", "reason"}
+    approval_id = data_of(card)["approval"]
+
+    response = await teams.click(
+        BEA,
+        "approve_changes",
+        data_of(card, amount="25", reason="Partial: one plug"),
+        conversation=card.conversation_id,
+    )
+    assert response["statusCode"] == 200 and response["type"] == "application/vnd.microsoft.card.adaptive"
+    decided = response["value"]
+    decided_text = Sent("PUT", "", "", None, {"attachments": [{"contentType": response["type"], "content": decided}]})
+    line = decided_text.card_text().splitlines()[-1]
+    assert line.startswith("✅ Approved with changes by Bea Billing at ") and "Refunded $25.00" in line
+    assert "actions" not in decided  # nobody can click it again
+
+    [update] = teams.connector.updates()[-1:]
+    assert update.activity_id == card.activity_id and update.card == decided  # refreshed in place for everyone
+    told = teams.connector.posted(chat)[-1]
+    assert told.text.startswith("Good news: Refunded $25.00")
+
+    approval = await services.escalation.approval(approval_id)
+    assert approval is not None and approval.state is ApprovalState.EXECUTED and approval.attempts == 1
+    assert approval.decided_by == "aad-bea" and approval.params["amount_cents"] == 2500
+
+    # Teams delivers an invoke again (here three times, two at once), and another approver clicks late: each
+    # sees the decided card, nothing runs again, the customer is not told twice
+    sent_before = len(teams.connector.sent)
+
+    async def redeliver() -> dict[str, Any]:
+        return await teams.click(
+            BEA, "approve_changes", data_of(card, amount="25"), conversation=card.conversation_id, activity_id="in-dup"
+        )
+
+    again = [*await asyncio.gather(redeliver(), redeliver()), await redeliver()]
+    again.append(await teams.click(LENA, "approve", data_of(card), conversation=card.conversation_id))
+    assert [r["value"] for r in again] == [decided] * 4
+    assert [s for s in teams.connector.sent[sent_before:] if s.conversation_id == chat] == []
+    approval = await services.escalation.approval(approval_id)
+    assert approval is not None and approval.attempts == 1
+    events = [event for event, _ in await audit_events(services, approval_id)]
+    assert events.count("executed") == 1 and events.count("approved_with_changes") == 1
+
+
+async def test_only_configured_approvers_decide_and_refusals_are_audited(teams: Teams, services: Services) -> None:
+    _, card = await request_refund(teams, "$20")
+    approval_id = data_of(card)["approval"]
+    updates_before = len(teams.connector.updates())
+    refusals = {
+        SAM: "You are not an approver for refund.",  # staff, but in no approver group
+        CASEY: "Customers cannot approve or deny actions.",
+        GUEST: "Customers cannot approve or deny actions.",  # writes from the staff tenant, home tenant initech
+    }
+    for person, told in refusals.items():
+        response = await teams.click(person, "approve", data_of(card), conversation=card.conversation_id)
+        assert response == {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": told}
+    approval = await services.escalation.approval(approval_id)
+    assert approval is not None and approval.state is ApprovalState.PENDING
+    assert len(teams.connector.updates()) == updates_before  # the card is untouched
+    refused = [actor for event, actor in await audit_events(services, approval_id) if event == "decision_refused"]
+    assert refused == ["aad-sam", "aad-casey", "aad-guest"]
+
+
+async def test_deny_needs_a_reason_then_the_card_and_customer_say_so(teams: Teams, services: Services) -> None:
+    chat, card = await request_refund(teams, "$15")
+    nudge = await teams.click(BEA, "deny", data_of(card, reason="  "), conversation=card.conversation_id)
+    assert nudge["value"] == "Please write a reason before denying."
+    response = await teams.click(
+        BEA, "deny", data_of(card, reason="Outside the return window"), conversation=card.conversation_id
+    )
+    assert response["type"] == "application/vnd.microsoft.card.adaptive"
+    last = response["value"]["body"][-1]["text"]
+    assert last.startswith("❌ Denied by Bea Billing at ") and last.endswith(": Outside the return window")
+    assert teams.connector.posted(chat)[-1].text.startswith("A teammate reviewed your request and couldn't approve it")
+    bad_amount = await teams.click(BEA, "approve_changes", data_of(card, amount="lots"), conversation=chat)
+    assert bad_amount["value"].startswith("Enter the new amount in dollars")
+
+
+async def test_talk_to_a_human_posts_a_handoff_card_and_take_over_silences_the_bot(teams: Teams) -> None:
+    chat = f"a:human-{next(_n)}"
+    await teams.say(CASEY, "How do I reset my password?", conversation=chat)
+    [answer] = teams.connector.posted(chat)
+    assert answer.card is not None
+    talk = next(a for a in answer.card["actions"] if a["verb"] == "talk_to_human")
+    response = await teams.click(CASEY, "talk_to_human", talk["data"], conversation=chat)
+    assert response["value"].startswith("I've asked a person from our team to join")
+    assert teams.connector.posted(chat)[-1].text == response["value"]  # the whole chat sees it
+    [handoff] = [
+        s
+        for s in teams.connector.posted(STAFF_CHANNEL)
+        if s.card and s.card.get("actions") and s.card["actions"][0]["data"].get("conversation") == f"teams:{chat}"
+    ]
+    assert "A customer needs a person" in handoff.card_text() and "Org: initech" in handoff.card_text()
+    assert handoff.card is not None
+    data = handoff.card["actions"][0]["data"]
+
+    taken = await teams.click(SAM, "take_over", data, conversation=handoff.conversation_id)
+    assert taken["type"] == "application/vnd.microsoft.card.adaptive"
+    assert taken["value"]["body"][-1]["text"] == "🙋 Claimed by Sam Staff"
+    assert teams.connector.updates()[-1].activity_id == handoff.activity_id
+
+    posted = len(teams.connector.posted(chat))
+    await teams.say(CASEY, "Hello? What does error E118 mean?", conversation=chat)
+    assert len(teams.connector.posted(chat)) == posted  # a person owns the conversation: the bot stays quiet
+
+
+async def test_a_staff_message_in_a_customer_thread_takes_it_over(teams: Teams) -> None:
+    thread = f"19:shared@thread.tacv2;messageid={next(_n)}"
+    kind = {"conversation_type": "channel", "tenant": STAFF_TENANT}
+    await teams.say(CASEY, "How do I reset my password?", conversation=thread, mention=True, **kind)
+    assert len(teams.connector.posted(thread)) == 1
+    await teams.say(SAM, "I'll take this one, Casey.", conversation=thread, **kind)
+    await teams.say(CASEY, "Thanks! And what does error E118 mean?", conversation=thread, mention=True, **kind)
+    assert len(teams.connector.posted(thread)) == 1
