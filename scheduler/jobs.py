@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from escalation.formatting import AMOUNT, money
 from escalation.service import Escalation
+from knowledge.gaps import GapLog
 from knowledge.models import Freshness
 from knowledge.store import KnowledgeStore
+from scheduler.digest import DigestPublisher, DigestSources, build_digest
+from scheduler.digest_delivery import DigestError, deliver
+from scheduler.digest_weeks import last_complete_week
 from scheduler.outbox import Outbox
+from scheduler.slots import Pool
+
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,13 @@ class JobContext:
     knowledge: KnowledgeStore
     outbox: Outbox
     source: str = ""  # job:slot, stamped on every notice
+    slot: datetime | None = None  # the scheduled time being run, stamped by the runner
+    # the digest job reads through these (bot.publishers.digest_job_context fills them from Settings)
+    pool: Pool | None = None
+    gaps: GapLog | None = None
+    publishers: tuple[DigestPublisher, ...] = ()
+    zone: ZoneInfo = UTC_ZONE
+    minutes_per_ticket: float = 12.0
 
 
 def _amount(params: dict[str, object]) -> str:
@@ -93,3 +108,20 @@ async def knowledge_freshness(ctx: JobContext, *, today: date | None = None) -> 
             payload={"documents": len(titles)},
         )
     return f"{sum(len(t) for t in stale.values())} stale documents, {len(stale)} owners told"
+
+
+async def digest(ctx: JobContext) -> str:
+    """The weekly digest of the last complete ISO week before the slot: posted by every publisher and kept in
+    the outbox. A replica that catches up a missed Monday later in the week still reports the same week."""
+    if ctx.pool is None:
+        raise DigestError("the digest job needs a database pool in its JobContext (bot.publishers.digest_job_context)")
+    moment = ctx.slot or datetime.now(ctx.zone)
+    sources = DigestSources.build(ctx.pool, ctx.escalation, ctx.knowledge, gaps=ctx.gaps)
+    built = await build_digest(
+        sources,
+        last_complete_week(moment, ctx.zone),
+        zone=ctx.zone,
+        minutes_per_ticket=ctx.minutes_per_ticket,
+        now=moment,
+    )
+    return await deliver(built, ctx.publishers, queries=sources.queries, source=ctx.source)

@@ -14,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
 
 from scheduler import jobs
+from scheduler.digest_weeks import parse_schedule
 from scheduler.jobs import JobContext
 from scheduler.slots import SlotLedger
 
@@ -30,7 +31,8 @@ class JobSpec:
     catch_up: timedelta  # how far back a slot missed while every replica was down is still worth running
 
 
-def default_jobs(zone: tzinfo) -> list[JobSpec]:
+def default_jobs(zone: tzinfo, *, digest_schedule: str = "mon 09:00") -> list[JobSpec]:
+    day, hour, minute = parse_schedule(digest_schedule)
     return [
         JobSpec("approvals", CronTrigger(minute="*/5", timezone=zone), jobs.approvals, timedelta(minutes=5)),
         JobSpec("handoff_sla", CronTrigger(minute="*/5", timezone=zone), jobs.handoff_sla, timedelta(minutes=5)),
@@ -39,6 +41,13 @@ def default_jobs(zone: tzinfo) -> list[JobSpec]:
             CronTrigger(hour=8, minute=0, timezone=zone),
             jobs.knowledge_freshness,
             timedelta(days=1),
+        ),
+        # caught up for six days: a late digest still covers the week it was meant for
+        JobSpec(
+            "digest",
+            CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=zone),
+            jobs.digest,
+            timedelta(days=6),
         ),
     ]
 
@@ -80,7 +89,7 @@ class Scheduler:
         if not await self._ledger.claim(job_id, slot, owner=self._owner):
             return None
         try:
-            summary = await spec.run(replace(self._context, source=f"{job_id}:{slot.isoformat()}"))
+            summary = await spec.run(replace(self._context, source=f"{job_id}:{slot.isoformat()}", slot=slot))
         except Exception as exc:  # a job failure is recorded and retried, never allowed to stop the scheduler
             log.exception("job %s for slot %s failed", job_id, slot)
             if await self._ledger.fail(job_id, slot, error=f"{type(exc).__name__}: {exc}"):
