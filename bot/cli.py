@@ -71,6 +71,7 @@ def build_app() -> typer.Typer:
             cli_channels,
             cli_chat,
             cli_db,
+            cli_digest,
             cli_escalation,
             cli_eval,
             cli_explain,
@@ -90,6 +91,7 @@ def build_app() -> typer.Typer:
         app.command("chat")(cli_chat.chat)
         app.command("explain")(cli_explain.explain_command)
         cli_run.register(app)
+        cli_digest.register(app)
         _registered = True
     return app
 

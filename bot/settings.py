@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from escalation.durations import parse_duration
 from knowledge.fusion import Fusion
+from scheduler.digest_weeks import parse_schedule
 
 
 class EmbedderKind(StrEnum):
@@ -182,6 +183,12 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.supportbot_timezone)
+
+    @field_validator("digest_schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        parse_schedule(value)  # the scheduler reads it the same way at start-up
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -69,3 +69,12 @@ async def change_stage(
     return StageChange(
         workflow, before, stage, True, f"{actor.label} moved {workflow} from {before.value} to {stage.value}."
     )
+
+
+async def digest_button(autonomy: Autonomy, actor: Actor, value: str | Mapping[str, Any]) -> str:
+    """For adapters: a Promote/Demote click's value in, the message for the clicker out. The direction follows
+    from the target and the workflow's stage now; a button gone stale says so instead of jumping two steps."""
+    workflow, stage, org = parse_value(value)
+    current = await autonomy.stage(workflow)
+    verb = PROMOTE if _ORDER.index(stage) > _ORDER.index(current) else DEMOTE
+    return (await change_stage(autonomy, actor, verb=verb, workflow=workflow, stage=stage, org=org)).message

@@ -1,0 +1,43 @@
+"""Which chat platforms the weekly digest goes to, chosen from Settings in one place.
+
+The Slack and Teams adapters each add their publisher below (a `scheduler.digest.DigestPublisher`:
+`platform` and `async publish(digest, *, chart_png) -> str`). With neither configured the list is
+empty: `supportbot digest --post` says so, and the scheduled job keeps the digest in the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.services import Services
+from scheduler.digest import DigestPublisher
+from scheduler.jobs import JobContext
+
+NOT_CONFIGURED = (
+    "no Slack or Teams digest channel configured: set SLACK_BOT_TOKEN with SLACK_DIGEST_CHANNEL (or "
+    "SLACK_STAFF_CHANNEL), or MICROSOFT_APP_ID with TEAMS_DIGEST_CONVERSATION (or TEAMS_STAFF_CONVERSATION)"
+)
+
+
+def digest_publishers(services: Services) -> list[DigestPublisher]:
+    """The publishers for the configured platforms, Slack first."""
+    publishers: list[DigestPublisher] = []
+
+    # --- Slack: append the Slack digest publisher here when Slack and a digest channel are configured ---
+
+    # --- Teams: append the Teams digest publisher here when Teams and a digest conversation are configured ---
+
+    return publishers
+
+
+def digest_job_context(services: Services, context: JobContext) -> JobContext:
+    """What the scheduled digest job needs beyond the other jobs' context: the pool, the gap log, the
+    publishers, the time zone and MINUTES_PER_TICKET. `supportbot run` passes its JobContext through this."""
+    return replace(
+        context,
+        pool=services.pool,
+        gaps=services.gaps,
+        publishers=tuple(digest_publishers(services)),
+        zone=services.settings.zone,
+        minutes_per_ticket=services.settings.minutes_per_ticket,
+    )
