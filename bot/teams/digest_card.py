@@ -1,0 +1,115 @@
+"""The weekly digest as an Adaptive Card 1.5 for Teams: a pure function of the `Digest`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from escalation.stage_change import DEMOTE, PROMOTE
+from scheduler.digest_format import kpi_lines, row_summary
+from scheduler.digest_model import EXCEPTION_TITLES, Digest, ExceptionItem, StageSuggestion
+from scheduler.digest_render import EMPTY
+
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+# Teams rejects cards above about 28 KB; a few lines per list keep the digest well under it.
+MAX_LINES = 8
+
+Element = dict[str, Any]
+
+
+def _text(text: str, **style: Any) -> Element:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def _heading(text: str) -> Element:
+    return _text(text, weight="Bolder", size="Medium", spacing="Large", separator=True)
+
+
+def _bullets(lines: list[str]) -> list[Element]:
+    shown = [_text(f"- {line}", spacing="Small") for line in lines[:MAX_LINES]]
+    if len(lines) > MAX_LINES:
+        shown.append(_text(f"…and {len(lines) - MAX_LINES} more", isSubtle=True, spacing="Small"))
+    return shown
+
+
+def _exception(item: ExceptionItem) -> str:
+    where = " · ".join(part for part in (item.workflow, item.org) if part)
+    decision = f" (decision {item.decision_id})" if item.decision_id and item.decision_id != item.ref else ""
+    return f"**{item.ref}**{f' {where}' if where else ''}: {item.detail}{decision}"
+
+
+def _suggestion(item: StageSuggestion, *, verb: str) -> Element:
+    promote = verb == PROMOTE
+    return {
+        "type": "Container",
+        "items": [
+            _text(f"**{item.workflow}**: {item.stage} → {item.target}"),
+            *(_text(f"- {reason}", spacing="Small", isSubtle=True) for reason in item.reasons),
+            {
+                "type": "ActionSet",
+                "actions": [
+                    {
+                        "type": "Action.Execute",
+                        "title": f"{'Promote' if promote else 'Demote'} to {item.target}",
+                        "verb": verb,
+                        "data": dict(item.action_value),
+                        "style": "positive" if promote else "destructive",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def digest_card(digest: Digest) -> dict[str, Any]:
+    """Title, KPI facts with week-over-week change, per-org and per-workflow lines, exceptions with decision ids,
+    knowledge to fix, and Promote/Demote (`Action.Execute`, leads only; the click is checked again)."""
+    body: list[Element] = [
+        _text(digest.title, weight="Bolder", size="Large"),
+        _text(f"Times in {digest.zone}.", isSubtle=True, spacing="None"),
+    ]
+    if digest.empty:
+        body.append(_text(f"**{EMPTY}** Last week: {digest.previous.conversations} conversations."))
+    else:
+        facts = [
+            {
+                "title": line.label,
+                "value": f"{line.value}"
+                + (f"  {line.change}" if line.change else "")
+                + f" (last week {line.previous})",
+            }
+            for line in kpi_lines(digest.kpis, digest.previous, minutes_per_ticket=digest.minutes_per_ticket)
+        ]
+        body.append({"type": "FactSet", "facts": facts})
+        if len(digest.by_org) > 1:
+            body += [_heading("By org"), *_bullets([f"**{r.name}**: {row_summary(r.kpis)}" for r in digest.by_org])]
+        if digest.by_workflow:
+            rows = [f"**{r.name}**: {row_summary(r.kpis)}" for r in digest.by_workflow]
+            body += [_heading("By workflow"), *_bullets(rows)]
+    if not digest.exceptions:
+        body.append(_heading("No exceptions this week."))
+    for kind, title in EXCEPTION_TITLES.items():
+        items = digest.exceptions_of(kind)
+        if items:
+            body += [_heading(f"{title} ({len(items)})"), *_bullets([_exception(item) for item in items])]
+    if digest.gaps:
+        lines = [f"{gap.count}× “{gap.example}” ({', '.join(gap.orgs)})" for gap in digest.gaps]
+        body += [_heading("Unanswered and low-confidence questions"), *_bullets(lines)]
+    if digest.negative_feedback:
+        lines = [
+            f"“{item.question}”" + (f" — {item.comment}" if item.comment else "") + f" ({item.decision_id})"
+            for item in digest.negative_feedback
+        ]
+        body += [_heading(f"Negative feedback ({len(lines)})"), *_bullets(lines)]
+    if digest.documents:
+        lines = [
+            f"{doc.title}: "
+            + (f"past review since {doc.review_by}, " if doc.stale else "")
+            + (f"owner {doc.owner}" if doc.owner else "**no owner**")
+            for doc in digest.documents
+        ]
+        body += [_heading("Stale or ownerless documents"), *_bullets(lines)]
+    if digest.promotions or digest.demotions:
+        body.append(_heading("Autonomy (team leads; every change is audited)"))
+        body += [_suggestion(item, verb=PROMOTE) for item in digest.promotions[:MAX_LINES]]
+        body += [_suggestion(item, verb=DEMOTE) for item in digest.demotions[:MAX_LINES]]
+    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
