@@ -79,6 +79,10 @@ def build_app(services: Services, redis: aioredis.Redis, *, slack: SlackAdapter 
     app[SLACK] = slack
     if slack is not None:
         slack.mount(app)
+    if services.settings.teams_enabled:
+        from bot.teams import mount_teams
+
+        mount_teams(app, services, redis)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/search", search)
     return app

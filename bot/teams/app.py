@@ -17,7 +17,9 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.channels import ChannelStore
+from bot.core_factory import build_core, build_language_model
 from bot.dedupe import EventDeduper
+from bot.llm_openai import OpenAIChatModel
 from bot.services import Services
 from bot.settings import Settings
 from bot.teams.auth import build_adapter
@@ -96,10 +98,15 @@ def mount_teams(
 
     slot = app[TEAMS] = TeamsSlot()
 
-    async def start(app: web.Application) -> None:
-        from bot.core_factory import build_core
+    model: list[OpenAIChatModel] = []
 
-        slot.runtime = build_runtime(services, redis, core or await build_core(services), settings=settings, **auth)
+    async def start(app: web.Application) -> None:
+        chosen = core
+        if chosen is None:  # the same core as every front end: with the configured language model, if any
+            built = build_language_model(services.settings)
+            model.extend([built] if built else [])
+            chosen = await build_core(services, language_model=built)
+        slot.runtime = build_runtime(services, redis, chosen, settings=settings, **auth)
         if drain:
             slot.runtime.drain.start()
 
@@ -107,6 +114,8 @@ def mount_teams(
         if slot.runtime is not None:
             await slot.runtime.drain.stop()
             await slot.runtime.idle()
+        for opened in model:
+            await opened.close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

@@ -15,7 +15,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from bot.teams import cards
 from bot.teams.delivery import TeamsDelivery
 from bot.teams.turns import TurnFacts, Who
-from escalation.models import ApprovalState, Role
+from escalation.models import Approval, ApprovalState, Role
 from escalation.service import Escalation
 from handlers.core import Core
 from handlers.models import ActionKind, InboundAction, Outbound, Platform, Reply, StaffNote
@@ -101,14 +101,20 @@ class InvokeHandler:
             return await self._feedback(who, _FEEDBACK[verb], str(data["target"]))
         return error_response(400, "This button is not understood; the card may be out of date.")
 
-    async def _current_approval_card(self, data: dict[str, Any], *, decided_by: str | None = None) -> dict[str, Any]:
+    async def _current_approval_card(self, data: dict[str, Any]) -> dict[str, Any]:
         approval = await self._escalation.approval(str(data["approval"]))
         if approval is None:
             return message_response("This approval no longer exists.")
-        content = cards.approval_card(
-            approval, summary=str(data.get("summary", "")), reason=str(data.get("why", "")), decided_by=decided_by
+        return card_response(await self._approval_card(approval, data))
+
+    async def _approval_card(self, approval: Approval, data: dict[str, Any]) -> dict[str, Any]:
+        """The card as it stands now, whoever asks: the decider by name when we have seen them."""
+        return cards.approval_card(
+            approval,
+            summary=str(data.get("summary", "")),
+            reason=str(data.get("why", "")),
+            decided_by=await self._facts.name_of(approval.decided_by),
         )
-        return card_response(content)
 
     async def _decide(self, who: Who, verb: str, data: dict[str, Any]) -> dict[str, Any]:
         # customers and non-approvers are refused (and audited) by escalation: one trail for every refusal
@@ -133,12 +139,7 @@ class InvokeHandler:
         if approval is None or approval.state is ApprovalState.PENDING:
             return message_response(" ".join(notes) or "Nothing changed.")  # refused or invalid: card stays
         decided_here = approval.decided_by == who.actor.id
-        content = cards.approval_card(
-            approval,
-            summary=str(data.get("summary", "")),
-            reason=str(data.get("why", "")),
-            decided_by=who.actor.label if decided_here else None,
-        )
+        content = await self._approval_card(approval, data)
         # the customer's reply and any hand-off go out; the clicker's note is the refreshed card itself
         await self._delivery.deliver([item for item in outbound if not isinstance(item, StaffNote)])
         if decided_here:

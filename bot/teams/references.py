@@ -28,3 +28,19 @@ class ReferenceStore:
             )
             row = await cur.fetchone()
             return dict(row[0]) if row else None
+
+    async def remember_name(self, actor_id: str, name: str) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO teams_people (actor_id, name) VALUES (%s, %s) ON CONFLICT (actor_id) DO UPDATE "
+                "SET name = EXCLUDED.name, updated_at = now() WHERE teams_people.name <> EXCLUDED.name",
+                (actor_id, name),
+            )
+
+    async def name_of(self, actor_id: str | None) -> str | None:
+        if not actor_id:
+            return None
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT name FROM teams_people WHERE actor_id = %s", (actor_id,))
+            row = await cur.fetchone()
+            return str(row[0]) if row else None

@@ -72,7 +72,12 @@ class TurnFacts:
         actor = self._directory.actor(
             user_id=user.id, aad_object_id=user.aad_object_id, name=user.name, home_tenant=home
         )
+        if actor.display_name:
+            await self._references.remember_name(actor.id, actor.display_name)
         return Who(key, tenant, home, actor)
+
+    async def name_of(self, actor_id: str | None) -> str | None:
+        return await self._references.name_of(actor_id)
 
     async def _home_tenant(self, context: TurnContext, tenant: str | None) -> str | None:
         """The sender's home tenant, from the connector's member record (cached). A guest writes from inside
