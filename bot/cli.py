@@ -77,6 +77,7 @@ def build_app() -> typer.Typer:
             cli_explain,
             cli_knowledge,
             cli_run,
+            cli_teams,
         )
 
         app.add_typer(cli_db.app, name="db")
@@ -92,6 +93,7 @@ def build_app() -> typer.Typer:
         app.command("explain")(cli_explain.explain_command)
         cli_run.register(app)
         cli_digest.register(app)
+        app.add_typer(cli_teams.teams_app, name="teams")
         _registered = True
     return app
 

@@ -80,7 +80,7 @@ class TeamsBot:
                 StaffNote(
                     None,
                     f"Someone in Microsoft Teams tenant {tenant} wrote to the bot, but that tenant is not bound to "
-                    f"an org. Bind it with `supportbot teams bind {tenant} ORG`.",
+                    f"an org. Bind it with `supportbot channels bind {tenant} ORG --platform teams --by YOU`.",
                 )
             )
         await self._delivery.deliver(items, turn=context)

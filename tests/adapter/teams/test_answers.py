@@ -85,4 +85,7 @@ async def test_an_unbound_tenant_gets_no_answers_and_staff_hear_once(teams: Team
         assert reply.card is None
     notes = teams.connector.posted(STAFF_CHANNEL)[before:]
     assert len(notes) == 1
-    assert "tenant-nobody" in notes[0].text and "supportbot teams bind tenant-nobody ORG" in notes[0].text
+    assert (
+        "tenant-nobody" in notes[0].text
+        and "supportbot channels bind tenant-nobody ORG --platform teams" in notes[0].text
+    )
