@@ -6,3 +6,10 @@ CREATE TABLE teams_conversations (
     reference jsonb NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Display names of the people we have seen, so a refreshed card says "Approved by Bea Billing", not an AAD id.
+CREATE TABLE teams_people (
+    actor_id text PRIMARY KEY,          -- the Actor id: AAD object id, else the Teams user id
+    name text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
