@@ -2,7 +2,8 @@
 
 Definitions (the README's "Weekly digest" section says the same in prose):
 
-- conversation: a conversation with at least one customer message in the week.
+- conversation: a conversation with at least one customer message in the week. Per workflow, it counts for
+  the workflow of its last routed decision in the week (what settled or escalated it).
 - escalated: a hand-off was created for it in the week, or a staff member wrote in it.
 - resolved: escalated ones when one of their hand-offs was closed in the week (at the close);
   the others when the bot's last decision in the week settled it: an answer with no negative
@@ -46,7 +47,7 @@ class WeekFacts:
         return sorted(found, key=lambda org: (org is not None, org or ""))
 
     def workflows(self) -> list[str]:
-        found = {name for row in self.conversations for name in row.workflows}
+        found = {row.workflow for row in self.conversations if row.workflow}
         found |= {row.workflow for row in self.approvals} | {row.route for row in self.answers if row.route}
         return sorted(found)
 
@@ -143,13 +144,14 @@ def compute(
     all_orgs: bool = True,
 ) -> Kpis:
     """The figures for everything (`all_orgs`), or one org (`all_orgs=False`, `org` None = no org), or one
-    workflow. A conversation belongs to every workflow one of its decisions in the week was routed to."""
+    workflow. A conversation counts once, for the workflow of its last routed decision in the week (the one
+    that settled or escalated it); answers, approvals and cost count for the workflow they belong to."""
 
     def in_org(value: str | None) -> bool:
         return all_orgs or value == org
 
     conversations = [
-        row for row in facts.conversations if in_org(row.org) and (workflow is None or workflow in row.workflows)
+        row for row in facts.conversations if in_org(row.org) and (workflow is None or row.workflow == workflow)
     ]
     answers = [row for row in facts.answers if in_org(row.org) and (workflow is None or row.route == workflow)]
     approvals = [row for row in facts.approvals if in_org(row.org) and (workflow is None or row.workflow == workflow)]

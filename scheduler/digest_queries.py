@@ -23,7 +23,7 @@ REASK_WINDOW: LiteralString = "30 minutes"
 class ConversationRow:
     key: str
     org: str | None
-    workflows: tuple[str, ...]
+    workflow: str | None  # the route of its last routed decision in the week: what settled or escalated it
     first_at: datetime
     staff_spoke: bool
     handed_off: bool
@@ -127,8 +127,8 @@ WITH week_turns AS (
     FROM decs ORDER BY conversation_key, created_at DESC, id DESC
 )
 SELECT convs.key, convs.org,
-       coalesce((SELECT array_agg(DISTINCT decs.route ORDER BY decs.route) FROM decs
-                 WHERE decs.conversation_key = convs.key AND decs.route IS NOT NULL), '{}'),
+       (SELECT decs.route FROM decs WHERE decs.conversation_key = convs.key AND decs.route IS NOT NULL
+        ORDER BY decs.created_at DESC, decs.id DESC LIMIT 1),
        convs.first_at, convs.staff_spoke,
        EXISTS (SELECT 1 FROM handoffs h WHERE h.conversation_key = convs.key
                AND h.created_at >= %(start)s AND h.created_at < %(end)s),
@@ -244,7 +244,7 @@ class DigestQueries:
 
     async def conversations(self, start: datetime, end: datetime, *, org: str | None) -> list[ConversationRow]:
         rows = await self._rows(_CONVERSATIONS, start, end, org)
-        return [ConversationRow(row[0], row[1], tuple(row[2]), *row[3:]) for row in rows]
+        return [ConversationRow(*row) for row in rows]
 
     async def answers(self, start: datetime, end: datetime, *, org: str | None) -> list[AnswerRow]:
         return [AnswerRow(*row) for row in await self._rows(_ANSWERS, start, end, org)]

@@ -48,7 +48,7 @@ def conversation(**changes: object) -> ConversationRow:
     values: dict[str, object] = {
         "key": "s:1",
         "org": "globex",
-        "workflows": ("answer",),
+        "workflow": "answer",
         "first_at": START + timedelta(hours=10),
         "staff_spoke": False,
         "handed_off": False,
