@@ -26,6 +26,10 @@ def digest_publishers(services: Services) -> list[DigestPublisher]:
     # --- Slack: append the Slack digest publisher here when Slack and a digest channel are configured ---
 
     # --- Teams: append the Teams digest publisher here when Teams and a digest conversation are configured ---
+    from bot.teams.digest import teams_digest_publisher
+
+    if (teams := teams_digest_publisher(services)) is not None:
+        publishers.append(teams)
 
     return publishers
 

@@ -15,8 +15,10 @@ from botbuilder.schema import Activity, ActivityTypes
 from bot.teams import cards
 from bot.teams.delivery import TeamsDelivery
 from bot.teams.turns import TurnFacts, Who
+from escalation.errors import EscalationError
 from escalation.models import Approval, ApprovalState, Role
 from escalation.service import Escalation
+from escalation.stage_change import DEMOTE, PROMOTE, digest_button
 from handlers.core import Core
 from handlers.models import ActionKind, InboundAction, Outbound, Platform, Reply, StaffNote
 
@@ -95,6 +97,14 @@ class InvokeHandler:
             if duplicate:
                 return message_response("Already done.")
             return await self._take_over(who, data)
+        if verb in {PROMOTE, DEMOTE}:
+            if duplicate:
+                return message_response("Already done.")
+            # leads only; change_stage refuses others with a reason, and audits the change
+            try:
+                return message_response(await digest_button(self._escalation.autonomy, who.actor, data))
+            except EscalationError as exc:
+                return message_response(str(exc))
         if verb in _FEEDBACK and data.get("target"):
             if duplicate:
                 return message_response("Thanks, we already have that.")

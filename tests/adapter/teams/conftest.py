@@ -79,6 +79,7 @@ CASEY = Person("29:casey", "aad-casey", "Casey Customer", INITECH_TENANT)
 GINA = Person("29:gina", "aad-gina", "Gina Globex", GLOBEX_TENANT)
 NOBODY = Person("29:nobody", "aad-nobody", "Nora Unbound", UNBOUND_TENANT)
 BEA = Person("29:bea", "aad-bea", "Bea Billing", STAFF_TENANT)  # in the billing group: may approve refunds
+LENA = Person("29:lena", "aad-lena", "Lena Lead", STAFF_TENANT)  # support-leads (LEAD_GROUP): a lead, may approve
 SAM = Person("29:sam", "aad-sam", "Sam Staff", STAFF_TENANT)  # staff, in no approver group
 # an initech user who is a guest in the staff tenant: writes from there, but the connector says initech is home
 GUEST = Person("29:guest", "aad-guest", "Gus Guest", STAFF_TENANT)
@@ -152,7 +153,7 @@ class Teams:
 async def teams(
     services: Services, core: Core, teams_settings: Settings, connector: FakeBotConnector
 ) -> AsyncIterator[Teams]:
-    for person in (CASEY, GINA, NOBODY, BEA, SAM):
+    for person in (CASEY, GINA, NOBODY, BEA, SAM, LENA):
         connector.members[person.user_id] = {**person.account(), "tenantId": person.tenant}
     connector.members[GUEST.user_id] = {**GUEST.account(), "tenantId": INITECH_TENANT}
     async with open_redis(services.settings) as redis:

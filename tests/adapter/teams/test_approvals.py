@@ -10,12 +10,11 @@ import pytest
 
 from bot.services import Services
 from escalation.models import ApprovalState
-from tests.adapter.teams.conftest import BEA, CASEY, GUEST, SAM, STAFF_CHANNEL, STAFF_TENANT, Person, Teams
+from tests.adapter.teams.conftest import BEA, CASEY, GUEST, LENA, SAM, STAFF_CHANNEL, STAFF_TENANT, Teams
 from tests.fakes.bot_connector import Sent
 
 pytestmark = pytest.mark.integration
 _n = itertools.count(1)
-LENA = Person("29:lena", "aad-lena", "Lena Lead", STAFF_TENANT)  # support-leads: may approve refunds too
 
 
 async def request_refund(teams: Teams, amount: str = "$30") -> tuple[str, Sent]:
