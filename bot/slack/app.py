@@ -24,6 +24,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -126,8 +127,7 @@ class SlackAdapter:
     def _build_bolt(self) -> AsyncApp:
         secret = self.settings.slack_signing_secret
         app = AsyncApp(
-            client=self.client,
-            token=self.client.token,
+            client=self.client,  # carries the bot token
             signing_secret=secret.get_secret_value() if secret else None,
             request_verification_enabled=not self.socket_mode,
             process_before_response=False,
@@ -147,7 +147,7 @@ class SlackAdapter:
 
     @staticmethod
     def _context(context: AsyncBoltContext) -> SlackContext:
-        return SlackContext(installing_team=context.team_id, bot_user_id=context.bot_user_id)
+        return SlackContext(installing_team=_home(context), bot_user_id=context.bot_user_id)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         await self.messages.on_event(body, event, self._context(context))
@@ -163,13 +163,13 @@ class SlackAdapter:
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await ack()
-        await self.interactions.on_button(body, action, context.team_id)
+        await self.interactions.on_button(body, action, _home(context))
 
     async def _on_digest_button(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await ack()
-        await self.interactions.on_digest_button(body, action, context.team_id)
+        await self.interactions.on_digest_button(body, action, _home(context))
 
     async def _on_decide_modal(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
@@ -179,20 +179,20 @@ class SlackAdapter:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        await self.interactions.on_decide_submission(body, view, context.team_id)
+        await self.interactions.on_decide_submission(body, view, _home(context))
 
     async def _on_feedback_modal(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await ack()
-        await self.interactions.on_feedback_submission(body, view, context.team_id)
+        await self.interactions.on_feedback_submission(body, view, _home(context))
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
         """Every answer is ephemeral and sent with the ack, so it must be ready inside Slack's 3 s."""
         try:
             team = command.get("user_team") or command.get("team_id")
             actor = await self.directory.actor(
-                str(command.get("user_id")), team_id=team, installing_team=context.team_id
+                str(command.get("user_id")), team_id=team, installing_team=_home(context)
             )
             text = await asyncio.wait_for(
                 self.commands.run(
@@ -216,14 +216,17 @@ class SlackAdapter:
     async def handle_http(self, request: web.Request) -> web.Response:
         """Signed requests from Slack; 401 for forged/stale signatures (Bolt), 400 for bodies we cannot read."""
         try:
-            bolt_request = await to_bolt_request(request)
-        except (UnicodeDecodeError, ValueError) as exc:
+            body = await request.text()
+        except UnicodeDecodeError as exc:
             log.warning("unreadable Slack request body: %s", exc)
             return web.json_response({"error": "unreadable body"}, status=400)
-        problem = _malformed(bolt_request.raw_body, request.content_type)
-        if problem and self._signed(request, bolt_request.raw_body):
+        problem = _malformed(body, request.content_type)
+        if problem:  # Bolt would crash or answer 404 on these; only signed requests learn why
+            if not self._signed(request, body):
+                return web.json_response({"error": "invalid signature"}, status=401)
             log.warning("malformed Slack request: %s", problem)
             return web.json_response({"error": problem}, status=400)
+        bolt_request = await to_bolt_request(request)
         try:
             response = await self.bolt.async_dispatch(bolt_request)
         except Exception:
@@ -267,10 +270,19 @@ class SlackAdapter:
         try:
             response = await self.client.auth_test()
             status = "ok" if response.get("ok") else f"error: {response.get('error')}"
+        except SlackApiError as exc:
+            status = f"error: {exc.response.get('error', exc.response.status_code)}"
         except Exception as exc:  # whatever fails is the health answer
-            status = f"error: {exc}"
+            status = f"error: {type(exc).__name__}: {exc}"
         self._health = (now, status)
         return status
+
+
+def _home(context: AsyncBoltContext) -> str | None:
+    """The team that installed the app, from `auth.test` on our own token, never from the request:
+    in Slack Connect the request's `team_id` can be the customer's workspace."""
+    result = context.authorize_result
+    return result.team_id if result is not None else None
 
 
 def _malformed(body: str, content_type: str) -> str | None:

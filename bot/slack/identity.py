@@ -42,6 +42,18 @@ class SlackDirectory:
         self._lead_group = lead_group
         self._ttl = ttl
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._teams: dict[str, str | None] = {}
+
+    async def team_of(self, user_id: str) -> str | None:
+        """The user's own team (`users.info`), for events that do not say it; None if Slack will not tell."""
+        if user_id not in self._teams:
+            try:
+                response = await self._client.users_info(user=user_id)
+                self._teams[user_id] = (response.get("user") or {}).get("team_id")
+            except (SlackApiError, OSError, TimeoutError) as exc:
+                log.warning("cannot look up the team of %s: %s", user_id, exc)
+                return None  # not cached: ask again next time
+        return self._teams[user_id]
 
     def is_staff_team(self, team_id: str | None, *, installing_team: str | None) -> bool:
         if not team_id:

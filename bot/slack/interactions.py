@@ -82,7 +82,6 @@ class Interactions:
                 key = await self._conversation_of(target, channel=channel, thread_ts=thread_ts)
                 await self.act(kind, target, actor=actor, clicker=clicker, key=key, channel=channel)
         except EscalationError as exc:
-            await self._sender.deliver([], clicker=clicker)
             await self._tell(clicker, str(exc))
         except Exception:
             log.exception("Slack action %s on %s failed", action_id, target)
@@ -101,12 +100,24 @@ class Interactions:
     ) -> None:
         org = await self._messages.org_for(channel, None) if channel else None
         inbound = InboundAction(Platform.SLACK, org, key, actor, kind, target, value or {})
+        before = await self._state_of(target)
         items = await self._core.handle(inbound)
         await self._sender.deliver(items, clicker=clicker)
+        if await self._state_of(target) == before:
+            return  # refused or a no-op: the card stays as it is
         if target.startswith("apr_"):
             await self._sender.refresh_approval(target)
         elif target.startswith("hnd_"):
             await self._sender.refresh_handoff(target)
+
+    async def _state_of(self, target: str) -> str | None:
+        if target.startswith("apr_"):
+            approval = await self._escalation.approval(target)
+            return approval.state.value if approval else None
+        if target.startswith("hnd_"):
+            handoff = await self._escalation.handoffs.get(target)
+            return f"{handoff.state.value}:{handoff.claimed_by}"
+        return None
 
     async def _conversation_of(self, target: str, *, channel: str | None, thread_ts: str | None) -> str:
         """Buttons on staff cards act on the customer's conversation, not on the staff channel."""

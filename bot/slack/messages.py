@@ -83,7 +83,8 @@ class MessageHandler:
             return  # staff talk among themselves there
         thread = str(event.get("thread_ts") or ts)
         key = conversation_key(channel, thread)
-        team = event.get("user_team") or event.get("team") or body.get("team_id")
+        # never the envelope's team_id: in a shared channel that is our workspace, not the author's
+        team = event.get("user_team") or event.get("team") or await self._directory.team_of(str(event["user"]))
         actor = await self._directory.actor(str(event["user"]), team_id=team, installing_team=context.installing_team)
         org = await self.org_for(channel, team if actor.role is Role.CUSTOMER else None)
         if org is None and actor.role is Role.CUSTOMER:

@@ -22,7 +22,7 @@ from tests.fakes.slack_api import FakeSlack
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack(usergroups={"S0LEADS": ["U0LEAD"], "S0BILL": ["U0BILL"]}) as server:
         yield server
@@ -41,7 +41,7 @@ def slack_settings(settings: Settings, fake: FakeSlack, **extra: object) -> Sett
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def prepared(services: Services) -> Services:
     await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
     async with services.pool.connection() as conn:
@@ -56,7 +56,7 @@ async def prepared(services: Services) -> Services:
     return services
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def rig(prepared: Services, settings: Settings, fake: FakeSlack) -> AsyncIterator[Rig]:
     config = slack_settings(settings, fake)
     async with open_redis(config) as redis:
