@@ -58,7 +58,7 @@ async def change_stage(
             False,
             f"{workflow} is at {before.value} now, so this button (to {stage.value}) is out of date; nothing changed.",
         )
-    scope = f" for {org}'s digest" if org else ""
+    scope = f" ({org})" if org else ""
     await autonomy.set_stage(
         workflow,
         stage,

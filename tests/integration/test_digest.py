@@ -16,7 +16,7 @@ from matplotlib.image import imread
 from bot.services import Services
 from escalation.errors import NotAuthorized
 from escalation.models import Actor, Role, Stage
-from escalation.stage_change import DEMOTE, PROMOTE, change_stage, parse_value
+from escalation.stage_change import DEMOTE, PROMOTE, change_stage, digest_button, parse_value
 from knowledge.ingest import IngestOptions
 from scheduler.digest import Digest, DigestSources, IsoWeek, Kpis, build_digest
 from scheduler.digest_chart import render_chart
@@ -528,12 +528,24 @@ async def test_promotion_after_two_stable_weeks_and_the_buttons_change_the_stage
     assert (stale.changed, stale.message) == (False, "refund is already at auto; nothing changed.")
     back = await change_stage(autonomy, lead, verb=DEMOTE, workflow="refund", stage=Stage.APPROVE)
     assert back.changed and await autonomy.stage("refund") is Stage.APPROVE
+    # what the adapters call: the direction follows from the stage now; a two-step jump is a stale button
+    two_steps = '{"workflow": "refund", "stage": "shadow", "org": null}'
+    await change_stage(autonomy, lead, verb=PROMOTE, workflow="refund", stage=Stage.AUTO)
+    assert await digest_button(autonomy, lead, two_steps) == (
+        "refund is at auto now, so this button (to shadow) is out of date; nothing changed."
+    )
+    assert await digest_button(autonomy, lead, {"workflow": "refund", "stage": "approve", "org": "globex"}) == (
+        "Lena Lead moved refund from auto to approve."
+    )
     events = await seed.services.escalation.audit.events(workflow="refund")
     assert [(e.event, e.actor, e.after) for e in events] == [
         ("autonomy_changed", "U-lead", {"stage": "auto"}),
         ("autonomy_changed", "U-lead", {"stage": "approve"}),
+        ("autonomy_changed", "U-lead", {"stage": "auto"}),
+        ("autonomy_changed", "U-lead", {"stage": "approve"}),
     ]
     assert events[0].detail["reason"] == "promoted from the weekly digest"
+    assert events[-1].detail["reason"] == "demoted from the weekly digest (globex)"
 
 
 class RecordingPublisher:
