@@ -192,7 +192,7 @@ class TeamsDelivery:
                 text=plain_text(item),
                 source="teams",
                 conversation_key=key,
-                payload={"error": str(exc)[:500]},
+                payload={"error": str(exc)[:500], "platform": PLATFORM},  # Teams retries it, not Slack
             )
         except Exception:  # the database is down too: the log line above is all we can do
             log.exception("could not record the undelivered Teams item either")
