@@ -1,8 +1,8 @@
 """Which chat platforms the weekly digest goes to, chosen from Settings in one place.
 
-The Slack and Teams adapters each add their publisher below (a `scheduler.digest.DigestPublisher`:
-`platform` and `async publish(digest, *, chart_png) -> str`). With neither configured the list is
-empty: `supportbot digest --post` says so, and the scheduled job keeps the digest in the outbox.
+Each is a `scheduler.digest.DigestPublisher` (`platform` and `async publish(digest, *, chart_png) -> str`).
+With neither platform configured the list is empty: `supportbot digest --post` says so, and the
+scheduled job keeps the digest in the outbox.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ def digest_publishers(services: Services) -> list[DigestPublisher]:
     """The publishers for the configured platforms, Slack first."""
     publishers: list[DigestPublisher] = []
 
-    # --- Slack: append the Slack digest publisher here when Slack and a digest channel are configured ---
+    from bot.slack.digest import slack_digest_publisher
+
+    if (slack := slack_digest_publisher(services)) is not None:
+        publishers.append(slack)
 
     # --- Teams: append the Teams digest publisher here when Teams and a digest conversation are configured ---
     from bot.teams.digest import teams_digest_publisher

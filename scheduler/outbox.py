@@ -41,7 +41,9 @@ class Outbox:
             return [dict(zip(columns, row, strict=True)) for row in await cur.fetchall()]
 
     async def undelivered(self, platform: str, *, limit: int = 50, max_attempts: int = 5) -> list[dict[str, Any]]:
-        """Notices this platform still owes: its own conversations' and every staff-wide one."""
+        """Notices this platform still owes: its own conversations' and every staff-wide one
+        (a notice whose payload names a `platform` belongs to that platform only). Digests are not
+        notices: their publishers post them, and the row is their record."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT o.id, o.kind, o.conversation_key, o.recipient, o.text, o.payload, o.source, o.created_at, "
@@ -49,6 +51,8 @@ class Outbox:
                 "LEFT JOIN outbox_deliveries d ON d.outbox_id = o.id AND d.platform = %(p)s "
                 "WHERE o.delivered_at IS NULL AND (d.state IS NULL OR (d.state = 'failed' AND d.attempts < %(max)s)) "
                 "AND (o.conversation_key IS NULL OR o.conversation_key LIKE %(prefix)s) "
+                "AND COALESCE(o.payload->>'platform', %(p)s) = %(p)s "
+                "AND o.kind <> 'digest' "
                 "ORDER BY o.id LIMIT %(limit)s",
                 {"p": platform, "max": max_attempts, "prefix": f"{platform}:%", "limit": limit},
             )

@@ -77,8 +77,6 @@ class OutboxDrain:
         elif kind == "handoff" and payload.get("handoff_id"):
             handoff = await self._escalation.handoffs.get(str(payload["handoff_id"]))
             await self._sender.post_handoff(handoff, text=text)
-        elif kind == "digest":
-            log.info("digest notice %s is posted by the digest publisher, not the drain", notice["id"])
         else:
             await self._staff_note(text, payload, key)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,6 +16,7 @@ from bot.slack.sender import SEND_ERRORS, Clicker, SlackSender, conversation_key
 from escalation.errors import EscalationError
 from escalation.models import Actor
 from escalation.service import Escalation
+from escalation.stage_change import digest_button
 from handlers.core import Core
 from handlers.models import ActionKind, InboundAction, Platform
 
@@ -44,9 +44,7 @@ class Interactions:
         directory: SlackDirectory,
         messages: MessageHandler,
         escalation: Escalation,
-        digest_action: Callable[[Actor, dict[str, Any]], Awaitable[str]] | None = None,
     ) -> None:
-        self._digest_action = digest_action
         self._core = core
         self._sender = sender
         self._directory = directory
@@ -185,11 +183,8 @@ class Interactions:
         container = body.get("container") or {}
         clicker = Clicker(actor.id, container.get("channel_id"), container.get("message_ts"))
         try:
-            data = json.loads(str(action.get("value") or "{}"))
-            if self._digest_action is None:
-                raise ValueError("promotion from the digest is not set up")
-            message = await self._digest_action(actor, data)
-        except (ValueError, KeyError) as exc:
+            message = await digest_button(self._escalation.autonomy, actor, str(action.get("value") or "{}"))
+        except ValueError as exc:  # not even JSON
             message = f"That button is out of date ({exc})."
         except EscalationError as exc:
             message = str(exc)
