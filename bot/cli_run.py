@@ -12,6 +12,7 @@ from rich.console import Console
 from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core
+from bot.publishers import digest_job_context
 from bot.server import build_app
 from bot.services import Services, open_services
 from bot.slack.app import SlackAdapter
@@ -25,9 +26,11 @@ out = Console(stderr=True)
 
 
 def build_scheduler(services: Services) -> Scheduler:
-    context = JobContext(services.escalation, services.store, Outbox(services.pool))
+    """Every job, the weekly digest included (its publishers are the configured chat platforms)."""
+    context = digest_job_context(services, JobContext(services.escalation, services.store, Outbox(services.pool)))
     zone = services.settings.zone
-    return Scheduler(default_jobs(zone), context, SlotLedger(services.pool), zone=zone)
+    jobs = default_jobs(zone, digest_schedule=services.settings.digest_schedule)
+    return Scheduler(jobs, context, SlotLedger(services.pool), zone=zone)
 
 
 @run_async

@@ -71,7 +71,7 @@ class Interactions:
                     body, target, deny=action_id != blocks.APPROVE_WITH_CHANGES, clicker=clicker
                 )
             elif action_id == blocks.action_id(ActionKind.NOT_HELPFUL):
-                await self._open_feedback_modal(body, target, clicker=clicker, channel=channel, thread_ts=thread_ts)
+                await self._open_feedback_modal(body, target, actor=actor, clicker=clicker, thread_ts=thread_ts)
             elif action_id == blocks.HANDOFF_CLOSE:
                 await self._escalation.handoffs.close(target, actor)
                 await self._sender.refresh_handoff(target)
@@ -138,8 +138,9 @@ class Interactions:
         )
 
     async def _open_feedback_modal(
-        self, body: dict[str, Any], decision_id: str, *, clicker: Clicker, channel: str | None, thread_ts: str | None
+        self, body: dict[str, Any], decision_id: str, *, actor: Actor, clicker: Clicker, thread_ts: str | None
     ) -> None:
+        channel = clicker.channel
         meta = json.dumps({"decision": decision_id, "channel": channel, "thread_ts": thread_ts})
         try:
             await self._sender.client.views_open(
@@ -147,9 +148,6 @@ class Interactions:
             )
         except SEND_ERRORS as exc:  # no modal: the feedback still counts, just without a comment
             log.warning("could not open the feedback modal: %s", exc)
-            actor = Actor(
-                clicker.user, (await self._directory.actor(clicker.user, team_id=None, installing_team=None)).role
-            )
             key = conversation_key(channel or "unknown", thread_ts or "unknown")
             await self.act(ActionKind.NOT_HELPFUL, decision_id, actor=actor, clicker=clicker, key=key, channel=channel)
 

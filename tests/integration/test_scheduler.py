@@ -28,7 +28,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 @pytest.fixture
 async def ctx(rig: Rig) -> AsyncIterator[JobContext]:
     async with rig.services.pool.connection() as conn:
-        await conn.execute("TRUNCATE job_runs, outbox")
+        await conn.execute("TRUNCATE job_runs, outbox CASCADE")
     yield JobContext(rig.escalation, rig.services.store, Outbox(rig.services.pool))
 
 
