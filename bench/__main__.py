@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench import approvals, core, ingest_speed, recall
+from bench import approvals, core, ingest_speed, recall, slack_ack
 from bench.database import BenchServer, load_corpus, machine_facts
 from bench.latency import MODES, ModeLatency, QueryEmbedder, explain, fts_matches, nearest, prepared_plans, time_mode
 from bench.report import render
@@ -43,6 +43,8 @@ class Options:
     seed: int
     output: Path
     approvals: int
+    slack_rates: tuple[int, ...]
+    slack_seconds: float
 
 
 def parse(argv: list[str]) -> Options:
@@ -56,13 +58,17 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--approvals", type=int, default=400, help="approvals decided by 20 concurrent deciders")
+    parser.add_argument("--slack-rates", default="50,100,200", help="Slack events per second, comma-separated")
+    parser.add_argument("--slack-seconds", type=float, default=20.0, help="seconds of Slack events per rate")
     parser.add_argument(
-        "--quick", action="store_true", help="2,000 chunks, 50 queries, 60 files, 1 ingest run: a smoke test"
+        "--quick",
+        action="store_true",
+        help="2,000 chunks, 50 queries, 60 files, 1 ingest run, 5 s per Slack rate: a smoke test",
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.queries, args.recall_queries, args.warmup = "2000", 50, 50, 10
-        args.files, args.repeats, args.approvals = 60, 1, 100
+        args.files, args.repeats, args.approvals, args.slack_seconds = 60, 1, 100, 5.0
     return Options(
         sizes=[int(size) for size in str(args.sizes).split(",") if size.strip()],
         queries=args.queries,
@@ -73,6 +79,8 @@ def parse(argv: list[str]) -> Options:
         seed=args.seed,
         output=args.output,
         approvals=args.approvals,
+        slack_rates=tuple(int(rate) for rate in str(args.slack_rates).split(",") if rate.strip()),
+        slack_seconds=args.slack_seconds,
     )
 
 
@@ -149,6 +157,13 @@ async def run(options: Options, command: str) -> Results:
         decided = await approvals.run(server, approvals=options.approvals)
         log.info("conversation core: turn latency against raw search")
         turns = await core.run(server, rounds=2 if options.approvals < 400 else 5)
+        log.info("slack: ack latency and exactly-once replies against `supportbot run`")
+        slack = await slack_ack.run(
+            rates=options.slack_rates,
+            seconds=options.slack_seconds,
+            warmup=20 if options.slack_seconds >= 20 else 5,
+            seed=options.seed,
+        )
         settings = await server.fresh_database("bench_facts")
         machine = await machine_facts(settings, start_load=start_load)
     finally:
@@ -165,6 +180,7 @@ async def run(options: Options, command: str) -> Results:
         ingest=ingest,
         approvals=decided,
         core=turns,
+        slack=slack,
         seconds=time.perf_counter() - clock,
     )
 

@@ -11,6 +11,7 @@ from bench.approvals import render as render_approvals
 from bench.core import render as render_core
 from bench.ingest_speed import IngestRuns
 from bench.results import Results, SizeResult, targets
+from bench.slack_ack import render as render_slack
 from bench.synthetic import (
     CHUNK_SPREAD,
     CLUSTERS,
@@ -157,6 +158,8 @@ def render(results: Results) -> str:
         out += ["", render_approvals(results.approvals)]
     if results.core is not None:
         out += ["", render_core(results.core)]
+    if results.slack is not None:
+        out += ["", render_slack(results.slack)]
     out += _how_to_read()
     out += _plans(results)
     return "\n".join(out) + "\n"
