@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
@@ -76,11 +77,10 @@ class SlackAdapter:
         settings: Settings,
         core: Core,
         escalation: Escalation,
-        pool: Any,
+        pool: AsyncConnectionPool[Any],
         redis: aioredis.Redis,
         explain: Callable[[str], Awaitable[str]],
         client: AsyncWebClient | None = None,
-        turn_timeout: float | None = None,
         drain_every: float = 5.0,
     ) -> None:
         self.settings = settings
@@ -103,7 +103,6 @@ class SlackAdapter:
             lead_group=settings.lead_group,
         )
         dedupe = EventDeduper(redis, self.channels, platform=PLATFORM)
-        extra = {"turn_timeout": turn_timeout} if turn_timeout is not None else {}
         self.messages = MessageHandler(
             core=core,
             sender=self.sender,
@@ -111,7 +110,6 @@ class SlackAdapter:
             channels=self.channels,
             dedupe=dedupe,
             escalation=escalation,
-            **extra,
         )
         self.interactions = Interactions(
             core=core, sender=self.sender, directory=self.directory, messages=self.messages, escalation=escalation

@@ -1,19 +1,17 @@
 """Delivers the outbox's notices (reminders, expiries, escalations, stale documents, failed posts) to Slack.
 
-Runs every few seconds while the server does. Each attempt at a notice is claimed once in PostgreSQL,
-so several replicas never post it twice; a notice Slack keeps refusing is retried a few times, then
-left marked failed for the digest to report.
+Runs every few seconds while the server does. `Outbox.drain` keeps replicas from posting a notice
+twice and retries what Slack refuses a few times, then leaves it marked failed for the digest.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from bot.channels import ChannelStore
-from bot.slack.sender import PLATFORM, SEND_ERRORS, DeliveryError, SlackSender, parse_key
+from bot.periodic import Periodic
+from bot.slack.sender import PLATFORM, SlackSender, parse_key
 from escalation.service import Escalation
 from handlers.models import Reply
 from scheduler.outbox import Outbox
@@ -29,41 +27,17 @@ class OutboxDrain:
         self._outbox = outbox
         self._channels = channels
         self._escalation = escalation
-        self._every = every
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("slack-outbox-drain", self.drain_once, every=every)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="slack-outbox-drain")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.drain_once()
-            except Exception:  # a database blip must not end the loop
-                log.exception("outbox drain failed; trying again shortly")
-            await asyncio.sleep(self._every)
+        await self._loop.stop()
 
     async def drain_once(self) -> int:
         """Deliver what is owed now; returns how many notices were delivered."""
-        delivered = 0
-        for notice in await self._outbox.undelivered(PLATFORM):
-            if not await self._channels.first_time(PLATFORM, f"outbox:{notice['id']}:{notice['attempts']}"):
-                continue  # another replica has this attempt
-            try:
-                await self._deliver(notice)
-            except (DeliveryError, *SEND_ERRORS) as exc:
-                log.warning("outbox notice %s not delivered: %s", notice["id"], exc)
-                await self._outbox.mark(notice["id"], PLATFORM, delivered=False, error=str(exc)[:500])
-                continue
-            await self._outbox.mark(notice["id"], PLATFORM, delivered=True)
-            delivered += 1
-        return delivered
+        return await self._outbox.drain(PLATFORM, self._deliver)
 
     async def _deliver(self, notice: dict[str, Any]) -> None:
         kind, text, key = notice["kind"], str(notice["text"]), notice.get("conversation_key")

@@ -20,6 +20,7 @@ from bot.channels import ChannelStore
 from bot.core_factory import build_core, build_language_model
 from bot.dedupe import EventDeduper
 from bot.llm_openai import OpenAIChatModel
+from bot.periodic import Periodic
 from bot.services import Services
 from bot.settings import Settings
 from bot.teams.auth import build_adapter
@@ -27,7 +28,7 @@ from bot.teams.bot import TeamsBot
 from bot.teams.delivery import PLATFORM, TeamsDelivery
 from bot.teams.identity import Directory
 from bot.teams.invoke import InvokeHandler
-from bot.teams.outbox_drain import OutboxDrain
+from bot.teams.outbox_drain import outbox_drain
 from bot.teams.references import ReferenceStore
 from bot.teams.turns import TurnFacts
 from handlers.core import Core
@@ -43,7 +44,7 @@ class TeamsRuntime:
     invoke: InvokeHandler
     delivery: TeamsDelivery
     deduper: EventDeduper
-    drain: OutboxDrain
+    drain: Periodic
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def idle(self) -> None:
@@ -80,7 +81,7 @@ def build_runtime(
         invoke=invoke,
         delivery=delivery,
         deduper=EventDeduper(redis, channels, platform=PLATFORM),
-        drain=OutboxDrain(outbox, delivery),
+        drain=outbox_drain(outbox, delivery),
     )
 
 

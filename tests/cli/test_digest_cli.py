@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_cli import run
+from tests.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.cli
 REPO = Path(__file__).resolve().parents[2]
@@ -75,3 +76,19 @@ def test_digest_of_a_chat_on_the_sample_data(tmp_path: Path) -> None:
     post = run(tmp_path, "digest", "--post")
     assert post.returncode == 1
     assert "no Slack or Teams digest channel configured" in post.stderr
+
+    with FakeSlack() as slack:
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-cli",
+            "SLACK_SIGNING_SECRET": "secret",
+            "SLACK_API_BASE_URL": slack.base_url,
+            "SLACK_STAFF_CHANNEL": "C0STAFF",
+            "SLACK_DIGEST_CHANNEL": "C0DIGEST",
+        }
+        posted = run(tmp_path, "digest", "--week", week, "--post", env=env)
+        assert posted.returncode == 0, posted.stderr
+        [message] = slack.calls_to("chat.postMessage")
+        assert message.params["channel"] == "C0DIGEST" and week in message.params["text"]
+        [upload] = slack.calls_to("files.completeUploadExternal")
+        assert upload.params["channel_id"] == "C0DIGEST"
+        assert any(data.startswith(b"\x89PNG") for data in slack.uploads.values())

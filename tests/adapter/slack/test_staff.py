@@ -244,3 +244,32 @@ async def test_support_explain_shows_a_decision_to_staff(rig: Rig) -> None:
     assert decision_id in shown["text"] and "reset" in shown["text"].lower()
     hidden = await (await rig.command(f"explain {decision_id}", user="U0CUST", team="T0ACME")).json()
     assert hidden["text"] == "That command is for the support team."
+
+
+async def test_undo_on_an_executed_refund_asks_for_its_own_approval(rig: Rig, prepared: Services) -> None:
+    _, approval_id, _ = await _refund_card(rig)
+    await rig.click("sb:approve", approval_id, user=LEAD)
+    await until(lambda: _updates_of(rig, approval_id))
+    cards_before = len(rig.posts_to(STAFF_CHANNEL))
+    await rig.click("sb:undo", approval_id, user=LEAD)
+    [undo_card] = await until(lambda: rig.posts_to(STAFF_CHANNEL)[cards_before:])
+    assert "Undo: reverse_refund" in undo_card.params["text"] or "reverse_refund" in blocks_text(undo_card)
+    undo_id = _value_of(undo_card, "sb:approve")
+    undo = await prepared.escalation.approval(undo_id)
+    assert undo is not None and undo.rollback_of == approval_id and undo.state is ApprovalState.PENDING
+
+
+async def test_a_reminder_lands_in_the_thread_of_its_card(rig: Rig) -> None:
+    _, approval_id, _ = await _refund_card(rig)
+    card = await rig.adapter.channels.card(approval_id, "slack")
+    assert card is not None
+    await rig.adapter.outbox.add(
+        kind="staff_note",
+        text=f"Reminder: refund ({approval_id}) is waiting for a decision.",
+        source="job:test",
+        payload={"approval_id": approval_id},
+    )
+    assert await rig.adapter.drain.drain_once() >= 1
+    [reminder] = [c for c in rig.posts_to(STAFF_CHANNEL) if c.params.get("thread_ts") == card.message_ref]
+    assert reminder.params["text"].startswith("Reminder: refund")
+    assert await rig.adapter.drain.drain_once() == 0  # delivered once
