@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Annotated
 
 import typer
@@ -59,6 +60,9 @@ async def run(
                 redis=redis,
                 explain=lambda decision_id: explain_decision(services, decision_id),
             )
+        # Everything long-lived (model, router, settings) exists now: keep it out of the collector, whose
+        # full passes over it otherwise pause the event loop for ~0.5 s under load (bench/slack_ack.py).
+        gc.freeze()
         runner = web.AppRunner(build_app(services, redis, slack=slack))
         await runner.setup()
         try:

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -45,6 +46,9 @@ class LocalEmbedder:
         self._batch_size = batch_size
         self._model: object | None = None
         self._lock = threading.Lock()
+        # One thread runs the model: torch already spreads one call over the cores, and several calls
+        # at once (a burst of chat turns) only fight over them and over the event loop's core.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-embedder")
 
     @property
     def name(self) -> str:
@@ -83,7 +87,7 @@ class LocalEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     async def embed(self, texts: list[str]) -> Vectors:
-        return await asyncio.to_thread(self.embed_sync, texts)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.embed_sync, texts)
 
 
 def normalise(vectors: Vectors) -> Vectors:

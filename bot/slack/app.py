@@ -110,6 +110,7 @@ class SlackAdapter:
             channels=self.channels,
             dedupe=dedupe,
             escalation=escalation,
+            max_turns=max(1, settings.db_pool_max - 2),  # leave connections for clicks and the drain
         )
         self.interactions = Interactions(
             core=core, sender=self.sender, directory=self.directory, messages=self.messages, escalation=escalation

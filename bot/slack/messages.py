@@ -49,6 +49,7 @@ class MessageHandler:
         dedupe: EventDeduper,
         escalation: Escalation,
         turn_timeout: float = TURN_TIMEOUT_SECONDS,
+        max_turns: int = 8,
     ) -> None:
         self._core = core
         self._sender = sender
@@ -58,6 +59,7 @@ class MessageHandler:
         self._escalation = escalation
         self._turn_timeout = turn_timeout
         self._locks: dict[str, asyncio.Lock] = {}
+        self._slots = asyncio.Semaphore(max_turns)
 
     async def on_event(self, body: dict[str, Any], event: dict[str, Any], context: SlackContext) -> None:
         """Runs after Bolt has acked; one catch-all so no event ends in silence or a crash."""
@@ -81,8 +83,17 @@ class MessageHandler:
             return
         if channel == self._sender.staff_channel:
             return  # staff talk among themselves there
-        thread = str(event.get("thread_ts") or ts)
-        key = conversation_key(channel, thread)
+        key = conversation_key(channel, str(event.get("thread_ts") or ts))
+        # Bounded: under a burst, waiting events hold no database connection, so the turns that run
+        # get one instead of timing out. Whatever fails from here on still ends in a reply.
+        async with self._slots:
+            try:
+                await self._handle(event, context, key=key, channel=channel)
+            except Exception as exc:
+                log.exception("Slack event %s in %s failed", body.get("event_id"), key)
+                await self._sender.deliver(await self._after_failure(key, None, reason=_reason(exc)))
+
+    async def _handle(self, event: dict[str, Any], context: SlackContext, *, key: str, channel: str) -> None:
         # never the envelope's team_id: in a shared channel that is our workspace, not the author's
         team = event.get("user_team") or event.get("team") or await self._directory.team_of(str(event["user"]))
         actor = await self._directory.actor(str(event["user"]), team_id=team, installing_team=context.installing_team)

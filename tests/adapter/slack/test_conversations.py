@@ -156,3 +156,25 @@ async def test_an_event_without_the_authors_team_asks_slack_who_they_are(rig: Ri
     [answer] = await thread(rig, "C0GLOBEX", ts)
     assert "globex" in blocks_text(answer)
     assert any(c.params.get("user") == "U0GUEST" for c in rig.fake.calls_to("users.info"))
+
+
+class _BrokenBindings:
+    """A channel store whose database is gone."""
+
+    async def org_for(self, platform: str, channel_id: str) -> str | None:
+        raise TimeoutError("couldn't get a connection after 10.00 sec")
+
+    async def first_time(self, platform: str, key: str) -> bool:
+        return True
+
+
+async def test_a_failure_before_the_turn_still_ends_in_a_reply(rig: Rig) -> None:
+    """E.g. the pool exhausted while looking up the channel's org: the customer still hears from us."""
+    messages = rig.adapter.messages
+    working, messages._channels = messages._channels, _BrokenBindings()  # type: ignore[assignment]
+    try:
+        ts, _ = await rig.message("How do I reset my password?", channel="C0ACME")
+        [reply] = await thread(rig, "C0ACME", ts)
+    finally:
+        messages._channels = working
+    assert reply.params["text"] == SORRY
