@@ -58,7 +58,7 @@ class MessageHandler:
         self._dedupe = dedupe
         self._escalation = escalation
         self._turn_timeout = turn_timeout
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # per conversation, with how many use it
         self._slots = asyncio.Semaphore(max_turns)
 
     async def on_event(self, body: dict[str, Any], event: dict[str, Any], context: SlackContext) -> None:
@@ -123,18 +123,23 @@ class MessageHandler:
     async def turn(self, inbound: InboundMessage) -> None:
         # Slack delivers events concurrently; turns of one conversation must not interleave (a staff
         # takeover or a workflow's next input depends on the turn before it).
-        lock = self._locks.setdefault(inbound.conversation_key, asyncio.Lock())
+        key = inbound.conversation_key
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
         try:
             async with lock:
                 try:
                     items = await asyncio.wait_for(self._core.handle(inbound), self._turn_timeout)
                 except Exception as exc:  # the core has its own catch-all; this covers time-outs and outages
-                    log.exception("turn in %s failed", inbound.conversation_key)
-                    items = await self._after_failure(inbound.conversation_key, inbound.org, reason=_reason(exc))
+                    log.exception("turn in %s failed", key)
+                    items = await self._after_failure(key, inbound.org, reason=_reason(exc))
                 await self._sender.deliver(items)
         finally:
-            if not lock.locked():
-                self._locks.pop(inbound.conversation_key, None)
+            lock, users = self._locks[key]
+            if users == 1:  # nobody else is waiting on this conversation
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     async def _after_failure(self, key: str, org: str | None, *, reason: str) -> list[Outbound]:
         items: list[Outbound] = [Reply(key, SORRY)]

@@ -273,3 +273,11 @@ async def test_a_reminder_lands_in_the_thread_of_its_card(rig: Rig) -> None:
     [reminder] = [c for c in rig.posts_to(STAFF_CHANNEL) if c.params.get("thread_ts") == card.message_ref]
     assert reminder.params["text"].startswith("Reminder: refund")
     assert await rig.adapter.drain.drain_once() == 0  # delivered once
+
+
+async def test_messages_of_one_thread_are_handled_in_order_even_when_they_arrive_together(rig: Rig) -> None:
+    ts, _ = await rig.message(REFUND, channel=CHANNEL, team=TEAM)
+    await rig.message("$30", channel=CHANNEL, team=TEAM, thread_ts=ts)  # no waiting in between
+    told = [c.params["text"] for c in await thread(rig, CHANNEL, ts, count=2)]
+    assert told[0] == "How much should be refunded (for example $25.00)?"
+    assert told[1].startswith("I've asked a teammate to approve a refund of $30.00 for order A-10232")
