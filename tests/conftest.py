@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,9 +36,35 @@ def embedder() -> Iterator[LocalEmbedder]:
     yield LocalEmbedder()
 
 
+class RememberingEmbedder:
+    """The real model's vectors, each text embedded once per test session: many modules load the same
+    sample knowledge base into a freshly truncated database, and the model (~30 chunks/s here) was
+    most of their set-up time. The vectors are the model's own, so nothing under test changes."""
+
+    def __init__(self, inner: LocalEmbedder) -> None:
+        self._inner = inner
+        self._seen: dict[str, np.ndarray] = {}
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        new = list(dict.fromkeys(text for text in texts if text not in self._seen))
+        if new:
+            self._seen.update(zip(new, await self._inner.embed(new), strict=True))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._seen[text] for text in texts])
+
+
 @pytest.fixture(scope="session")
 async def services(settings: Settings, embedder: LocalEmbedder) -> AsyncIterator[Services]:
-    async with open_services(settings, embedder=embedder) as opened:
+    async with open_services(settings, embedder=RememberingEmbedder(embedder)) as opened:
         yield opened
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -56,18 +57,24 @@ async def prepared(services: Services) -> Services:
     return services
 
 
-@pytest.fixture(scope="package")
-async def rig(prepared: Services, settings: Settings, fake: FakeSlack) -> AsyncIterator[Rig]:
-    config = slack_settings(settings, fake)
+@asynccontextmanager
+async def serve_slack(services: Services, config: Settings, fake: FakeSlack) -> AsyncIterator[Rig]:
+    """The real aiohttp app with the Slack adapter mounted, its Web API calls going to `fake`."""
     async with open_redis(config) as redis:
         adapter = SlackAdapter(
             settings=config,
-            core=await build_core(prepared),
-            escalation=prepared.escalation,
-            pool=prepared.pool,
+            core=await build_core(services),
+            escalation=services.escalation,
+            pool=services.pool,
             redis=redis,
-            explain=lambda decision_id: explain_decision(prepared, decision_id),
+            explain=lambda decision_id: explain_decision(services, decision_id),
             drain_every=3600,  # tests drain by hand
         )
-        async with TestClient(TestServer(build_app(prepared, redis, slack=adapter))) as client:
+        async with TestClient(TestServer(build_app(services, redis, slack=adapter))) as client:
             yield Rig(client, fake, adapter)
+
+
+@pytest.fixture(scope="package")
+async def rig(prepared: Services, settings: Settings, fake: FakeSlack) -> AsyncIterator[Rig]:
+    async with serve_slack(prepared, slack_settings(settings, fake), fake) as served:
+        yield served

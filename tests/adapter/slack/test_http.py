@@ -6,16 +6,11 @@ import json
 import time
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bot.core_factory import build_core
-from bot.server import build_app
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack.app import SlackAdapter
-from bot.storage import open_redis
-from tests.adapter.slack.conftest import slack_settings
+from tests.adapter.slack.conftest import serve_slack, slack_settings
 from tests.adapter.slack.harness import Rig, event_body, next_ts, signed_headers
 from tests.adapter.slack.waiting import thread, until
 from tests.fakes.slack_api import FakeSlack
@@ -82,53 +77,29 @@ async def test_healthz_reports_slack(rig: Rig) -> None:
 
 async def test_healthz_says_when_slack_refuses_the_token(prepared: Services, settings: Settings) -> None:
     with FakeSlack(valid_tokens={"xoxb-other"}) as fake:
-        config = slack_settings(settings, fake)
-        async with open_redis(config) as redis:
-            adapter = SlackAdapter(
-                settings=config,
-                core=await build_core(prepared),
-                escalation=prepared.escalation,
-                pool=prepared.pool,
-                redis=redis,
-                explain=lambda _: _never(),
-            )
-            async with TestClient(TestServer(build_app(prepared, redis, slack=adapter))) as client:
-                response = await client.get("/healthz")
-                body = await response.json()
+        async with serve_slack(prepared, slack_settings(settings, fake), fake) as rig:
+            response = await rig.client.get("/healthz")
+            body = await response.json()
     assert response.status == 503 and body["checks"]["slack"] == "error: invalid_auth"
-
-
-async def _never() -> str:
-    raise AssertionError("not called")
 
 
 async def test_socket_mode_receives_events_and_acks_them(prepared: Services, settings: Settings) -> None:
     with FakeSlack() as fake:
         config = slack_settings(settings, fake, slack_app_token=SecretStr("xapp-test"), slack_signing_secret=None)
-        async with open_redis(config) as redis:
-            adapter = SlackAdapter(
-                settings=config,
-                core=await build_core(prepared),
-                escalation=prepared.escalation,
-                pool=prepared.pool,
-                redis=redis,
-                explain=lambda _: _never(),
-            )
-            assert adapter.socket_mode
-            async with TestClient(TestServer(build_app(prepared, redis, slack=adapter))) as client:
-                await fake.wait_for_socket_client_async(timeout=10)
-                ts = next_ts()
-                event = {
-                    "type": "message",
-                    "channel": "C0ACME",
-                    "user": "U0CUST",
-                    "user_team": "T0ACME",
-                    "text": "How do I reset my password?",
-                    "ts": ts,
-                }
-                envelope_id = fake.socket_send({"type": "events_api", "payload": event_body(event)})
-                await fake.wait_for_ack_async(envelope_id, timeout=10)
-                rig = Rig(client, fake, adapter)
-                [answer] = await thread(rig, "C0ACME", ts, timeout=10)
-                assert "password" in answer.params["text"].lower()
-                assert await until(lambda: fake.calls_to("apps.connections.open"))
+        async with serve_slack(prepared, config, fake) as rig:
+            assert rig.adapter.socket_mode
+            await fake.wait_for_socket_client_async(timeout=10)
+            ts = next_ts()
+            event = {
+                "type": "message",
+                "channel": "C0ACME",
+                "user": "U0CUST",
+                "user_team": "T0ACME",
+                "text": "How do I reset my password?",
+                "ts": ts,
+            }
+            envelope_id = fake.socket_send({"type": "events_api", "payload": event_body(event)})
+            await fake.wait_for_ack_async(envelope_id, timeout=10)
+            [answer] = await thread(rig, "C0ACME", ts, timeout=10)
+            assert "password" in answer.params["text"].lower()
+            assert await until(lambda: fake.calls_to("apps.connections.open"))
