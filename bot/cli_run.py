@@ -16,6 +16,7 @@ from bot.core_factory import open_core
 from bot.publishers import digest_job_context
 from bot.server import build_app
 from bot.services import Services, open_services
+from bot.settings import SettingsError
 from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
 from scheduler.jobs import JobContext
@@ -41,6 +42,10 @@ async def run(
 ) -> None:
     """Serve Slack (HTTP events or Socket Mode), health checks and the search API, and run the scheduled jobs."""
     config = settings()
+    if config.slack_bot_token is not None and not config.slack_enabled:
+        raise SettingsError(
+            "SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (events over HTTP) or SLACK_APP_TOKEN (Socket Mode)"
+        )
     address, number = host or config.host, port or config.port
     async with open_services(config) as services, open_redis(config) as redis, open_core(services) as core:
         # approvals a crashed process left approved or half-executed are finished once, now
@@ -63,7 +68,7 @@ async def run(
         # Everything long-lived (model, router, settings) exists now: keep it out of the collector, whose
         # full passes over it otherwise pause the event loop for ~0.5 s under load (bench/slack_ack.py).
         gc.freeze()
-        runner = web.AppRunner(build_app(services, redis, slack=slack))
+        runner = web.AppRunner(build_app(services, redis, slack=slack, core=core))
         await runner.setup()
         try:
             await web.TCPSite(runner, address, number).start()

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.services import Services
 from bot.slack.app import SlackAdapter
+from handlers.core import Core
 from knowledge.models import SearchMode, SearchResult
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,10 @@ async def search(request: web.Request) -> web.Response:
     return web.json_response({"question": question, "results": [_result(result) for result in results]})
 
 
-def build_app(services: Services, redis: aioredis.Redis, *, slack: SlackAdapter | None = None) -> web.Application:
+def build_app(
+    services: Services, redis: aioredis.Redis, *, slack: SlackAdapter | None = None, core: Core | None = None
+) -> web.Application:
+    """The server; Teams is mounted when configured, on `core` when given (else it builds its own)."""
     app = web.Application(client_max_size=1024**2)
     app[SERVICES] = services
     app[REDIS] = redis
@@ -82,7 +86,7 @@ def build_app(services: Services, redis: aioredis.Redis, *, slack: SlackAdapter 
     if services.settings.teams_enabled:
         from bot.teams import mount_teams
 
-        mount_teams(app, services, redis)
+        mount_teams(app, services, redis, core=core)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/search", search)
     return app

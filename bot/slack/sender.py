@@ -106,13 +106,11 @@ class SlackSender:
         )
         return str(response.get("ts", ""))
 
-    async def post_staff(self, text: str, *, conversation_key: str | None = None, thread_ts: str | None = None) -> None:
+    async def post_staff(self, text: str, *, conversation_key: str | None = None) -> None:
         channel = self._require_staff_channel()
         link = await self.thread_link(conversation_key) if conversation_key else None
         body = blocks.escape(text) + (f"\n<{link}|Open the conversation>" if link else "")
-        await self.client.chat_postMessage(
-            channel=channel, text=blocks.clip(text, 3900), blocks=[blocks.section(body)], thread_ts=thread_ts
-        )
+        await self.client.chat_postMessage(channel=channel, text=blocks.clip(text, 3900), blocks=[blocks.section(body)])
 
     async def tell_privately(self, clicker: Clicker, text: str) -> None:
         if clicker.channel is None:

@@ -245,3 +245,12 @@ def test_switching_embedders_is_refused_until_reindex(tmp_path: Path) -> None:
         assert back.returncode == 1 and "openai:text-embedding-3-small (64 dimensions)" in back.stderr
     finally:
         fake.stop()
+
+
+def test_a_slack_token_without_a_secret_or_app_token_stops_run_with_one_sentence(tmp_path: Path) -> None:
+    result = run(tmp_path, "run", "--port", str(_free_port()), env={"SLACK_BOT_TOKEN": "xoxb-secret-value"})
+    assert result.returncode == 1
+    assert "SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (events over HTTP) or SLACK_APP_TOKEN (Socket Mode)" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr and "xoxb-secret-value" not in result.stderr
