@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from escalation.models import Handoff
 from escalation.service import Escalation
 from handlers.answering import grounded_answer
 from handlers.conversations import BOT, Conversation, ConversationStore
@@ -291,16 +292,36 @@ class Core:
         return [Reply(conversation.key, text, record.id, citations, buttons)]
 
     async def _handoff_after_error(self, inbound: InboundMessage, record: DecisionRecord) -> list[Outbound]:
-        try:
-            handoff = await self._escalation.handoffs.create(
-                conversation_key=inbound.conversation_key,
-                org=inbound.org,
-                reason="the bot hit an error",
-                summary=inbound.text[:500],
-                decision_id=record.id,
-            )
-        except Exception:  # the database may be what failed; the reply above still goes out
-            log.exception("could not create a hand-off for %s", record.id)
+        handoff = await self._open_handoff(
+            inbound.conversation_key,
+            org=inbound.org,
+            reason="the bot hit an error",
+            summary=inbound.text[:500],
+            decision_id=record.id,
+        )
+        if handoff is None:
             return []
         record.handoff_id = handoff.id
         return [HandoffNotice(handoff, f"The bot failed on a message in {inbound.conversation_key}; please take over.")]
+
+    async def apologise(self, conversation_key: str, *, org: str | None, reason: str) -> list[Outbound]:
+        """For a front end whose turn failed outside `handle` (a time-out, an outage while it looked up who
+        wrote): the customer is told a person will follow up, and a hand-off brings one in."""
+        outbound: list[Outbound] = [Reply(conversation_key, SORRY)]
+        handoff = await self._open_handoff(
+            conversation_key, org=org, reason=reason, summary="the bot could not answer", decision_id=None
+        )
+        if handoff is not None:
+            outbound.append(HandoffNotice(handoff, f"The bot could not answer ({reason}); please take over."))
+        return outbound
+
+    async def _open_handoff(
+        self, conversation_key: str, *, org: str | None, reason: str, summary: str, decision_id: str | None
+    ) -> Handoff | None:
+        try:
+            return await self._escalation.handoffs.create(
+                conversation_key=conversation_key, org=org, reason=reason, summary=summary, decision_id=decision_id
+            )
+        except Exception:  # the database may be what failed; the reply still goes out
+            log.exception("could not create a hand-off for %s", conversation_key)
+            return None

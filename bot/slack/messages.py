@@ -19,8 +19,8 @@ from bot.slack.identity import SlackDirectory
 from bot.slack.sender import PLATFORM, SlackSender, conversation_key
 from escalation.models import Actor, Role
 from escalation.service import Escalation
-from handlers.core import SORRY, Core
-from handlers.models import HandoffNotice, InboundMessage, Outbound, Platform, Reply
+from handlers.core import Core
+from handlers.models import HandoffNotice, InboundMessage, Platform, Reply
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class MessageHandler:
                 await self._handle(event, context, key=key, channel=channel)
             except Exception as exc:
                 log.exception("Slack event %s in %s failed", body.get("event_id"), key)
-                await self._sender.deliver(await self._after_failure(key, None, reason=_reason(exc)))
+                await self._sender.deliver(await self._core.apologise(key, org=None, reason=_reason(exc)))
 
     async def _handle(self, event: dict[str, Any], context: SlackContext, *, key: str, channel: str) -> None:
         # never the envelope's team_id: in a shared channel that is our workspace, not the author's
@@ -132,7 +132,7 @@ class MessageHandler:
                     items = await asyncio.wait_for(self._core.handle(inbound), self._turn_timeout)
                 except Exception as exc:  # the core has its own catch-all; this covers time-outs and outages
                     log.exception("turn in %s failed", key)
-                    items = await self._after_failure(key, inbound.org, reason=_reason(exc))
+                    items = await self._core.apologise(key, org=inbound.org, reason=_reason(exc))
                 await self._sender.deliver(items)
         finally:
             lock, users = self._locks[key]
@@ -140,17 +140,6 @@ class MessageHandler:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
-
-    async def _after_failure(self, key: str, org: str | None, *, reason: str) -> list[Outbound]:
-        items: list[Outbound] = [Reply(key, SORRY)]
-        try:
-            handoff = await self._escalation.handoffs.create(
-                conversation_key=key, org=org, workflow=None, reason=reason, summary="the bot could not answer"
-            )
-            items.append(HandoffNotice(handoff, f"The bot could not answer ({reason}); please take over."))
-        except Exception:  # the database is gone too: the customer still gets the reply
-            log.exception("could not create a hand-off for %s", key)
-        return items
 
     async def _unbound(self, key: str, *, channel: str, team: str | None, actor: Actor) -> None:
         if await self._channels.first_time(PLATFORM, f"unbound-thread:{key}"):

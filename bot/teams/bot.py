@@ -11,11 +11,11 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.channels import ChannelStore
-from bot.teams.delivery import PLATFORM, TeamsDelivery
+from bot.teams.delivery import PLATFORM, TeamsDelivery, conversation_key
 from bot.teams.invoke import InvokeHandler
 from bot.teams.turns import TurnFacts, Who, clean_text, mentions_bot
 from escalation.models import Role
-from handlers.core import SORRY, Core
+from handlers.core import Core
 from handlers.models import InboundMessage, Outbound, Platform, Reply, StaffNote
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,12 @@ class TeamsBot:
         """The catch-all for a message: whatever fails here, the sender is told something true."""
         try:
             await self._answer(context)
-        except Exception:
+        except Exception as exc:
             log.exception("Teams message %s failed", context.activity.id)
+            key = conversation_key(getattr(context.activity.conversation, "id", None) or "unknown")
+            items = await self._core.apologise(key, org=None, reason=f"an error ({type(exc).__name__})")
             with contextlib.suppress(Exception):  # the connector may be what failed
-                await context.send_activity(Activity(type=ActivityTypes.message, text=SORRY))
+                await self._delivery.deliver(items, turn=context)
 
     async def _answer(self, context: TurnContext) -> None:
         activity = context.activity
