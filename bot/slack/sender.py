@@ -122,12 +122,18 @@ class SlackSender:
 
     async def post_approval(self, approval: Approval, *, reason: str) -> None:
         channel = self._require_staff_channel()
-        card = await self._approval_blocks(approval, reason=reason)
+        link = await self.thread_link(approval.conversation_key)
+        card = await self._approval_blocks(approval, reason=reason, link=link)
         response = await self.client.chat_postMessage(
             channel=channel, text=f"Approval needed: {approval.action} for {approval.org}", blocks=card
         )
+        # what the card needs again when it is refreshed, so a refresh costs Slack one call, not two
         await self._channels.save_card(
-            approval.id, PLATFORM, channel_id=channel, message_ref=str(response["ts"]), reference={"reason": reason}
+            approval.id,
+            PLATFORM,
+            channel_id=channel,
+            message_ref=str(response["ts"]),
+            reference={"reason": reason, "link": link},
         )
 
     async def refresh_approval(self, approval_id: str) -> None:
@@ -137,7 +143,7 @@ class SlackSender:
         if card is None or approval is None:
             return
         reason = str(card.reference.get("reason", approval.rule))
-        content = await self._approval_blocks(approval, reason=reason)
+        content = await self._approval_blocks(approval, reason=reason, link=card.reference.get("link"))
         try:
             await self.client.chat_update(
                 channel=card.channel_id, ts=card.message_ref, text=blocks.outcome_text(approval), blocks=content
@@ -145,13 +151,12 @@ class SlackSender:
         except SEND_ERRORS as exc:
             log.warning("could not update the card of %s: %s", approval_id, exc)
 
-    async def _approval_blocks(self, approval: Approval, *, reason: str) -> list[dict[str, Any]]:
+    async def _approval_blocks(self, approval: Approval, *, reason: str, link: str | None) -> list[dict[str, Any]]:
         record = await self._decisions.get(approval.decision_id) if approval.decision_id else None
         request_text = record.inbound if record else None
         confidence = None
         if record is not None:
             confidence = record.route_confidence if record.route_confidence is not None else record.confidence
-        link = await self.thread_link(approval.conversation_key) if approval.conversation_key else None
         facts = blocks.CardFacts(request_text=request_text, confidence=confidence, reason=reason, thread_link=link)
         if approval.state is ApprovalState.PENDING:
             return blocks.approval_card(approval, facts)
@@ -165,8 +170,8 @@ class SlackSender:
 
     async def post_handoff(self, handoff: Handoff, *, text: str) -> None:
         channel = self._require_staff_channel()
-        link = await self.thread_link(handoff.conversation_key)
         existing = await self._channels.card(handoff.id, PLATFORM)
+        link = existing.reference.get("link") if existing else await self.thread_link(handoff.conversation_key)
         content = blocks.handoff_card(handoff, text=text, thread_link=link)
         if existing is not None:  # an escalation or reminder about a card already posted: update it, note it
             await self.client.chat_update(
@@ -178,7 +183,11 @@ class SlackSender:
             channel=channel, text=f"Hand-off: {handoff.reason}", blocks=content
         )
         await self._channels.save_card(
-            handoff.id, PLATFORM, channel_id=channel, message_ref=str(response["ts"]), reference={"text": text}
+            handoff.id,
+            PLATFORM,
+            channel_id=channel,
+            message_ref=str(response["ts"]),
+            reference={"text": text, "link": link},
         )
 
     async def refresh_handoff(self, handoff_id: str) -> None:
@@ -186,8 +195,9 @@ class SlackSender:
         if card is None:
             return
         handoff = await self._escalation.handoffs.get(handoff_id)
-        link = await self.thread_link(handoff.conversation_key)
-        content = blocks.handoff_card(handoff, text=str(card.reference.get("text", "")), thread_link=link)
+        content = blocks.handoff_card(
+            handoff, text=str(card.reference.get("text", "")), thread_link=card.reference.get("link")
+        )
         try:
             await self.client.chat_update(
                 channel=card.channel_id, ts=card.message_ref, text=f"Hand-off {handoff.state.value}", blocks=content
