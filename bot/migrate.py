@@ -9,6 +9,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from procrastinate.schema import SchemaManager
 from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,26 @@ async def migrate(pool: AsyncConnectionPool[Any]) -> list[Migration]:
                 except Exception as exc:
                     raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
                 applied.append(migration)
+            await _ensure_queue_schema(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
             await conn.set_autocommit(False)
     return applied
+
+
+async def _ensure_queue_schema(conn: Any) -> None:
+    """The turn queue's own tables (procrastinate), applied from the installed package the first time.
+
+    procrastinate is pinned to one minor version; a later version's schema migrations go here."""
+    found = await (await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).fetchone()
+    if found and found[0]:
+        return
+    log.info("applying the turn queue's schema (procrastinate)")
+    try:
+        async with conn.transaction():
+            await conn.execute(SchemaManager.get_schema().encode())
+    except Exception as exc:
+        raise MigrationError(f"the turn queue's schema (procrastinate) failed: {exc}") from exc
 
 
 async def status(pool: AsyncConnectionPool[Any]) -> list[MigrationState]:

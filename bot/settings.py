@@ -38,6 +38,21 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     host: str = Field("127.0.0.1", description="Address `supportbot run` listens on.")
     port: int = Field(3000, ge=1, le=65535, description="Port `supportbot run` listens on.")
+    turn_concurrency: int = Field(
+        8, ge=1, le=200, description="Turns one worker process runs at once (each holds a database connection)."
+    )
+    turn_timeout: float = Field(
+        60.0, gt=0, le=600, description="Seconds a turn may take before the customer is handed to a person."
+    )
+    turn_lease: float = Field(
+        30.0, ge=2, le=3600, description="Seconds without a heartbeat after which a worker's running turns run again."
+    )
+    shutdown_grace: float = Field(
+        20.0, ge=0, le=600, description="On SIGTERM/SIGINT, seconds running turns get to finish; the rest stay queued."
+    )
+    health_max_queue_age: float = Field(
+        120.0, gt=0, le=86_400, description="Seconds the oldest waiting turn may wait before /healthz says degraded."
+    )
 
     embedder: EmbedderKind = Field(
         EmbedderKind.LOCAL, description="`local` (all-MiniLM-L6-v2, offline) or `openai` (compatible endpoint)."

@@ -54,13 +54,45 @@ class HandoffService:
         links: list[str] | None = None,
         approval_id: str | None = None,
         decision_id: str | None = None,
+        dedupe_key: str | None = None,
     ) -> Handoff:
+        handoff, _ = await self.create_once(
+            conversation_key=conversation_key,
+            reason=reason,
+            summary=summary,
+            org=org,
+            workflow=workflow,
+            would_have_said=would_have_said,
+            links=links,
+            approval_id=approval_id,
+            decision_id=decision_id,
+            dedupe_key=dedupe_key,
+        )
+        return handoff
+
+    async def create_once(
+        self,
+        *,
+        conversation_key: str,
+        reason: str,
+        summary: str,
+        org: str | None = None,
+        workflow: str | None = None,
+        would_have_said: str | None = None,
+        links: list[str] | None = None,
+        approval_id: str | None = None,
+        decision_id: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> tuple[Handoff, bool]:
+        """The hand-off, and whether this call opened it: with a `dedupe_key` (an inbound event, an unbound
+        channel) a second call — a turn re-run after a crash, say — returns the first one's hand-off."""
         path = self._path(workflow)
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 f"""INSERT INTO handoffs (id, org, conversation_key, workflow, reason, summary, would_have_said, links,
-                        approval_id, decision_id, state, assigned_to)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s) RETURNING {_COLUMNS}""",
+                        approval_id, decision_id, state, assigned_to, dedupe_key)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, %s)
+                    ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING {_COLUMNS}""",
                 (
                     "hnd_" + secrets.token_hex(6),
                     org,
@@ -73,10 +105,15 @@ class HandoffService:
                     approval_id,
                     decision_id,
                     path[0] if path else None,
+                    dedupe_key,
                 ),
             )
             row = await cur.fetchone()
-            assert row is not None
+            if row is None:  # opened before under this key
+                cur = await conn.execute(f"SELECT {_COLUMNS} FROM handoffs WHERE dedupe_key = %s", (dedupe_key,))
+                existing = await cur.fetchone()
+                assert existing is not None
+                return _handoff(existing), False
             handoff = _handoff(row)
             await audit.record(
                 conn,
@@ -88,7 +125,7 @@ class HandoffService:
                 decision_id=decision_id,
                 detail={"reason": reason, "assigned_to": handoff.assigned_to},
             )
-        return handoff
+        return handoff, True
 
     async def get(self, handoff_id: str) -> Handoff:
         async with self._pool.connection() as conn:

@@ -69,6 +69,11 @@ class ConversationStore:
                 (key, role, author, text, decision_id),
             )
 
+    async def has_turn(self, decision_id: str) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT 1 FROM turns WHERE decision_id = %s LIMIT 1", (decision_id,))
+            return await cur.fetchone() is not None
+
     async def recent_turns(self, key: str, *, limit: int = 10) -> list[tuple[str, str, str]]:
         """(role, author, text), oldest first."""
         async with self._pool.connection() as conn:

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from escalation.models import Handoff
 from escalation.service import Escalation
 from handlers.answering import grounded_answer
 from handlers.conversations import BOT, Conversation, ConversationStore
@@ -24,7 +23,9 @@ from handlers.models import (
     InboundMessage,
     Outbound,
     Reply,
+    Unbound,
 )
+from handlers.outbound_codec import decode, encode
 from handlers.ports import Route, Router
 from handlers.prompts import load_prompt
 from handlers.staff_actions import StaffActions
@@ -81,7 +82,7 @@ class Core:
             return await self._staff.handle(inbound)
         started = time.perf_counter()
         record = DecisionRecord(
-            id=new_decision_id(),
+            id=inbound.decision_id or new_decision_id(),
             conversation_key=inbound.conversation_key,
             org=inbound.org,
             platform=inbound.platform.value,
@@ -95,8 +96,10 @@ class Core:
             record.outcome, record.reply = "error", SORRY
             record.note(f"error: {type(exc).__name__}: {exc}")
             outbound = [Reply(inbound.conversation_key, SORRY, record.id)]
+            # no hand-off, no promise: if it cannot be opened this raises, and a durable turn is retried
             outbound += await self._handoff_after_error(inbound, record)
         record.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        record.outbound = encode(outbound)
         try:
             await self._decisions.save(record)
         except Exception:  # a lost record must not turn an answer into silence
@@ -292,36 +295,63 @@ class Core:
         return [Reply(conversation.key, text, record.id, citations, buttons)]
 
     async def _handoff_after_error(self, inbound: InboundMessage, record: DecisionRecord) -> list[Outbound]:
-        handoff = await self._open_handoff(
-            inbound.conversation_key,
+        handoff = await self._escalation.handoffs.create(
+            conversation_key=inbound.conversation_key,
             org=inbound.org,
             reason="the bot hit an error",
             summary=inbound.text[:500],
             decision_id=record.id,
+            dedupe_key=f"error:{record.id}",
         )
-        if handoff is None:
-            return []
         record.handoff_id = handoff.id
         return [HandoffNotice(handoff, f"The bot failed on a message in {inbound.conversation_key}; please take over.")]
 
-    async def apologise(self, conversation_key: str, *, org: str | None, reason: str) -> list[Outbound]:
-        """For a front end whose turn failed outside `handle` (a time-out, an outage while it looked up who
-        wrote): the customer is told a person will follow up, and a hand-off brings one in."""
-        outbound: list[Outbound] = [Reply(conversation_key, SORRY)]
-        handoff = await self._open_handoff(
-            conversation_key, org=org, reason=reason, summary="the bot could not answer", decision_id=None
+    async def apologise(
+        self, conversation_key: str, *, org: str | None, reason: str, dedupe_key: str | None = None
+    ) -> list[Outbound]:
+        """For a turn that failed outside `handle` (a time-out, an outage while looking up who wrote, a crash
+        inside an earlier attempt): the customer is told a person will follow up, and a hand-off brings one
+        in. Every apology is backed by a hand-off that exists: if it cannot be opened this raises, and the
+        caller keeps the event to try again. `dedupe_key` opens it once however often the turn is re-run."""
+        handoff = await self._escalation.handoffs.create(
+            conversation_key=conversation_key,
+            org=org,
+            reason=reason,
+            summary="the bot could not answer",
+            dedupe_key=dedupe_key,
         )
-        if handoff is not None:
-            outbound.append(HandoffNotice(handoff, f"The bot could not answer ({reason}); please take over."))
+        return [
+            Reply(conversation_key, SORRY),
+            HandoffNotice(handoff, f"The bot could not answer ({reason}); please take over."),
+        ]
+
+    async def unbound(self, unbound: Unbound, *, reply: bool) -> list[Outbound]:
+        """Fail closed where no org is bound: no knowledge, a promise of a person, one hand-off per place."""
+        outbound: list[Outbound] = [Reply(unbound.conversation_key, unbound.reply)] if reply else []
+        handoff, opened = await self._escalation.handoffs.create_once(
+            conversation_key=unbound.conversation_key,
+            org=None,
+            reason=f"a customer wrote in a {unbound.platform.value} place not connected to an org",
+            summary=unbound.summary,
+            dedupe_key=f"unbound:{unbound.platform.value}:{unbound.place}",
+        )
+        if opened:
+            outbound.append(
+                HandoffNotice(
+                    handoff,
+                    f"{unbound.summary}: not connected to an org, so the bot "
+                    f"answered nothing there. {unbound.how_to_bind}",
+                )
+            )
         return outbound
 
-    async def _open_handoff(
-        self, conversation_key: str, *, org: str | None, reason: str, summary: str, decision_id: str | None
-    ) -> Handoff | None:
-        try:
-            return await self._escalation.handoffs.create(
-                conversation_key=conversation_key, org=org, reason=reason, summary=summary, decision_id=decision_id
-            )
-        except Exception:  # the database may be what failed; the reply still goes out
-            log.exception("could not create a hand-off for %s", conversation_key)
+    async def started(self, decision_id: str) -> bool:
+        """Did an earlier attempt at this decision get as far as storing the customer's turn?"""
+        return await self._conversations.has_turn(decision_id)
+
+    async def decided_items(self, decision_id: str) -> list[Outbound] | None:
+        """What an earlier attempt decided, when it got as far as saving its decision record."""
+        record = await self._decisions.get(decision_id)
+        if record is None or record.outbound is None:
             return None
+        return decode(record.outbound)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -14,6 +15,11 @@ from knowledge.store import Pool
 
 def new_decision_id() -> str:
     return "dec_" + secrets.token_hex(6)
+
+
+def decision_id_for(platform: str, event_key: str) -> str:
+    """The decision of a durable inbound event: the same on every re-run of that event."""
+    return "dec_" + hashlib.sha256(f"{platform}:{event_key}".encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -48,13 +54,14 @@ class DecisionRecord:
     reply: str | None = None
     notes: list[str] = field(default_factory=list)
     latency_ms: float | None = None
+    outbound: list[dict[str, Any]] | None = None  # the items decided, for a re-run after a crash
     created_at: datetime | None = None
 
     def note(self, text: str) -> None:
         self.notes.append(text)
 
 
-_JSON_FIELDS = {"route_ranked", "retrieved", "tool_calls", "action_result", "notes"}
+_JSON_FIELDS = {"route_ranked", "retrieved", "tool_calls", "action_result", "notes", "outbound"}
 _COLUMNS = [name for name in DecisionRecord.__dataclass_fields__ if name != "created_at"]
 
 

@@ -25,6 +25,8 @@ class InboundMessage:
     author: Actor
     text: str
     attachments: tuple[str, ...] = ()
+    # set for a durable inbound event: a re-run of the same event finds the same decision
+    decision_id: str | None = None
 
 
 class ActionKind(StrEnum):
@@ -106,5 +108,20 @@ class StaffNote:
 
 
 Outbound = Reply | ApprovalRequest | HandoffNotice | StaffNote
+
+
+@dataclass(frozen=True)
+class Unbound:
+    """A customer wrote somewhere no one bound to an org: nothing from the knowledge base is said (fail
+    closed); the customer hears a person will reply and staff get one hand-off per place."""
+
+    platform: Platform
+    conversation_key: str
+    place: str  # the channel, team or tenant that is not bound
+    reply: str
+    summary: str  # who wrote where, for staff
+    how_to_bind: str
+    reply_once_per_conversation: bool = True
+
 
 STAFF_ROLES = frozenset({Role.STAFF, Role.LEAD})

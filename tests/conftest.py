@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +15,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from procrastinate import App
+
+from bot.queue.runtime import open_queue
+from bot.queue.worker import WorkerConfig
 from bot.services import Services, open_services
 from bot.settings import Settings, load_settings
 from knowledge.embedder import LocalEmbedder
@@ -74,3 +80,35 @@ async def kb(services: Services) -> AsyncIterator[Services]:
     async with services.pool.connection() as conn:
         await conn.execute("TRUNCATE kb_documents, kb_chunks, kb_gaps RESTART IDENTITY CASCADE")
     yield services
+
+
+# Turn workers in tests: short leases and polls so crashed or queued turns are picked up in a second.
+TEST_WORKER = WorkerConfig(concurrency=4, grace=5.0, lease=3.0, heartbeat=0.5, poll=0.2)
+
+
+@pytest.fixture(scope="session")
+async def queue(services: Services, settings: Settings) -> AsyncIterator[App]:
+    """The turn queue (procrastinate) on the session's database."""
+    async with open_queue(settings) as opened:
+        yield opened
+
+
+async def empty_queue(services: Services) -> None:
+    """No inbound event or turn job left over from another test module (whose platforms may be absent)."""
+    async with services.pool.connection() as conn:
+        await conn.execute("TRUNCATE inbound_events, inbound_deliveries, procrastinate_jobs CASCADE")
+
+
+async def turns_finished(pool: Any, *, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+    """Wait until every stored event's turn has finished (a worker answers after the ack); fail if not."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*), max(last_error) FROM inbound_events WHERE state <> 'done'")
+            waiting, error = await cur.fetchone() or (0, None)
+        if not waiting:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{waiting} turn(s) still waiting after {timeout} s (last error: {error})")
+        await asyncio.sleep(0.02)

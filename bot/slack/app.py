@@ -1,8 +1,9 @@
 """The Slack adapter: Bolt's `AsyncApp` served at `POST /slack/events` on our aiohttp app, or over Socket Mode.
 
 Listeners only translate: a Slack payload becomes an `InboundMessage` or `InboundAction`, the core
-decides, the sender renders. Bolt acks events before our listeners run (well inside Slack's 3 s);
-buttons and commands ack first thing, and the work continues after the ack.
+decides, the sender renders. Message events are stored and queued in PostgreSQL before they are acked
+(a middleware, since Bolt acks events before listeners run) and answered by a turn worker; buttons and
+commands ack first thing, and the work continues after the ack.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import ChannelStore
-from bot.dedupe import EventDeduper
+from bot.queue.intake import Intake
+from bot.queue.store import InboundStore
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.commands import Commands
@@ -52,6 +54,7 @@ from scheduler.outbox import Outbox
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024**2
+MESSAGE_EVENTS = frozenset({"message", "app_mention"})
 HEALTH_CACHE_SECONDS = 30.0
 
 
@@ -102,15 +105,11 @@ class SlackAdapter:
             groups=parse_group_map(settings.slack_groups),
             lead_group=settings.lead_group,
         )
-        dedupe = EventDeduper(redis, self.channels, platform=PLATFORM)
         self.messages = MessageHandler(
-            core=core,
             sender=self.sender,
             directory=self.directory,
             channels=self.channels,
-            dedupe=dedupe,
-            escalation=escalation,
-            max_turns=max(1, settings.db_pool_max - 2),  # leave connections for clicks and the drain
+            intake=Intake(InboundStore(pool), redis, platform=PLATFORM),
         )
         self.interactions = Interactions(
             core=core, sender=self.sender, directory=self.directory, messages=self.messages, escalation=escalation
@@ -132,8 +131,7 @@ class SlackAdapter:
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
         )
-        app.event("message")(self._on_message)
-        app.event("app_mention")(self._on_message)
+        app.middleware(self._store_messages)
         app.event(re.compile(".*"))(self._ignore_event)  # unknown event types: acked, ignored
         app.action(re.compile(r"^digest_(promote|demote)$"))(self._on_digest_button)
         app.action(re.compile(f"^{re.escape(blocks.ACTION_PREFIX)}"))(self._on_button)
@@ -148,8 +146,22 @@ class SlackAdapter:
     def _context(context: AsyncBoltContext) -> SlackContext:
         return SlackContext(installing_team=_home(context), bot_user_id=context.bot_user_id)
 
-    async def _on_message(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await self.messages.on_event(body, event, self._context(context))
+    async def _store_messages(
+        self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Messages are stored and queued before the ack (Bolt acks events before its listeners run, so this
+        is a middleware); the turn runs from the queue. If PostgreSQL cannot take the event, Slack gets a
+        503 and sends it again later: nothing is acknowledged that is not stored."""
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        if not isinstance(event, dict) or event.get("type") not in MESSAGE_EVENTS:
+            await next()
+            return None
+        try:
+            await self.messages.accept(body, self._context(context))
+        except Exception:
+            log.exception("could not store Slack event %s; Slack will send it again", body.get("event_id"))
+            return BoltResponse(status=503, body="")
+        return BoltResponse(status=200, body="")
 
     async def _ignore_event(self, body: dict[str, Any]) -> None:
         log.debug("ignoring Slack event %s", (body.get("event") or {}).get("type"))
@@ -291,14 +303,14 @@ def _malformed(body: str, content_type: str) -> str | None:
     if content_type == "application/json":
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting deep enough to exhaust the parser is not Slack's
             return "body is not JSON"
         return None if isinstance(parsed, dict) and parsed.get("type") else "JSON without a type"
     if "payload=" in body:
         raw = parse_qs(body).get("payload", [""])[0]
         try:
             payload = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return "interactive payload is not JSON"
         return None if isinstance(payload, dict) and payload.get("type") else "interactive payload without a type"
     if "command=" not in body and "ssl_check=" not in body:

@@ -1,30 +1,28 @@
-"""Customer and staff messages: which are handled, whose org they speak for, and the turn itself.
+"""Customer and staff messages: which are handled, whose org they speak for, and how they reach the queue.
 
-Fail closed: in a channel no one bound to an org (or where the channel's and the author's org
-disagree) nothing from the knowledge base is said; the customer is told a person will follow up,
-and staff are told once. Never silent: any failure still ends in a reply and a hand-off.
+A message event is stored in PostgreSQL (and its turn queued) before Slack gets its ack; a worker runs
+the turn later, in this process or another (`handlers.turns`). Fail closed: in a channel no one bound to
+an org (or where the channel's and the author's org disagree) nothing from the knowledge base is said.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.channels import ChannelStore
-from bot.dedupe import EventDeduper
+from bot.queue.intake import Intake
 from bot.slack.identity import SlackDirectory
 from bot.slack.sender import PLATFORM, SlackSender, conversation_key
-from escalation.models import Actor, Role
-from escalation.service import Escalation
-from handlers.core import Core
-from handlers.models import HandoffNotice, InboundMessage, Platform, Reply
+from escalation.models import Role
+from handlers.models import InboundMessage, Outbound, Platform, Unbound
+from handlers.turns import PlatformTurn
 
 log = logging.getLogger(__name__)
 
-TURN_TIMEOUT_SECONDS = 60.0  # a turn slower than this is a failure: the customer hears from a person instead
 HANDLED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 # Deliberately not answered: edits and deletions change what was said, not what was asked (the
 # answer already in the thread stays); joins, topic changes and bots are not people asking.
@@ -39,71 +37,68 @@ class SlackContext:
 
 
 class MessageHandler:
+    """Slack's front end for the turn queue: what to store at the ack, and how a stored event is read."""
+
     def __init__(
-        self,
-        *,
-        core: Core,
-        sender: SlackSender,
-        directory: SlackDirectory,
-        channels: ChannelStore,
-        dedupe: EventDeduper,
-        escalation: Escalation,
-        turn_timeout: float = TURN_TIMEOUT_SECONDS,
-        max_turns: int = 8,
+        self, *, sender: SlackSender, directory: SlackDirectory, channels: ChannelStore, intake: Intake
     ) -> None:
-        self._core = core
         self._sender = sender
         self._directory = directory
         self._channels = channels
-        self._dedupe = dedupe
-        self._escalation = escalation
-        self._turn_timeout = turn_timeout
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # per conversation, with how many use it
-        self._slots = asyncio.Semaphore(max_turns)
+        self._intake = intake
 
-    async def on_event(self, body: dict[str, Any], event: dict[str, Any], context: SlackContext) -> None:
-        """Runs after Bolt has acked; one catch-all so no event ends in silence or a crash."""
-        try:
-            await self._on_event(body, event, context)
-        except Exception:
-            log.exception("Slack event %s failed", body.get("event_id"))
-
-    async def _on_event(self, body: dict[str, Any], event: dict[str, Any], context: SlackContext) -> None:
-        event_id = str(body.get("event_id") or "")
-        if event_id and not await self._dedupe.first_time(event_id):
-            log.info("Slack retried event %s; already handled", event_id)
-            return
+    async def accept(self, body: dict[str, Any], context: SlackContext) -> bool:
+        """Store a message event and queue its turn, before the ack. False when it is not for the bot, or a
+        retry or duplicate of one stored before (a mention arrives twice: `message` and `app_mention`, so
+        the key is the message, not Slack's event id). Raises when it cannot be stored: Slack retries."""
+        event = body.get("event") or {}
         subtype = event.get("subtype")
-        if subtype not in HANDLED_SUBTYPES or event.get("bot_id") or not event.get("user"):
+        if subtype not in HANDLED_SUBTYPES or event.get("bot_id") or not event.get("user") or not event.get("ts"):
             log.debug("ignoring message subtype=%s bot=%s", subtype, event.get("bot_id"))
-            return
-        channel, ts = str(event["channel"]), str(event["ts"])
-        # a mention in a channel arrives twice (message + app_mention): one answer
-        if not await self._dedupe.first_time(f"msg:{channel}:{ts}"):
-            return
-        if channel == self._sender.staff_channel:
-            return  # staff talk among themselves there
-        key = conversation_key(channel, str(event.get("thread_ts") or ts))
-        # Bounded: under a burst, waiting events hold no database connection, so the turns that run
-        # get one instead of timing out. Whatever fails from here on still ends in a reply.
-        async with self._slots:
-            try:
-                await self._handle(event, context, key=key, channel=channel)
-            except Exception as exc:
-                log.exception("Slack event %s in %s failed", body.get("event_id"), key)
-                await self._sender.deliver(await self._core.apologise(key, org=None, reason=_reason(exc)))
+            return False
+        channel, ts = str(event.get("channel") or ""), str(event["ts"])
+        if not channel or channel == self._sender.staff_channel:
+            return False  # staff talk among themselves there
+        payload = {"body": body, "installing_team": context.installing_team, "bot_user_id": context.bot_user_id}
+        stored = await self._intake.accept(
+            f"msg:{channel}:{ts}",
+            conversation_key=conversation_key(channel, str(event.get("thread_ts") or ts)),
+            payload=payload,
+        )
+        if not stored:
+            log.info("Slack event %s (%s:%s) was stored before; not queued again", body.get("event_id"), channel, ts)
+        return stored
 
-    async def _handle(self, event: dict[str, Any], context: SlackContext, *, key: str, channel: str) -> None:
+    async def open_turn(self, payload: dict[str, Any], body: Callable[[PlatformTurn], Awaitable[None]]) -> None:
+        await body(SlackTurn(self, payload))
+
+    async def deliver(self, item: Outbound) -> None:
+        await self._sender.deliver([item])
+
+    async def inbound(self, payload: dict[str, Any]) -> InboundMessage | Unbound | None:
+        event = payload["body"]["event"]
+        channel, ts = str(event["channel"]), str(event["ts"])
+        key = conversation_key(channel, str(event.get("thread_ts") or ts))
+        user = str(event["user"])
         # never the envelope's team_id: in a shared channel that is our workspace, not the author's
-        team = event.get("user_team") or event.get("team") or await self._directory.team_of(str(event["user"]))
-        actor = await self._directory.actor(str(event["user"]), team_id=team, installing_team=context.installing_team)
+        team = event.get("user_team") or event.get("team") or await self._directory.team_of(user)
+        actor = await self._directory.actor(user, team_id=team, installing_team=payload.get("installing_team"))
         org = await self.org_for(channel, team if actor.role is Role.CUSTOMER else None)
         if org is None and actor.role is Role.CUSTOMER:
-            await self._unbound(key, channel=channel, team=team, actor=actor)
-            return
+            return Unbound(
+                Platform.SLACK,
+                key,
+                place=f"{channel}:{team}",
+                reply=UNBOUND_REPLY,
+                summary=f"<@{actor.id}> (team {team or 'unknown'}) wrote in <#{channel}>",
+                how_to_bind=(
+                    f"<#{channel}> is not connected to a customer org. Connect it with `/support connect ORG` "
+                    f"in the channel or `supportbot channels bind {channel} ORG`."
+                ),
+            )
         text = MENTION.sub("", str(event.get("text") or "")).strip()
         files = tuple(str(f.get("name") or f.get("title") or "file") for f in event.get("files") or [])
-        await self.turn(InboundMessage(Platform.SLACK, org, key, actor, text, attachments=files))
+        return InboundMessage(Platform.SLACK, org, key, actor, text, attachments=files)
 
     async def org_for(self, channel: str, customer_team: str | None) -> str | None:
         """The channel's org; a customer team bound to a different org closes the channel for them."""
@@ -120,46 +115,14 @@ class MessageHandler:
             return None
         return channel_org or team_org
 
-    async def turn(self, inbound: InboundMessage) -> None:
-        # Slack delivers events concurrently; turns of one conversation must not interleave (a staff
-        # takeover or a workflow's next input depends on the turn before it).
-        key = inbound.conversation_key
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                try:
-                    items = await asyncio.wait_for(self._core.handle(inbound), self._turn_timeout)
-                except Exception as exc:  # the core has its own catch-all; this covers time-outs and outages
-                    log.exception("turn in %s failed", key)
-                    items = await self._core.apologise(key, org=inbound.org, reason=_reason(exc))
-                await self._sender.deliver(items)
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:  # nobody else is waiting on this conversation
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
-    async def _unbound(self, key: str, *, channel: str, team: str | None, actor: Actor) -> None:
-        if await self._channels.first_time(PLATFORM, f"unbound-thread:{key}"):
-            await self._sender.deliver([Reply(key, UNBOUND_REPLY)])
-        if await self._channels.first_time(PLATFORM, f"unbound:{channel}:{team}"):
-            handoff = await self._escalation.handoffs.create(
-                conversation_key=key,
-                org=None,
-                workflow=None,
-                reason="a customer wrote in a channel not connected to an org",
-                summary=f"<@{actor.id}> (team {team or 'unknown'}) in <#{channel}>",
-            )
-            note = (
-                f"<#{channel}> is not connected to a customer org, so the bot answered nothing there. "
-                f"Connect it with `/support connect ORG` in the channel or `supportbot channels bind {channel} ORG`."
-            )
-            await self._sender.deliver([HandoffNotice(handoff, note)])
+class SlackTurn:
+    def __init__(self, handler: MessageHandler, payload: dict[str, Any]) -> None:
+        self._handler = handler
+        self._payload = payload
 
+    async def inbound(self) -> InboundMessage | Unbound | None:
+        return await self._handler.inbound(self._payload)
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "the answer took too long"
-    return f"an error ({type(exc).__name__})"
+    async def deliver(self, item: Outbound) -> None:
+        await self._handler.deliver(item)

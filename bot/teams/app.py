@@ -1,13 +1,13 @@
 """`POST /api/messages`: parse, authenticate (401 for any bad token, never 500), de-duplicate, dispatch.
 
-Messages are acknowledged at once and handled in the background (Teams retries slow requests);
-invokes are answered in the request, since their response is the refreshed card."""
+Message activities are stored and queued in PostgreSQL, then acknowledged (202); a turn worker answers
+them (`handlers.turns`, `bot.teams.bot`). Invokes are answered in the request, since their response is
+the refreshed card."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,11 +21,13 @@ from bot.core_factory import build_core, build_language_model
 from bot.dedupe import EventDeduper
 from bot.llm_openai import OpenAIChatModel
 from bot.periodic import Periodic
+from bot.queue.intake import Intake
+from bot.queue.store import InboundStore
 from bot.services import Services
 from bot.settings import Settings
 from bot.teams.auth import build_adapter
 from bot.teams.bot import TeamsBot
-from bot.teams.delivery import PLATFORM, TeamsDelivery
+from bot.teams.delivery import PLATFORM, TeamsDelivery, conversation_key
 from bot.teams.identity import Directory
 from bot.teams.invoke import InvokeHandler
 from bot.teams.outbox_drain import outbox_drain
@@ -43,14 +45,9 @@ class TeamsRuntime:
     bot: TeamsBot
     invoke: InvokeHandler
     delivery: TeamsDelivery
-    deduper: EventDeduper
+    deduper: EventDeduper  # invokes (a repeated click); messages are de-duplicated by the intake
+    intake: Intake
     drain: Periodic
-    background: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def idle(self) -> None:
-        """Wait for messages still being handled (tests, and a clean shutdown)."""
-        while self.background:
-            await asyncio.gather(*list(self.background), return_exceptions=True)
 
 
 @dataclass
@@ -77,10 +74,11 @@ def build_runtime(
     invoke = InvokeHandler(core, services.escalation, facts, delivery)
     return TeamsRuntime(
         adapter=adapter,
-        bot=TeamsBot(core, facts, delivery, channels, invoke),
+        bot=TeamsBot(adapter, config.microsoft_app_id or "", facts, delivery, invoke),
         invoke=invoke,
         delivery=delivery,
         deduper=EventDeduper(redis, channels, platform=PLATFORM),
+        intake=Intake(InboundStore(services.pool), redis, platform=PLATFORM),
         drain=outbox_drain(outbox, delivery),
     )
 
@@ -114,7 +112,6 @@ def mount_teams(
     async def stop(app: web.Application) -> None:
         if slot.runtime is not None:
             await slot.runtime.drain.stop()
-            await slot.runtime.idle()
         for opened in model:
             await opened.close()
 
@@ -135,7 +132,7 @@ async def messages(request: web.Request) -> web.Response:
         return _bad(415, "expected an application/json activity")
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deep enough to exhaust the parser is no activity
         return _bad(400, "the body is not JSON")
     if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body["type"]:
         return _bad(400, "the body is not an activity")
@@ -154,13 +151,9 @@ async def messages(request: web.Request) -> web.Response:
     problem = _missing(activity)
     if problem:
         return _bad(400, problem)
-    duplicate = not await runtime.deduper.first_time(f"{activity.conversation.id}:{activity.id}")
     if activity.type == ActivityTypes.message:
-        if not duplicate:
-            task = asyncio.create_task(_process(runtime, authenticated, activity))
-            runtime.background.add(task)
-            task.add_done_callback(runtime.background.discard)
-        return web.Response(status=202)
+        return await _store(runtime, body, activity)
+    duplicate = not await runtime.deduper.first_time(f"{activity.conversation.id}:{activity.id}")
     return await _invoke(runtime, authenticated, activity, duplicate=duplicate)
 
 
@@ -176,11 +169,19 @@ def _missing(activity: Activity) -> str | None:
     return None
 
 
-async def _process(runtime: TeamsRuntime, authenticated: Any, activity: Activity) -> None:
+async def _store(runtime: TeamsRuntime, body: dict[str, Any], activity: Activity) -> web.Response:
+    """Stored and queued, then acknowledged; a retry or duplicate of a stored activity is acknowledged only.
+    If PostgreSQL cannot take it the connector gets a 503 and sends it again."""
     try:
-        await runtime.adapter.process_activity(authenticated, activity, runtime.bot.on_turn)
-    except Exception:  # the bot's own catch-all answered already if it could; this is the adapter failing
-        log.exception("Teams activity %s could not be processed", activity.id)
+        await runtime.intake.accept(
+            f"{activity.conversation.id}:{activity.id}",
+            conversation_key=conversation_key(activity.conversation.id),
+            payload=body,
+        )
+    except Exception:
+        log.exception("could not store Teams activity %s; the connector will send it again", activity.id)
+        return _bad(503, "the message could not be stored; try again")
+    return web.Response(status=202)
 
 
 async def _invoke(runtime: TeamsRuntime, authenticated: Any, activity: Activity, *, duplicate: bool) -> web.Response:

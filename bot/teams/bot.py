@@ -1,22 +1,23 @@
-"""The Teams bot: one turn in, one channel-neutral inbound item to the core, its outbound items rendered."""
+"""The Teams bot: a stored message activity becomes one channel-neutral inbound item; its outbound items rendered."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 
-from bot.channels import ChannelStore
-from bot.teams.delivery import PLATFORM, TeamsDelivery, conversation_key
+from bot.teams.delivery import TeamsDelivery
 from bot.teams.invoke import InvokeHandler
-from bot.teams.turns import TurnFacts, Who, clean_text, mentions_bot
+from bot.teams.turns import TurnFacts, clean_text, mentions_bot
 from escalation.models import Role
-from handlers.core import Core
-from handlers.models import InboundMessage, Outbound, Platform, Reply, StaffNote
+from handlers.models import InboundMessage, Outbound, Platform, Unbound
+from handlers.turns import PlatformTurn
 
 log = logging.getLogger(__name__)
 
@@ -28,64 +29,92 @@ NOT_CONNECTED = (
 
 
 class TeamsBot:
+    """Teams' front end for the turn queue: a stored message activity is run inside a turn context made for
+    it (`process_proactive`), so replies, typing and member look-ups work as in the original request."""
+
     def __init__(
-        self, core: Core, facts: TurnFacts, delivery: TeamsDelivery, channels: ChannelStore, invoke: InvokeHandler
+        self, adapter: CloudAdapter, app_id: str, facts: TurnFacts, delivery: TeamsDelivery, invoke: InvokeHandler
     ) -> None:
-        self._core = core
+        self._adapter = adapter
+        self._app_id = app_id
         self._facts = facts
         self._delivery = delivery
-        self._channels = channels
         self._invoke = invoke
 
     async def on_turn(self, context: TurnContext) -> None:
-        activity = context.activity
-        if activity.type == ActivityTypes.message:
-            await self._message(context)
-        elif activity.type == ActivityTypes.invoke:
+        """Invokes only: messages are stored at the ack and run from the queue."""
+        if context.activity.type == ActivityTypes.invoke:
             await self._invoke.handle(context)
         else:
-            log.debug("ignoring Teams %s activity", activity.type)
+            log.debug("ignoring Teams %s activity", context.activity.type)
 
-    async def _message(self, context: TurnContext) -> None:
-        """The catch-all for a message: whatever fails here, the sender is told something true."""
-        try:
-            await self._answer(context)
-        except Exception as exc:
-            log.exception("Teams message %s failed", context.activity.id)
-            key = conversation_key(getattr(context.activity.conversation, "id", None) or "unknown")
-            items = await self._core.apologise(key, org=None, reason=f"an error ({type(exc).__name__})")
-            with contextlib.suppress(Exception):  # the connector may be what failed
-                await self._delivery.deliver(items, turn=context)
+    async def open_turn(self, payload: dict[str, Any], body: Callable[[PlatformTurn], Awaitable[None]]) -> None:
+        activity = Activity().deserialize(payload)
+        failures: list[BaseException] = []
 
-    async def _answer(self, context: TurnContext) -> None:
+        async def logic(context: TurnContext) -> None:
+            turn = TeamsTurn(self, context)
+            try:
+                await body(turn)
+            except Exception as exc:  # the adapter's error handler would swallow it; the queue must see it
+                failures.append(exc)
+            finally:
+                await turn.stop_typing()
+
+        await self._adapter.process_proactive(self._adapter.create_claims_identity(self._app_id), activity, None, logic)
+        if failures:
+            raise failures[0]
+
+    async def inbound(self, context: TurnContext) -> tuple[InboundMessage | Unbound | None, bool]:
+        """The message as the core sees it, and whether a customer wrote it."""
         activity = context.activity
         who = await self._facts.who(context)
         customer = who.actor.role is Role.CUSTOMER
         kind = (activity.conversation.conversation_type or "personal").lower()
         if customer and kind != "personal" and not mentions_bot(activity):
-            return  # in channels and group chats customers address the bot with a mention
+            return None, customer  # in channels and group chats customers address the bot with a mention
         org = await self._facts.org_for(who)
         if customer and org is None:
-            await self._not_connected(context, who)
-            return
-        inbound = InboundMessage(Platform.TEAMS, org, who.key, who.actor, clean_text(activity))
-        async with typing(context, enabled=customer):
-            outbound = await self._core.handle(inbound)
-        await self._delivery.deliver(outbound, turn=context)
-
-    async def _not_connected(self, context: TurnContext, who: Who) -> None:
-        """Fail closed: a tenant bound to no org gets no knowledge at all; staff hear about it once."""
-        tenant = who.home_tenant or who.tenant or "unknown"
-        items: list[Outbound] = [Reply(who.key, NOT_CONNECTED)]
-        if await self._channels.first_time(PLATFORM, f"unbound:{tenant}"):
-            items.append(
-                StaffNote(
-                    None,
-                    f"Someone in Microsoft Teams tenant {tenant} wrote to the bot, but that tenant is not bound to "
-                    f"an org. Bind it with `supportbot channels bind {tenant} ORG --platform teams --by YOU`.",
-                )
+            tenant = who.home_tenant or who.tenant or "unknown"
+            return (
+                Unbound(
+                    Platform.TEAMS,
+                    who.key,
+                    place=tenant,
+                    reply=NOT_CONNECTED,
+                    summary=f"Someone in Microsoft Teams tenant {tenant} wrote to the bot",
+                    how_to_bind=f"Bind it with `supportbot channels bind {tenant} ORG --platform teams --by YOU`.",
+                    reply_once_per_conversation=False,
+                ),
+                customer,
             )
-        await self._delivery.deliver(items, turn=context)
+        return InboundMessage(Platform.TEAMS, org, who.key, who.actor, clean_text(activity)), customer
+
+    async def deliver(self, item: Outbound, context: TurnContext) -> None:
+        await self._delivery.deliver([item], turn=context)
+
+
+class TeamsTurn:
+    def __init__(self, bot: TeamsBot, context: TurnContext) -> None:
+        self._bot = bot
+        self._context = context
+        self._typing: contextlib.AbstractAsyncContextManager[None] | None = None
+
+    async def inbound(self) -> InboundMessage | Unbound | None:
+        found, customer = await self._bot.inbound(self._context)
+        if customer and isinstance(found, InboundMessage):
+            self._typing = typing(self._context, enabled=True)
+            await self._typing.__aenter__()
+        return found
+
+    async def deliver(self, item: Outbound) -> None:
+        await self.stop_typing()
+        await self._bot.deliver(item, self._context)
+
+    async def stop_typing(self) -> None:
+        if self._typing is not None:
+            typing_, self._typing = self._typing, None
+            await typing_.__aexit__(None, None, None)
 
 
 @contextlib.asynccontextmanager

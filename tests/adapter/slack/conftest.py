@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from procrastinate import App
 from pydantic import SecretStr
 
 from bot.channels import ChannelStore
 from bot.cli_explain import explain_decision
 from bot.core_factory import build_core
+from bot.queue.runtime import mount_worker
 from bot.server import build_app
 from bot.services import Services
 from bot.settings import Settings
@@ -18,6 +20,7 @@ from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
 from knowledge.ingest import IngestOptions
 from tests.adapter.slack.harness import SECRET, STAFF_CHANNEL, Rig
+from tests.conftest import TEST_WORKER, empty_queue
 from tests.fakes.slack_api import FakeSlack
 
 REPO = Path(__file__).resolve().parents[3]
@@ -58,23 +61,28 @@ async def prepared(services: Services) -> Services:
 
 
 @asynccontextmanager
-async def serve_slack(services: Services, config: Settings, fake: FakeSlack) -> AsyncIterator[Rig]:
-    """The real aiohttp app with the Slack adapter mounted, its Web API calls going to `fake`."""
+async def serve_slack(services: Services, config: Settings, fake: FakeSlack, queue: App) -> AsyncIterator[Rig]:
+    """The real aiohttp app with the Slack adapter mounted, its Web API calls going to `fake`, and a turn
+    worker answering what it stores."""
+    await empty_queue(services)
+    core = await build_core(services)
     async with open_redis(config) as redis:
         adapter = SlackAdapter(
             settings=config,
-            core=await build_core(services),
+            core=core,
             escalation=services.escalation,
             pool=services.pool,
             redis=redis,
             explain=lambda decision_id: explain_decision(services, decision_id),
             drain_every=3600,  # tests drain by hand
         )
-        async with TestClient(TestServer(build_app(services, redis, slack=adapter))) as client:
-            yield Rig(client, fake, adapter)
+        app = build_app(services, redis, slack=adapter)
+        mount_worker(app, services, core, queue, config=TEST_WORKER)
+        async with TestClient(TestServer(app)) as client:
+            yield Rig(client, fake, adapter, services.pool)
 
 
 @pytest.fixture(scope="package")
-async def rig(prepared: Services, settings: Settings, fake: FakeSlack) -> AsyncIterator[Rig]:
-    async with serve_slack(prepared, slack_settings(settings, fake), fake) as served:
+async def rig(prepared: Services, settings: Settings, fake: FakeSlack, queue: App) -> AsyncIterator[Rig]:
+    async with serve_slack(prepared, slack_settings(settings, fake), fake, queue) as served:
         yield served

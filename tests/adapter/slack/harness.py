@@ -10,9 +10,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp.test_utils import TestClient
+from psycopg_pool import AsyncConnectionPool
 from slack_sdk.signature import SignatureVerifier
 
+from bot.queue.runtime import WORKER
 from bot.slack.app import SlackAdapter
+from handlers.turns import TurnRunner
 from tests.fakes.slack_api import Call, FakeSlack
 
 SECRET = "test-signing-secret"
@@ -36,6 +39,13 @@ class Rig:
     client: TestClient[Any, Any]
     fake: FakeSlack
     adapter: SlackAdapter
+    pool: AsyncConnectionPool[Any]
+
+    @property
+    def runner(self) -> TurnRunner:
+        worker = self.client.app[WORKER].worker
+        assert worker is not None, "no turn worker is running"
+        return worker.runner
 
     async def post_json(self, body: dict[str, Any], **headers: str) -> Any:
         text = json.dumps(body)

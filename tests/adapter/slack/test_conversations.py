@@ -109,7 +109,7 @@ async def test_a_file_share_is_answered_not_ignored(rig: Rig) -> None:
 
 
 async def test_when_the_turn_fails_the_customer_is_told_and_a_person_is_asked(rig: Rig) -> None:
-    rig.adapter.messages._turn_timeout = 0.0  # every turn "times out"
+    rig.runner.timeout = 0.0  # every turn "times out"
     try:
         staff_before = len(rig.posts_to(STAFF_CHANNEL))
         ts, _ = await rig.message("How do I reset my password?", channel="C0ACME")
@@ -119,7 +119,7 @@ async def test_when_the_turn_fails_the_customer_is_told_and_a_person_is_asked(ri
         staff = rig.posts_to(STAFF_CHANNEL)[staff_before:]
         assert staff and "took too long" in blocks_text(staff[-1])
     finally:
-        rig.adapter.messages._turn_timeout = 60.0
+        rig.runner.timeout = 60.0
 
 
 async def test_rate_limited_posts_are_retried_and_arrive(rig: Rig) -> None:

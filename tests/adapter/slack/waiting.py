@@ -9,16 +9,13 @@ import asyncio
 from typing import Any
 
 from tests.adapter.slack.harness import Rig
+from tests.conftest import turns_finished
 from tests.fakes.slack_api import Call
 
 
 async def settle(rig: Rig) -> None:
-    """Let turns that run after the ack finish."""
-    for _ in range(100):
-        pending = [t for t in asyncio.all_tasks() if "run_ack_function" in repr(t.get_coro())]
-        if not pending:
-            return
-        await asyncio.sleep(0.05)
+    """Wait until every stored event's turn has finished; fail if one does not."""
+    await turns_finished(rig.pool)
 
 
 def _in_thread(rig: Rig, channel: str, ts: str) -> list[Call]:

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from procrastinate import App
 
 from bot.channels import ChannelStore
 from bot.core_factory import build_core
+from bot.queue.runtime import mount_worker
 from bot.server import build_app
 from bot.services import Services
 from bot.settings import Settings
@@ -22,6 +24,7 @@ from bot.storage import open_redis
 from bot.teams import TEAMS, TeamsRuntime, mount_teams
 from handlers.core import Core
 from knowledge.ingest import IngestOptions
+from tests.conftest import TEST_WORKER, empty_queue, turns_finished
 from tests.fakes.bot_connector import FakeBotConnector
 
 REPO = Path(__file__).resolve().parents[3]
@@ -61,6 +64,7 @@ async def core(services: Services) -> Core:
     channels = ChannelStore(services.pool)
     await channels.bind("teams", INITECH_TENANT, "initech", bound_by="test")
     await channels.bind("teams", GLOBEX_TENANT, "globex", bound_by="test")
+    await empty_queue(services)
     return await build_core(services)
 
 
@@ -88,8 +92,8 @@ GUEST = Person("29:guest", "aad-guest", "Gus Guest", STAFF_TENANT)
 class Teams:
     """Posts activities to `/api/messages` as Teams would, and waits for the bot to finish."""
 
-    def __init__(self, client: TestClient, connector: FakeBotConnector) -> None:  # type: ignore[type-arg]
-        self.client, self.connector = client, connector
+    def __init__(self, client: TestClient, connector: FakeBotConnector, pool: Any) -> None:  # type: ignore[type-arg]
+        self.client, self.connector, self.pool = client, connector, pool
 
     @property
     def runtime(self) -> TeamsRuntime:
@@ -124,7 +128,7 @@ class Teams:
 
     async def post(self, body: Any, **headers: str) -> Any:
         response = await self.client.post("/api/messages", json=body, headers=headers)
-        await self.runtime.idle()
+        await turns_finished(self.pool)
         return response
 
     async def say(self, who: Person, text: str, *, conversation: str, mention: bool = False, **kw: Any) -> int:
@@ -151,7 +155,7 @@ class Teams:
 
 @pytest.fixture
 async def teams(
-    services: Services, core: Core, teams_settings: Settings, connector: FakeBotConnector
+    services: Services, core: Core, teams_settings: Settings, connector: FakeBotConnector, queue: App
 ) -> AsyncIterator[Teams]:
     for person in (CASEY, GINA, NOBODY, BEA, SAM, LENA):
         connector.members[person.user_id] = {**person.account(), "tenantId": person.tenant}
@@ -159,5 +163,6 @@ async def teams(
     async with open_redis(services.settings) as redis:
         app = build_app(services, redis)
         mount_teams(app, services, redis, core=core, settings=teams_settings, drain=False)
+        mount_worker(app, services, core, queue, config=TEST_WORKER)
         async with TestClient(TestServer(app)) as client:
-            yield Teams(client, connector)
+            yield Teams(client, connector, services.pool)

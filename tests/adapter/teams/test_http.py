@@ -13,8 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from procrastinate import App
 from pydantic import SecretStr
 
+from bot.queue.runtime import mount_worker
 from bot.server import build_app
 from bot.services import Services
 from bot.settings import Settings
@@ -22,6 +24,7 @@ from bot.storage import open_redis
 from bot.teams import mount_teams
 from handlers.core import Core
 from tests.adapter.teams.conftest import CASEY, Teams
+from tests.conftest import TEST_WORKER
 from tests.fakes.bot_connector import FakeBotConnector
 
 pytestmark = pytest.mark.integration
@@ -50,7 +53,7 @@ def token(key: rsa.RSAPrivateKey, *, kid: str = "trusted", service_url: str, **c
 
 @pytest.fixture
 async def secured(
-    services: Services, core: Core, settings: Settings, connector: FakeBotConnector
+    services: Services, core: Core, settings: Settings, connector: FakeBotConnector, queue: App
 ) -> AsyncIterator[Teams]:
     jwk = json.loads(RSAAlgorithm.to_jwk(TRUSTED.public_key()))
     connector.jwks[:] = [{**jwk, "kid": "trusted", "use": "sig", "endorsements": ["msteams"]}]
@@ -76,8 +79,9 @@ async def secured(
             TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=ISSUER,
             TO_CHANNEL_FROM_BOT_LOGIN_URL="https://login.microsoftonline.com/botframework.com",
         )
+        mount_worker(app, services, core, queue, config=TEST_WORKER)
         async with TestClient(TestServer(app)) as client:
-            yield Teams(client, connector)
+            yield Teams(client, connector, services.pool)
 
 
 async def test_bad_tokens_are_refused_with_401(secured: Teams) -> None:

@@ -1,0 +1,51 @@
+"""The ack path: an inbound event is cleaned, stored and queued in PostgreSQL before the platform is told
+"got it". PostgreSQL's unique key refuses retries and duplicates durably; Redis only answers "seen
+before" faster for retries, and an empty or absent Redis changes nothing but speed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bot.queue.store import InboundStore
+from handlers.text import clean_payload
+
+log = logging.getLogger(__name__)
+
+REMEMBER_SECONDS = 24 * 3600  # Slack retries for minutes, Bot Framework for less; a day is plenty
+REDIS_BUDGET_SECONDS = 0.2  # a slow Redis must not eat the platform's ack budget
+
+
+class Intake:
+    def __init__(self, store: InboundStore, redis: aioredis.Redis, *, platform: str) -> None:
+        self._store = store
+        self._redis = redis
+        self._platform = platform
+
+    async def accept(self, event_key: str, *, conversation_key: str, payload: dict[str, Any]) -> bool:
+        """True when the event was stored and queued now; False for one stored before. Raises when
+        PostgreSQL cannot store it: the caller answers with an error so the platform retries."""
+        seen = f"seen:{self._platform}:{event_key}"
+        if await self._redis_says_seen(seen):
+            return False
+        stored = await self._store.accept(
+            self._platform, event_key, conversation_key=conversation_key, payload=clean_payload(payload)
+        )
+        await self._remember(seen)
+        return stored is not None
+
+    async def _redis_says_seen(self, key: str) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._redis.exists(key), REDIS_BUDGET_SECONDS))
+        except (aioredis.RedisError, OSError, TimeoutError) as exc:
+            log.warning("Redis unavailable for de-duplication (%s); PostgreSQL decides", exc)
+            return False
+
+    async def _remember(self, key: str) -> None:
+        try:
+            await asyncio.wait_for(self._redis.set(key, 1, ex=REMEMBER_SECONDS), REDIS_BUDGET_SECONDS)
+        except (aioredis.RedisError, OSError, TimeoutError) as exc:
+            log.debug("could not remember %s in Redis: %s", key, exc)

@@ -1,0 +1,177 @@
+"""The turn policy every front end shares (Slack, Teams, the terminal).
+
+A durable inbound event is run by `TurnRunner.run`, from a queue, at least once: a crash or a deploy
+re-runs it. Its effects happen once all the same: the decision is keyed by the event (a re-run finds
+what the first attempt decided), the decided items are stored before they are sent, and each item is
+marked delivered as it goes out. Whatever fails, the customer hears something true: an answer, or
+"a person will follow up" backed by a hand-off that exists. If not even that can be stored, the event
+stays queued and is tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from handlers.core import Core
+from handlers.decisions import decision_id_for
+from handlers.models import InboundMessage, Outbound, Unbound
+from handlers.outbound_codec import decode, encode
+
+log = logging.getLogger(__name__)
+
+TURN_TIMEOUT_SECONDS = 60.0  # a turn slower than this is a failure: the customer hears from a person instead
+
+
+class TurnError(Exception):
+    """A queued turn could not be run here (its platform is not configured in this process)."""
+
+
+@dataclass(frozen=True)
+class QueuedTurn:
+    id: int
+    platform: str
+    event_key: str
+    conversation_key: str
+    payload: dict[str, Any]
+    state: str  # queued | decided | done
+    outbound: list[dict[str, Any]] | None
+    attempts: int
+
+
+class TurnLedger(Protocol):
+    """Where inbound events wait and record how far their turn got (PostgreSQL)."""
+
+    async def begin(self, event_id: int) -> QueuedTurn | None: ...
+    async def decided(self, event_id: int, outbound: list[dict[str, Any]]) -> None: ...
+    async def delivered_items(self, event_id: int) -> set[int]: ...
+    async def delivered(self, event_id: int, item: int) -> None: ...
+    async def done(self, event_id: int) -> None: ...
+    async def failed(self, event_id: int, error: str) -> None: ...
+
+
+class PlatformTurn(Protocol):
+    """One stored event, seen through its platform."""
+
+    async def inbound(self) -> InboundMessage | Unbound | None:
+        """Who wrote what, for which org; `Unbound` where no org is bound; None when it is not for the bot."""
+        ...
+
+    async def deliver(self, item: Outbound) -> None:
+        """Send one item. An item the platform refuses is kept in the outbox by the platform's sender (and
+        retried there); this raises only when not even that was possible."""
+        ...
+
+
+class Frontend(Protocol):
+    async def open_turn(self, payload: dict[str, Any], body: Callable[[PlatformTurn], Awaitable[None]]) -> None:
+        """Run `body` with the event as this platform sees it (Teams needs a turn context around it)."""
+        ...
+
+
+class OnceLedger(Protocol):
+    async def first_time(self, platform: str, key: str) -> bool: ...
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        core: Core,
+        ledger: TurnLedger,
+        frontends: Mapping[str, Frontend],
+        *,
+        once: OnceLedger,
+        timeout: float = TURN_TIMEOUT_SECONDS,
+    ) -> None:
+        self._core = core
+        self._ledger = ledger
+        self._frontends = frontends
+        self._once = once
+        self.timeout = timeout  # seconds; public so an operator's test can make every turn time out
+
+    async def run(self, event_id: int) -> None:
+        turn = await self._ledger.begin(event_id)
+        if turn is None or turn.state == "done":
+            return  # finished by an earlier attempt (a retry of a job that had completed its work)
+        frontend = self._frontends.get(turn.platform)
+        try:
+            if frontend is None:
+                raise TurnError(f"this process has no {turn.platform} front end configured for event {event_id}")
+            await frontend.open_turn(turn.payload, lambda platform_turn: self._run(turn, platform_turn))
+        except Exception as exc:
+            log.exception("turn for inbound event %s (%s) failed; it stays queued", event_id, turn.conversation_key)
+            try:
+                await self._ledger.failed(event_id, f"{type(exc).__name__}: {exc}"[:500])
+            except Exception:  # the database is what failed; the queue retries the job
+                log.warning("could not record the failure of inbound event %s", event_id)
+            raise
+
+    async def _run(self, turn: QueuedTurn, platform_turn: PlatformTurn) -> None:
+        if turn.outbound is not None:
+            items = decode(turn.outbound)
+        else:
+            items = await self._decide(turn, platform_turn)
+            await self._ledger.decided(turn.id, encode(items))
+        sent = await self._ledger.delivered_items(turn.id)
+        for index, item in enumerate(items):
+            if index in sent:
+                continue
+            await platform_turn.deliver(item)
+            await self._ledger.delivered(turn.id, index)
+        await self._ledger.done(turn.id)
+
+    async def _decide(self, turn: QueuedTurn, platform_turn: PlatformTurn) -> list[Outbound]:
+        decision_id = decision_id_for(turn.platform, turn.event_key)
+        earlier = await self._core.decided_items(decision_id)
+        if earlier is not None:
+            log.info("inbound event %s was decided before a restart; delivering what was decided", turn.id)
+            return earlier
+        org: str | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                found = await platform_turn.inbound()
+                if found is None:
+                    return []
+                if isinstance(found, Unbound):
+                    return await self._unbound(found)
+                org = found.org
+                if await self._core.started(decision_id):
+                    # an earlier attempt died inside the core: what it did is unknown, so a person takes over
+                    return await self._core.apologise(
+                        turn.conversation_key,
+                        org=org,
+                        reason="the bot was interrupted while answering (a restart)",
+                        dedupe_key=f"interrupted:{decision_id}",
+                    )
+                return await self._core.handle(replace(found, decision_id=decision_id))
+        except Exception as exc:  # time-outs, outages, bugs: tell the customer, bring in a person
+            log.exception("turn in %s failed", turn.conversation_key)
+            return await self._core.apologise(
+                turn.conversation_key, org=org, reason=failure_reason(exc), dedupe_key=f"failed:{decision_id}"
+            )
+
+    async def _unbound(self, unbound: Unbound) -> list[Outbound]:
+        reply = not unbound.reply_once_per_conversation or await self._once.first_time(
+            unbound.platform.value, f"unbound-thread:{unbound.conversation_key}"
+        )
+        return await self._core.unbound(unbound, reply=reply)
+
+
+async def answer_now(core: Core, inbound: InboundMessage, *, seconds: float = TURN_TIMEOUT_SECONDS) -> list[Outbound]:
+    """The same policy for a front end with nobody else waiting (the terminal): a time-limited turn that
+    ends in an answer or an apology with a hand-off."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await core.handle(inbound)
+    except Exception as exc:
+        log.exception("turn in %s failed", inbound.conversation_key)
+        return await core.apologise(inbound.conversation_key, org=inbound.org, reason=failure_reason(exc))
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "the answer took too long"
+    return f"an error ({type(exc).__name__})"
