@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     turn_lease: float = Field(
         30.0, ge=2, le=3600, description="Seconds without a heartbeat after which a worker's running turns run again."
     )
+    turn_queue: str = Field(
+        "turns", min_length=1, max_length=63, description="Queue name; deployments sharing one database use their own."
+    )
     shutdown_grace: float = Field(
         20.0, ge=0, le=600, description="On SIGTERM/SIGINT, seconds running turns get to finish; the rest stay queued."
     )

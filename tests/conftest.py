@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -84,6 +86,14 @@ async def kb(services: Services) -> AsyncIterator[Services]:
 
 # Turn workers in tests: short leases and polls so crashed or queued turns are picked up in a second.
 TEST_WORKER = WorkerConfig(concurrency=4, grace=5.0, lease=3.0, heartbeat=0.5, poll=0.2)
+_queues = itertools.count(1)
+
+
+def own_queue(settings: Settings) -> tuple[Settings, WorkerConfig]:
+    """A queue of its own for one test app, so a worker of another app alive in the same test session
+    (a package-scoped rig, say) never takes its turns to its own fake platform."""
+    name = f"test-{next(_queues)}"
+    return settings.model_copy(update={"turn_queue": name}), dataclasses.replace(TEST_WORKER, queue=name)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ CREATE TABLE inbound_events (
     event_key text NOT NULL,            -- Slack: channel + message ts; Teams: conversation + activity id
     conversation_key text NOT NULL,     -- turns of one conversation run one after another
     payload jsonb NOT NULL,             -- what the platform sent, cleaned of text PostgreSQL cannot store
+    queue text NOT NULL,                -- the job queue its turn runs from (TURN_QUEUE)
     state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'decided', 'done')),
     attempts integer NOT NULL DEFAULT 0,
     last_error text,

@@ -6,7 +6,7 @@ from procrastinate import App, JobContext, PsycopgConnector
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
-from bot.queue.store import QUEUE, TURN_TASK
+from bot.queue.store import DEFAULT_QUEUE, TURN_TASK
 from handlers.turns import TurnRunner
 
 RUNNER = "runner"
@@ -32,5 +32,5 @@ def build_queue(database_url: str, *, max_connections: int = 4) -> App:
     turns' pool)."""
     connector = PsycopgConnector(conninfo=database_url, min_size=1, max_size=max_connections)
     app = App(connector=connector)
-    app.task(name=TURN_TASK, queue=QUEUE, pass_context=True, retry=RetryForever())(run_turn)
+    app.task(name=TURN_TASK, queue=DEFAULT_QUEUE, pass_context=True, retry=RetryForever())(run_turn)
     return app

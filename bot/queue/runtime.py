@@ -50,17 +50,19 @@ def worker_config(settings: Settings) -> WorkerConfig:
         grace=settings.shutdown_grace,
         lease=settings.turn_lease,
         heartbeat=max(0.5, settings.turn_lease / 6),
+        queue=settings.turn_queue,
     )
 
 
 def build_turn_worker(
     services: Services, core: Core, queue: App, frontends: Mapping[str, Frontend], *, config: WorkerConfig | None = None
 ) -> TurnWorker:
-    store = InboundStore(services.pool)
+    chosen = config or worker_config(services.settings)
+    store = InboundStore(services.pool, queue=chosen.queue)
     runner = TurnRunner(
         core, store, frontends, once=ChannelStore(services.pool), timeout=services.settings.turn_timeout
     )
-    return TurnWorker(queue, runner, store, config or worker_config(services.settings))
+    return TurnWorker(queue, runner, store, chosen)
 
 
 def app_frontends(app: web.Application) -> dict[str, Frontend]:

@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 from handlers.turns import QueuedTurn
 from knowledge.store import Pool
 
-QUEUE = "turns"
+DEFAULT_QUEUE = "turns"
 TURN_TASK = "supportbot.turn"
 
 # One statement, one transaction: the event and the job that runs it exist together or not at all. The
@@ -17,8 +17,8 @@ TURN_TASK = "supportbot.turn"
 # the conversation as its lock so one conversation's turns run one after another.
 _ACCEPT = b"""
 WITH event AS (
-    INSERT INTO inbound_events (platform, event_key, conversation_key, payload)
-    VALUES (%(platform)s, %(event_key)s, %(conversation_key)s, %(payload)s)
+    INSERT INTO inbound_events (platform, event_key, conversation_key, payload, queue)
+    VALUES (%(platform)s, %(event_key)s, %(conversation_key)s, %(payload)s, %(queue)s)
     ON CONFLICT (platform, event_key) DO NOTHING
     RETURNING id, conversation_key
 ), job AS (
@@ -34,8 +34,9 @@ _COLUMNS = "id, platform, event_key, conversation_key, payload, state, outbound,
 
 
 class InboundStore:
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, *, queue: str = DEFAULT_QUEUE) -> None:
         self._pool = pool
+        self.queue = queue  # the procrastinate queue its turns go to (TURN_QUEUE)
 
     async def accept(
         self, platform: str, event_key: str, *, conversation_key: str, payload: dict[str, Any]
@@ -49,7 +50,7 @@ class InboundStore:
                     "event_key": event_key,
                     "conversation_key": conversation_key,
                     "payload": Jsonb(payload),
-                    "queue": QUEUE,
+                    "queue": self.queue,
                     "task": TURN_TASK,
                 },
             )
@@ -105,8 +106,9 @@ class InboundStore:
                 "FROM inbound_events e WHERE e.state <> 'done' "
                 "AND e.received_at < clock_timestamp() - make_interval(secs => %(age)s) "
                 "AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %(task)s "
-                "AND j.status IN ('todo', 'doing') AND (j.args->>'event_id')::bigint = e.id)",
-                {"queue": QUEUE, "task": TURN_TASK, "age": older_than_seconds},
+                "AND j.status IN ('todo', 'doing') AND (j.args->>'event_id')::bigint = e.id) "
+                "AND e.queue = %(queue)s",
+                {"queue": self.queue, "task": TURN_TASK, "age": older_than_seconds},
             )
             row = await cur.fetchone()
         return len(row[0]) if row and row[0] else 0

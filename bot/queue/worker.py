@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from procrastinate import App
 
 from bot.queue.jobs import RUNNER
-from bot.queue.store import QUEUE, InboundStore
+from bot.queue.store import DEFAULT_QUEUE, InboundStore
 from handlers.turns import TurnRunner
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class WorkerConfig:
     lease: float = 30.0  # a worker silent this long is dead: its running turns are run again elsewhere
     heartbeat: float = 5.0
     poll: float = 2.0  # fallback when LISTEN/NOTIFY misses a job
+    queue: str = DEFAULT_QUEUE  # TURN_QUEUE: deployments sharing one database keep their turns apart
 
 
 class TurnWorker:
@@ -46,7 +47,7 @@ class TurnWorker:
             while True:
                 try:
                     await self._queue.run_worker_async(
-                        queues=[QUEUE],
+                        queues=[self._config.queue],
                         name=self.name,
                         concurrency=self._config.concurrency,
                         install_signal_handlers=False,  # `supportbot run`/`worker` own the signals
@@ -75,7 +76,7 @@ class TurnWorker:
         until it is retried every later turn of that conversation waits behind it."""
         manager = self._queue.job_manager
         rescued = 0
-        for job in await manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=self._config.lease):
+        for job in await manager.get_stalled_jobs(queue=self._config.queue, seconds_since_heartbeat=self._config.lease):
             try:
                 await manager.retry_job(job)
             except Exception as exc:  # another replica rescued it first

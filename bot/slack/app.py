@@ -109,7 +109,7 @@ class SlackAdapter:
             sender=self.sender,
             directory=self.directory,
             channels=self.channels,
-            intake=Intake(InboundStore(pool), redis, platform=PLATFORM),
+            intake=Intake(InboundStore(pool, queue=settings.turn_queue), redis, platform=PLATFORM),
         )
         self.interactions = Interactions(
             core=core, sender=self.sender, directory=self.directory, messages=self.messages, escalation=escalation

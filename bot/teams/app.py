@@ -78,7 +78,7 @@ def build_runtime(
         invoke=invoke,
         delivery=delivery,
         deduper=EventDeduper(redis, channels, platform=PLATFORM),
-        intake=Intake(InboundStore(services.pool), redis, platform=PLATFORM),
+        intake=Intake(InboundStore(services.pool, queue=config.turn_queue), redis, platform=PLATFORM),
         drain=outbox_drain(outbox, delivery),
     )
 

@@ -20,7 +20,7 @@ from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
 from knowledge.ingest import IngestOptions
 from tests.adapter.slack.harness import SECRET, STAFF_CHANNEL, Rig
-from tests.conftest import TEST_WORKER, empty_queue
+from tests.conftest import empty_queue, own_queue
 from tests.fakes.slack_api import FakeSlack
 
 REPO = Path(__file__).resolve().parents[3]
@@ -65,6 +65,7 @@ async def serve_slack(services: Services, config: Settings, fake: FakeSlack, que
     """The real aiohttp app with the Slack adapter mounted, its Web API calls going to `fake`, and a turn
     worker answering what it stores."""
     await empty_queue(services)
+    config, worker = own_queue(config)
     core = await build_core(services)
     async with open_redis(config) as redis:
         adapter = SlackAdapter(
@@ -77,7 +78,7 @@ async def serve_slack(services: Services, config: Settings, fake: FakeSlack, que
             drain_every=3600,  # tests drain by hand
         )
         app = build_app(services, redis, slack=adapter)
-        mount_worker(app, services, core, queue, config=TEST_WORKER)
+        mount_worker(app, services, core, queue, config=worker)
         async with TestClient(TestServer(app)) as client:
             yield Rig(client, fake, adapter, services.pool)
 

@@ -209,13 +209,15 @@ async def test_helpful_and_not_helpful_feedback_is_stored_and_feeds_gaps(rig: Ri
             return list(await cur.fetchall())
 
     assert await until(feedback) == [(False, "I have no access to my email any more")]
-    gaps = await prepared.gaps.list_gaps() if hasattr(prepared.gaps, "list_gaps") else None
-    del gaps
-    async with prepared.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT reason, detail FROM kb_gaps WHERE detail = %s", ("I have no access to my email any more",)
-        )
-        assert [row[0] for row in await cur.fetchall()] == ["negative_feedback"]
+
+    async def gaps() -> list[str]:  # written just after the feedback row
+        async with prepared.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT reason FROM kb_gaps WHERE detail = %s", ("I have no access to my email any more",)
+            )
+            return [row[0] for row in await cur.fetchall()]
+
+    assert await until(gaps) == ["negative_feedback"]
 
 
 async def test_support_command_connects_channels_for_staff_only(rig: Rig, prepared: Services) -> None:

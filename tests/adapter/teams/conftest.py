@@ -24,7 +24,7 @@ from bot.storage import open_redis
 from bot.teams import TEAMS, TeamsRuntime, mount_teams
 from handlers.core import Core
 from knowledge.ingest import IngestOptions
-from tests.conftest import TEST_WORKER, empty_queue, turns_finished
+from tests.conftest import empty_queue, own_queue, turns_finished
 from tests.fakes.bot_connector import FakeBotConnector
 
 REPO = Path(__file__).resolve().parents[3]
@@ -162,7 +162,8 @@ async def teams(
     connector.members[GUEST.user_id] = {**GUEST.account(), "tenantId": INITECH_TENANT}
     async with open_redis(services.settings) as redis:
         app = build_app(services, redis)
-        mount_teams(app, services, redis, core=core, settings=teams_settings, drain=False)
-        mount_worker(app, services, core, queue, config=TEST_WORKER)
+        config, worker = own_queue(teams_settings)
+        mount_teams(app, services, redis, core=core, settings=config, drain=False)
+        mount_worker(app, services, core, queue, config=worker)
         async with TestClient(TestServer(app)) as client:
             yield Teams(client, connector, services.pool)

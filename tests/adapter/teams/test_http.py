@@ -24,7 +24,7 @@ from bot.storage import open_redis
 from bot.teams import mount_teams
 from handlers.core import Core
 from tests.adapter.teams.conftest import CASEY, Teams
-from tests.conftest import TEST_WORKER
+from tests.conftest import own_queue
 from tests.fakes.bot_connector import FakeBotConnector
 
 pytestmark = pytest.mark.integration
@@ -64,6 +64,7 @@ async def secured(
             "teams_service_url": connector.url,
         }
     )
+    config, worker = own_queue(config)
     async with open_redis(services.settings) as redis:
         app = build_app(services, redis)
         mount_teams(
@@ -79,7 +80,7 @@ async def secured(
             TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=ISSUER,
             TO_CHANNEL_FROM_BOT_LOGIN_URL="https://login.microsoftonline.com/botframework.com",
         )
-        mount_worker(app, services, core, queue, config=TEST_WORKER)
+        mount_worker(app, services, core, queue, config=worker)
         async with TestClient(TestServer(app)) as client:
             yield Teams(client, connector, services.pool)
 
