@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bot.queue_health import queue_health
 from bot.services import Services
 from bot.slack.app import SlackAdapter
 from handlers.core import Core
 from knowledge.models import SearchMode, SearchResult
+from knowledge.store import Pool
 
 log = logging.getLogger(__name__)
 
@@ -21,25 +24,135 @@ REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis", aioredis.Redis)
 SLACK: web.AppKey[SlackAdapter | None] = web.AppKey("slack")
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """200 when PostgreSQL, Redis (and Slack, when configured) answer; 503 with what is wrong otherwise."""
-    checks: dict[str, str] = {}
+HEALTH_TIMEOUT = 2.0
+"""Seconds one check may take: a frozen PostgreSQL once answered "ok" after 10 s, later than any probe waits."""
+
+_REDIS_FALLBACK = "de-duplication falls back to PostgreSQL"
+_T = TypeVar("_T")
+_abandoned: set[asyncio.Future[Any]] = set()
+
+
+class CheckTimedOut(Exception):
+    """A health check did not finish in `HEALTH_TIMEOUT` seconds."""
+
+
+async def _within(check: Awaitable[_T], seconds: float = HEALTH_TIMEOUT) -> _T:
+    """`check`'s result, or `CheckTimedOut` after `seconds`.
+
+    Unlike `asyncio.wait_for`, this does not wait for the cancelled check to wind down: psycopg, cancelled
+    mid-query, asks the server to cancel and then waits up to 5 s more, so with a stopped backend
+    `wait_for(..., 2)` answered after 7 s. The abandoned check ends on its own and returns its connection.
+    """
+    task = asyncio.ensure_future(check)
     try:
-        async with request.app[SERVICES].pool.connection(timeout=2) as conn:
-            await conn.execute("SELECT 1")
-        checks["postgres"] = "ok"
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if done:
+        return task.result()
+    task.cancel()
+    _abandoned.add(task)  # a reference until it ends, or the loop may collect it mid-way
+    task.add_done_callback(_forget)
+    raise CheckTimedOut(f"timed out after {seconds:g} s")
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("an abandoned health check ended with %r", task.exception())
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _describe(exc: BaseException) -> str:
+    return _first_line(str(exc)) or type(exc).__name__
+
+
+async def _ping(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        await conn.execute("SELECT 1")
+
+
+_Check = tuple[str, Any, list[str]]
+"""(name, what /healthz shows for it, problems found)."""
+
+
+async def _postgres(pool: Pool) -> _Check:
+    try:
+        await _within(_ping(pool))
     except Exception as exc:  # any failure is the answer to a health check
-        checks["postgres"] = f"error: {exc}"
+        return "postgres", f"error: {_describe(exc)}", [f"PostgreSQL: {_describe(exc)}"]
+    return "postgres", "ok", []
+
+
+async def _queue(services: Services) -> _Check:
     try:
-        await asyncio.wait_for(request.app[REDIS].ping(), 2)
-        checks["redis"] = "ok"
-    except Exception as exc:  # idem
-        checks["redis"] = f"error: {exc}"
-    slack = request.app[SLACK]
-    if slack is not None:
-        checks["slack"] = await slack.health()
-    healthy = all(value == "ok" for value in checks.values())
-    return web.json_response({"ok": healthy, "checks": checks}, status=200 if healthy else 503)
+        queue = await _within(queue_health(services.pool))
+    except Exception as exc:  # idem; turns may still be running, so this degrades rather than downs
+        return "queue", f"error: {_describe(exc)}", [f"queue: could not be read ({_describe(exc)})"]
+    # /healthz is reachable by anyone who can reach /slack/events: one line of the error, not a traceback
+    last_error = _first_line(queue.last_error)[:200] if queue.last_error else None
+    shown = {
+        "waiting": queue.waiting,
+        "oldest_waiting_seconds": round(queue.oldest_waiting_seconds, 1),
+        "failing": queue.failing,
+        "last_error": last_error,
+    }
+    problems = []
+    limit = services.settings.health_max_queue_age
+    if queue.oldest_waiting_seconds > limit:
+        problems.append(
+            f"queue: the oldest of {queue.waiting} waiting turns has waited "
+            f"{queue.oldest_waiting_seconds:.0f} s (HEALTH_MAX_QUEUE_AGE is {limit:g} s)"
+        )
+    if queue.failing:
+        problems.append(f"queue: {queue.failing} waiting turns failed more than once (last error: {last_error})")
+    return "queue", shown, problems
+
+
+async def _database(services: Services) -> list[_Check]:
+    """PostgreSQL and the turn queue in it, side by side; the queue says nothing when PostgreSQL fails."""
+    postgres, queue = await asyncio.gather(_postgres(services.pool), _queue(services))
+    if postgres[1] != "ok":
+        return [postgres, ("queue", "unknown: PostgreSQL did not answer", [])]
+    return [postgres, queue]
+
+
+async def _redis(redis: aioredis.Redis) -> list[_Check]:
+    try:
+        await _within(redis.ping())
+    except Exception as exc:  # idem; without Redis the bot keeps answering
+        return [("redis", f"degraded: {_describe(exc)} ({_REDIS_FALLBACK})", [f"Redis: {_describe(exc)}"])]
+    return [("redis", "ok", [])]
+
+
+async def _slack(slack: SlackAdapter | None) -> list[_Check]:
+    if slack is None:
+        return []
+    try:
+        status = await _within(slack.health())
+    except CheckTimedOut as exc:  # health() answers every other failure itself
+        status = f"error: {exc}"
+    return [("slack", status, [] if status == "ok" else [f"Slack: {status}"])]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """All checks at once, each within `HEALTH_TIMEOUT` seconds. "down" (503) when PostgreSQL or Slack fails;
+    "degraded" (200) while customers are still answered: Redis down, or turns waiting longer than
+    `HEALTH_MAX_QUEUE_AGE` or failing again and again; "ok" otherwise. `problems` says why, a line each."""
+    found = await asyncio.gather(
+        _database(request.app[SERVICES]), _redis(request.app[REDIS]), _slack(request.app[SLACK])
+    )
+    results = [check for group in found for check in group]
+    checks = {name: shown for name, shown, _ in results}
+    problems = [problem for _, _, listed in results for problem in listed]
+    down = checks["postgres"] != "ok" or checks.get("slack", "ok") != "ok"
+    status = "down" if down else "degraded" if problems else "ok"
+    body = {"ok": not down, "status": status, "checks": checks, "problems": problems}
+    return web.json_response(body, status=503 if down else 200)
 
 
 def _result(result: SearchResult) -> dict[str, Any]:

@@ -1,13 +1,11 @@
-"""The HTTP server `supportbot run` serves, through the real aiohttp app."""
+"""The HTTP server `supportbot run` serves, through the real aiohttp app (health: test_health.py)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.server import build_app
@@ -26,26 +24,6 @@ async def client(kb: Services, tmp_path: Path) -> AsyncIterator[TestClient]:  # 
     await kb.ingestor.ingest([tmp_path], IngestOptions())
     async with open_redis(kb.settings) as redis, TestClient(TestServer(build_app(kb, redis))) as test_client:
         yield test_client
-
-
-async def test_healthz_reports_postgres_and_redis(client: TestClient) -> None:  # type: ignore[type-arg]
-    response = await client.get("/healthz")
-    assert response.status == 200
-    assert await response.json() == {"ok": True, "checks": {"postgres": "ok", "redis": "ok"}}
-
-
-async def test_healthz_is_503_when_redis_is_down(kb: Services) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    dead = aioredis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-    async with TestClient(TestServer(build_app(kb, dead))) as test_client:
-        response = await test_client.get("/healthz")
-        body = await response.json()
-    await dead.aclose()
-    assert response.status == 503
-    assert body["checks"]["postgres"] == "ok"
-    assert body["checks"]["redis"].startswith("error:")
 
 
 async def test_search_api_answers_with_citations_scoped_to_the_org(client: TestClient) -> None:  # type: ignore[type-arg]
