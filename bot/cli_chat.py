@@ -28,6 +28,8 @@ from handlers.models import (
     Reply,
     StaffNote,
 )
+from handlers.text import clean_text
+from handlers.turns import answer_now
 
 out = Console(highlight=False)
 HELP = """Type a message as the customer. Commands:
@@ -78,7 +80,10 @@ class ChatSession:
 
     async def say(self, text: str) -> None:
         actor = self.customer if self.role is Role.CUSTOMER else self.staff
-        outbound = await self.core.handle(InboundMessage(Platform.CLI, self.org, self.key, actor, text))
+        # the same turn rules as Slack and Teams (time limit, apology with a hand-off), without the queue:
+        # the terminal is one person waiting for one answer
+        inbound = InboundMessage(Platform.CLI, self.org, self.key, actor, clean_text(text))
+        outbound = await answer_now(self.core, inbound, seconds=self.services.settings.turn_timeout)
         self._show(outbound)
 
     async def act(self, kind: ActionKind, target: str, **value: object) -> None:

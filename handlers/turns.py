@@ -53,6 +53,14 @@ class TurnLedger(Protocol):
     async def failed(self, event_id: int, error: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class ItemKey:
+    """One decided item of one inbound event: what a platform tags a sent message with."""
+
+    event_id: int
+    item: int
+
+
 class PlatformTurn(Protocol):
     """One stored event, seen through its platform."""
 
@@ -60,9 +68,13 @@ class PlatformTurn(Protocol):
         """Who wrote what, for which org; `Unbound` where no org is bound; None when it is not for the bot."""
         ...
 
-    async def deliver(self, item: Outbound) -> None:
+    async def deliver(self, item: Outbound, key: ItemKey) -> None:
         """Send one item. An item the platform refuses is kept in the outbox by the platform's sender (and
         retried there); this raises only when not even that was possible."""
+        ...
+
+    async def sent_before(self, item: Outbound, key: ItemKey) -> bool:
+        """On a re-run: did an earlier attempt send this item after all (it died before marking it)?"""
         ...
 
 
@@ -119,7 +131,12 @@ class TurnRunner:
         for index, item in enumerate(items):
             if index in sent:
                 continue
-            await platform_turn.deliver(item)
+            key = ItemKey(turn.id, index)
+            # only a re-run can find an item sent but not marked (a crash between the two)
+            if turn.attempts > 1 and await platform_turn.sent_before(item, key):
+                log.info("item %d of inbound event %s was sent before a restart; not sending it again", index, turn.id)
+            else:
+                await platform_turn.deliver(item, key)
             await self._ledger.delivered(turn.id, index)
         await self._ledger.done(turn.id)
 

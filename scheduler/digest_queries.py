@@ -200,8 +200,11 @@ WHERE created_at >= %(start)s AND created_at < %(end)s AND (%(org)s::text IS NUL
 GROUP BY org, route ORDER BY org NULLS FIRST, route NULLS FIRST
 """
 
-# Bot errors (the catch-all fired) and model calls that failed and fell back.
+# Bot errors (the catch-all fired), model calls that failed and fell back, and queued turns that failed
+# (the database or a platform was down; the turn was retried, or is still waiting). A queued turn's
+# decision id is derived from its event (handlers.decisions.decision_id_for), so `explain` finds it.
 _ERRORS: LiteralString = """
+SELECT * FROM (
 SELECT d.id, d.org, d.route, d.created_at, d.outcome,
        coalesce((SELECT string_agg(n, '; ') FROM jsonb_array_elements_text(d.notes) n
                  WHERE n LIKE 'error:%%' OR n LIKE 'tool routing failed%%' OR n LIKE '%%(model error:%%'), '')
@@ -209,7 +212,15 @@ FROM decisions d
 WHERE d.created_at >= %(start)s AND d.created_at < %(end)s AND (%(org)s::text IS NULL OR d.org = %(org)s)
   AND (d.outcome = 'error' OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(d.notes) n
                                       WHERE n LIKE 'tool routing failed%%' OR n LIKE '%%(model error:%%'))
-ORDER BY d.created_at, d.id
+UNION ALL
+SELECT 'dec_' || left(encode(sha256(convert_to(e.platform || ':' || e.event_key, 'UTF8')), 'hex'), 12),
+       NULL, NULL, e.received_at,
+       CASE WHEN e.state = 'done' THEN 'turn retried' ELSE 'turn still waiting' END,
+       e.attempts || ' attempt(s); last error: ' || e.last_error
+FROM inbound_events e
+WHERE e.received_at >= %(start)s AND e.received_at < %(end)s AND %(org)s::text IS NULL
+  AND e.last_error IS NOT NULL
+) errors ORDER BY 4, 1
 """
 
 _UNCLAIMED: LiteralString = """

@@ -87,10 +87,9 @@ class InboundStore:
 
     async def done(self, event_id: int) -> None:
         async with self._pool.connection() as conn:
+            # last_error stays: the digest lists turns that failed before they got through
             await conn.execute(
-                "UPDATE inbound_events SET state = 'done', finished_at = clock_timestamp(), last_error = NULL "
-                "WHERE id = %s",
-                (event_id,),
+                "UPDATE inbound_events SET state = 'done', finished_at = clock_timestamp() WHERE id = %s", (event_id,)
             )
 
     async def failed(self, event_id: int, error: str) -> None:

@@ -18,8 +18,8 @@ from bot.queue.intake import Intake
 from bot.slack.identity import SlackDirectory
 from bot.slack.sender import PLATFORM, SlackSender, conversation_key
 from escalation.models import Role
-from handlers.models import InboundMessage, Outbound, Platform, Unbound
-from handlers.turns import PlatformTurn
+from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Platform, Reply, Unbound
+from handlers.turns import ItemKey, PlatformTurn
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,19 @@ class MessageHandler:
     async def open_turn(self, payload: dict[str, Any], body: Callable[[PlatformTurn], Awaitable[None]]) -> None:
         await body(SlackTurn(self, payload))
 
-    async def deliver(self, item: Outbound) -> None:
-        await self._sender.deliver([item])
+    async def deliver(self, item: Outbound, key: ItemKey) -> None:
+        await self._sender.deliver([item], tag=_tag(key))
+
+    async def sent_before(self, item: Outbound, key: ItemKey) -> bool:
+        """A reply carries its (event, item) as message metadata, so a re-run can look for it in the thread;
+        a card is recorded once posted."""
+        if isinstance(item, Reply):
+            return await self._sender.tagged_in_thread(item.conversation_key, _tag(key))
+        if isinstance(item, ApprovalRequest):
+            return await self._channels.card(item.approval.id, PLATFORM) is not None
+        if isinstance(item, HandoffNotice):
+            return await self._channels.card(item.handoff.id, PLATFORM) is not None
+        return False
 
     async def inbound(self, payload: dict[str, Any]) -> InboundMessage | Unbound | None:
         event = payload["body"]["event"]
@@ -124,5 +135,12 @@ class SlackTurn:
     async def inbound(self) -> InboundMessage | Unbound | None:
         return await self._handler.inbound(self._payload)
 
-    async def deliver(self, item: Outbound) -> None:
-        await self._handler.deliver(item)
+    async def deliver(self, item: Outbound, key: ItemKey) -> None:
+        await self._handler.deliver(item, key)
+
+    async def sent_before(self, item: Outbound, key: ItemKey) -> bool:
+        return await self._handler.sent_before(item, key)
+
+
+def _tag(key: ItemKey) -> dict[str, Any]:
+    return {"event_type": "supportbot_item", "event_payload": {"inbound": key.event_id, "item": key.item}}

@@ -73,16 +73,26 @@ class SlackSender:
         self._decisions = decisions
         self.staff_channel = staff_channel
 
-    async def deliver(self, items: list[Outbound], *, clicker: Clicker | None = None, source: str = "turn") -> None:
+    async def deliver(
+        self,
+        items: list[Outbound],
+        *,
+        clicker: Clicker | None = None,
+        source: str = "turn",
+        tag: dict[str, Any] | None = None,
+    ) -> None:
+        """`tag`: message metadata for replies, so a re-run of the turn can tell it was sent."""
         for item in items:
             try:
-                await self.deliver_one(item, clicker=clicker)
+                await self.deliver_one(item, clicker=clicker, tag=tag)
             except (DeliveryError, *SEND_ERRORS) as exc:
                 await self._record_failure(item, exc, source=source)
 
-    async def deliver_one(self, item: Outbound, *, clicker: Clicker | None = None) -> None:
+    async def deliver_one(
+        self, item: Outbound, *, clicker: Clicker | None = None, tag: dict[str, Any] | None = None
+    ) -> None:
         if isinstance(item, Reply):
-            await self.post_reply(item)
+            await self.post_reply(item, tag=tag)
         elif isinstance(item, ApprovalRequest):
             await self.post_approval(item.approval, reason=item.reason)
         elif isinstance(item, HandoffNotice):
@@ -92,7 +102,7 @@ class SlackSender:
         else:
             await self.post_staff(item.text, conversation_key=item.conversation_key)
 
-    async def post_reply(self, reply: Reply) -> str:
+    async def post_reply(self, reply: Reply, *, tag: dict[str, Any] | None = None) -> str:
         where = parse_key(reply.conversation_key)
         if where is None:
             raise DeliveryError(f"{reply.conversation_key} is not a Slack conversation")
@@ -103,8 +113,30 @@ class SlackSender:
             text=blocks.clip(reply.text, 3900),
             blocks=blocks.reply_blocks(reply),
             unfurl_links=False,
+            metadata=tag,
         )
         return str(response.get("ts", ""))
+
+    async def tagged_in_thread(self, conversation_key: str, tag: dict[str, Any]) -> bool:
+        """Is a message carrying this metadata already in the thread? (`conversations.replies`)"""
+        where = parse_key(conversation_key)
+        if where is None:
+            return False
+        cursor: str | None = None
+        while True:
+            response = await self.client.conversations_replies(
+                channel=where[0], ts=where[1], include_all_metadata=True, limit=200, cursor=cursor
+            )
+            for found in response.get("messages") or []:
+                metadata = found.get("metadata") or {}
+                if (
+                    metadata.get("event_type") == tag["event_type"]
+                    and metadata.get("event_payload") == tag["event_payload"]
+                ):
+                    return True
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return False
 
     async def post_staff(self, text: str, *, conversation_key: str | None = None) -> None:
         channel = self._require_staff_channel()
@@ -121,6 +153,9 @@ class SlackSender:
         )
 
     async def post_approval(self, approval: Approval, *, reason: str) -> None:
+        if await self._channels.card(approval.id, PLATFORM) is not None:
+            await self.refresh_approval(approval.id)  # posted already (a re-run of its turn): one card only
+            return
         channel = self._require_staff_channel()
         link = await self.thread_link(approval.conversation_key)
         card = await self._approval_blocks(approval, reason=reason, link=link)

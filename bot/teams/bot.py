@@ -16,8 +16,8 @@ from bot.teams.delivery import TeamsDelivery
 from bot.teams.invoke import InvokeHandler
 from bot.teams.turns import TurnFacts, clean_text, mentions_bot
 from escalation.models import Role
-from handlers.models import InboundMessage, Outbound, Platform, Unbound
-from handlers.turns import PlatformTurn
+from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Platform, Unbound
+from handlers.turns import ItemKey, PlatformTurn
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,13 @@ class TeamsBot:
     async def deliver(self, item: Outbound, context: TurnContext) -> None:
         await self._delivery.deliver([item], turn=context)
 
+    async def card_posted(self, item: Outbound) -> bool:
+        if isinstance(item, ApprovalRequest):
+            return await self._delivery.card_exists(item.approval.id)
+        if isinstance(item, HandoffNotice):
+            return await self._delivery.card_exists(item.handoff.id)
+        return False
+
 
 class TeamsTurn:
     def __init__(self, bot: TeamsBot, context: TurnContext) -> None:
@@ -107,9 +114,14 @@ class TeamsTurn:
             await self._typing.__aenter__()
         return found
 
-    async def deliver(self, item: Outbound) -> None:
+    async def deliver(self, item: Outbound, key: ItemKey) -> None:
         await self.stop_typing()
         await self._bot.deliver(item, self._context)
+
+    async def sent_before(self, item: Outbound, key: ItemKey) -> bool:
+        """Cards are recorded once posted. A reply cannot be found again in Teams (no message metadata), so
+        a crash between sending one and recording it can send it twice: the one at-least-once window."""
+        return await self._bot.card_posted(item)
 
     async def stop_typing(self) -> None:
         if self._typing is not None:

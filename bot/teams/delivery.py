@@ -147,6 +147,9 @@ class TeamsDelivery:
         await self.update(ref.reference, ref.message_ref, message(card=content))
         return True
 
+    async def card_exists(self, item_id: str) -> bool:
+        return await self._channels.card(item_id, PLATFORM) is not None
+
     async def post_card(self, item_id: str, content: dict[str, Any]) -> Posted:
         posted = await self.post_to_staff(message(card=content))
         await self._channels.save_card(

@@ -80,6 +80,7 @@ class FakeSlack:
         self._faults: dict[str, list[_Fault]] = {}
         self._counter = itertools.count(1)
         self._reactions: set[tuple[str, str, str]] = set()  # channel, ts, name
+        self._posted: list[tuple[str, Body]] = []  # (channel, message) of every chat.postMessage answered ok
         self._sockets: list[web.WebSocketResponse] = []
         self._handlers: dict[str, Callable[[Params], Body]] = {
             "auth.test": self._auth_test,
@@ -95,6 +96,7 @@ class FakeSlack:
             "usergroups.users.list": self._usergroup_users,
             "users.info": self._user_info,
             "conversations.info": self._conversation_info,
+            "conversations.replies": self._replies,
             "team.info": self._team_info,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
@@ -333,7 +335,10 @@ class FakeSlack:
         if not any(params.get(key) for key in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
         ts = self._next_ts()
-        return {"ok": True, "channel": params["channel"], "ts": ts, "message": self._message(params, ts)}
+        message = self._message(params, ts)
+        with self._lock:
+            self._posted.append((str(params["channel"]), message))
+        return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
 
     def _update(self, params: Params) -> Body:
         if not params.get("channel") or not params.get("ts"):
@@ -424,6 +429,19 @@ class FakeSlack:
             {"real_name": user["real_name"], "display_name": user["name"], "email": f"{user['name']}@example.com"},
         )
         return {"ok": True, "user": user}
+
+    def _replies(self, params: Params) -> Body:
+        """The thread's messages the bot posted, oldest first; metadata only with include_all_metadata."""
+        channel, ts = params.get("channel"), params.get("ts")
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
+        with self._lock:
+            posted = [dict(message) for where, message in self._posted if where == channel]
+        messages = [
+            message if with_metadata else {k: v for k, v in message.items() if k != "metadata"}
+            for message in posted
+            if message.get("thread_ts") == ts
+        ]
+        return {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}
 
     def _conversation_info(self, params: Params) -> Body:
         channel_id = str(params.get("channel", ""))
