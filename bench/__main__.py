@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench import approvals, core, ingest_speed, recall, slack_ack
+from bench import approvals, core, core_cpu, ingest_speed, recall, slack_ack
 from bench.database import BenchServer, load_corpus, machine_facts
 from bench.latency import MODES, ModeLatency, QueryEmbedder, explain, fts_matches, nearest, prepared_plans, time_mode
 from bench.report import render
@@ -157,6 +157,8 @@ async def run(options: Options, command: str) -> Results:
         decided = await approvals.run(server, approvals=options.approvals)
         log.info("conversation core: turn latency against raw search")
         turns = await core.run(server, rounds=2 if options.approvals < 400 else 5)
+        log.info("conversation core: CPU per answer, one embedding per turn against two")
+        cpu = await core_cpu.run(server, turns=50 if options.approvals < 400 else 200, seed=options.seed)
         log.info("slack: ack latency and exactly-once replies against `supportbot run`")
         slack = await slack_ack.run(
             rates=options.slack_rates,
@@ -180,6 +182,7 @@ async def run(options: Options, command: str) -> Results:
         ingest=ingest,
         approvals=decided,
         core=turns,
+        core_cpu=cpu,
         slack=slack,
         seconds=time.perf_counter() - clock,
     )

@@ -98,8 +98,9 @@ def render(result: CoreResult) -> str:
             "",
             f"{result.turns} customer turns (20 help-centre questions, 5 rounds) through `core.handle` with the "
             "offline router and answerer on the sample knowledge base, each right after the same question sent to "
-            "raw hybrid search. A turn adds routing (a second embedding), conversation state, turns, the "
-            "decision record and a grounded reply on top of search.",
+            "raw hybrid search (the embedding cache is cleared before each, so both embed the question). A turn "
+            "adds routing (on the same embedding: the search finds the router's vector in the cache), "
+            "conversation state, turns, the decision record and a grounded reply on top of search.",
             "",
             "| measure | p50 | p95 |",
             "|---|---|---|",

@@ -9,6 +9,7 @@ import numpy as np
 
 from bench.approvals import render as render_approvals
 from bench.core import render as render_core
+from bench.core_cpu import render as render_core_cpu
 from bench.ingest_speed import IngestRuns
 from bench.results import Results, SizeResult, targets
 from bench.slack_ack import render as render_slack
@@ -158,6 +159,8 @@ def render(results: Results) -> str:
         out += ["", render_approvals(results.approvals)]
     if results.core is not None:
         out += ["", render_core(results.core)]
+    if results.core_cpu is not None:
+        out += ["", render_core_cpu(results.core_cpu)]
     if results.slack is not None:
         out += ["", render_slack(results.slack)]
     out += _how_to_read()

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bench.approvals import ApprovalsResult
 from bench.core import CoreResult
+from bench.core_cpu import CpuResult
 from bench.database import LoadStats
 from bench.ingest_speed import IngestRuns
 from bench.latency import ModeLatency
@@ -50,6 +51,7 @@ class Results:
     ingest: IngestRuns | None
     approvals: ApprovalsResult | None = None
     core: CoreResult | None = None
+    core_cpu: CpuResult | None = None
     slack: SlackAckResult | None = None
     seconds: float = 0.0
 
