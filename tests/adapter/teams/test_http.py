@@ -24,7 +24,7 @@ from bot.storage import open_redis
 from bot.teams import mount_teams
 from handlers.core import Core
 from tests.adapter.teams.conftest import CASEY, Teams
-from tests.conftest import own_queue
+from tests.conftest import own_queue, turns_finished
 from tests.fakes.bot_connector import FakeBotConnector
 
 pytestmark = pytest.mark.integration
@@ -145,3 +145,32 @@ async def test_malformed_invokes_get_an_error_response_not_a_500(teams: Teams) -
     assert unknown["statusCode"] == 400 and "not understood" in unknown["value"]["message"]
     stale = await teams.click(CASEY, "approve", {"approval": "apr_does_not_exist"}, conversation="a:inv")
     assert stale["value"] == "There is no approval apr_does_not_exist."
+
+
+async def test_deeply_nested_json_is_a_400_not_a_500(teams: Teams) -> None:
+    body = '{"type": "message", "value": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = await teams.client.post("/api/messages", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+
+
+async def test_text_postgresql_cannot_store_is_cleaned_and_the_message_answered(teams: Teams) -> None:
+    chat = "a:unstorable"
+    activity = teams.activity("message", CASEY, conversation=chat, text="TEXT")
+    body = json.dumps(activity).replace('"TEXT"', '"How do I reset my\\u0000 password? \\ud800"')
+    response = await teams.client.post("/api/messages", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 202
+    await turns_finished(teams.pool)
+    [reply] = teams.connector.posted(chat)
+    assert "password" in (reply.card_text() + (reply.text or "")).lower()
+
+
+async def test_a_redelivered_activity_is_answered_once_even_after_redis_forgot_it(
+    teams: Teams, services: Services
+) -> None:
+    chat = "a:redelivered"
+    activity = teams.activity("message", CASEY, conversation=chat, text="How do I reset my password?")
+    assert (await teams.post(activity)).status == 202
+    async with open_redis(services.settings) as redis:
+        await redis.flushall()
+    assert (await teams.post(activity)).status == 202
+    assert len(teams.connector.posted(chat)) == 1
