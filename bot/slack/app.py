@@ -25,6 +25,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -49,6 +50,7 @@ from bot.slack.sender import PLATFORM, SlackSender
 from escalation.service import Escalation
 from handlers.core import Core
 from handlers.decisions import DecisionStore
+from handlers.text import clean_payload
 from scheduler.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,7 @@ class SlackAdapter:
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
         )
+        app.middleware(self._clean_text)
         app.middleware(self._store_messages)
         app.event(re.compile(".*"))(self._ignore_event)  # unknown event types: acked, ignored
         app.action(re.compile(r"^digest_(promote|demote)$"))(self._on_digest_button)
@@ -145,6 +148,13 @@ class SlackAdapter:
     @staticmethod
     def _context(context: AsyncBoltContext) -> SlackContext:
         return SlackContext(installing_team=_home(context), bot_user_id=context.bot_user_id)
+
+    @staticmethod
+    async def _clean_text(req: AsyncBoltRequest, next: Callable[[], Awaitable[None]]) -> None:
+        """Text PostgreSQL cannot store (NUL, lone surrogates) reaches no listener: not a message, not a
+        feedback comment, not a deny reason. After Bolt verified the signature over the raw body."""
+        req.body = clean_payload(req.body)
+        await next()
 
     async def _store_messages(
         self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]

@@ -34,6 +34,7 @@ from bot.teams.outbox_drain import outbox_drain
 from bot.teams.references import ReferenceStore
 from bot.teams.turns import TurnFacts
 from handlers.core import Core
+from handlers.text import clean_payload
 from scheduler.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ async def messages(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body["type"]:
         return _bad(400, "the body is not an activity")
     try:
+        body = clean_payload(body)  # text PostgreSQL cannot store reaches neither the queue nor a click
         activity: Activity = Activity().deserialize(body)
     except Exception:  # msrest raises several types for wrongly typed fields
         return _bad(400, "the activity could not be read")

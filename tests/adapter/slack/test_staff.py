@@ -283,3 +283,22 @@ async def test_messages_of_one_thread_are_handled_in_order_even_when_they_arrive
     told = [c.params["text"] for c in await thread(rig, CHANNEL, ts, count=2)]
     assert told[0] == "How much should be refunded (for example $25.00)?"
     assert told[1].startswith("I've asked a teammate to approve a refund of $30.00 for order A-10232")
+
+
+async def test_a_feedback_comment_with_text_postgresql_cannot_store_is_kept_cleaned(
+    rig: Rig, prepared: Services
+) -> None:
+    ts, _ = await rig.message("How do I reset my password?", channel="C0ACME")
+    [answer] = await thread(rig, "C0ACME", ts)
+    decision_id = _value_of(answer, "sb:not_helpful")
+    before = len(rig.fake.calls_to("views.open"))
+    await rig.click("sb:not_helpful", decision_id, user="U0CUST", team="T0ACME", channel="C0ACME", thread_ts=ts)
+    view = await _opened_view(rig, before)
+    await rig.submit_view(view, {"comment": "No access\x00 to my email \ud800"}, user="U0CUST", team="T0ACME")
+
+    async def feedback() -> list[Any]:
+        async with prepared.pool.connection() as conn:
+            cur = await conn.execute("SELECT comment FROM feedback WHERE decision_id = %s", (decision_id,))
+            return list(await cur.fetchall())
+
+    assert await until(feedback) == [("No access to my email \ufffd",)]
