@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     turn_queue: str = Field(
         "turns", min_length=1, max_length=63, description="Queue name; deployments sharing one database use their own."
     )
+    inbound_retention_days: int = Field(
+        30, ge=1, le=3650, description="Days a finished inbound event (what came in, what was sent) is kept."
+    )
     shutdown_grace: float = Field(
         20.0, ge=0, le=600, description="On SIGTERM/SIGINT, seconds running turns get to finish; the rest stay queued."
     )

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 REMEMBER_SECONDS = 24 * 3600  # Slack retries for minutes, Bot Framework for less; a day is plenty
 REDIS_BUDGET_SECONDS = 0.2  # a slow Redis must not eat the platform's ack budget
+# Slack gives up on an ack after 3 s; the pool would wait 10 s for a connection to a stopped PostgreSQL
+STORE_BUDGET_SECONDS = 2.0
 
 
 class Intake:
@@ -27,13 +29,15 @@ class Intake:
 
     async def accept(self, event_key: str, *, conversation_key: str, payload: dict[str, Any]) -> bool:
         """True when the event was stored and queued now; False for one stored before. Raises when
-        PostgreSQL cannot store it: the caller answers with an error so the platform retries."""
+        PostgreSQL cannot store it in STORE_BUDGET_SECONDS (TimeoutError): the caller answers with an error
+        so the platform retries. One stored as the time ran out is refused as a duplicate on that retry."""
         seen = f"seen:{self._platform}:{event_key}"
         if await self._redis_says_seen(seen):
             return False
-        stored = await self._store.accept(
-            self._platform, event_key, conversation_key=conversation_key, payload=clean_payload(payload)
-        )
+        async with asyncio.timeout(STORE_BUDGET_SECONDS):
+            stored = await self._store.accept(
+                self._platform, event_key, conversation_key=conversation_key, payload=clean_payload(payload)
+            )
         await self._remember(seen)
         return stored is not None
 

@@ -51,6 +51,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         lease=settings.turn_lease,
         heartbeat=max(0.5, settings.turn_lease / 6),
         queue=settings.turn_queue,
+        retention_days=settings.inbound_retention_days,
     )
 
 

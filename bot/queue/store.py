@@ -96,6 +96,16 @@ class InboundStore:
         async with self._pool.connection() as conn:
             await conn.execute("UPDATE inbound_events SET last_error = %s WHERE id = %s", (error, event_id))
 
+    async def forget_done(self, *, older_than_days: int, limit: int = 5000) -> int:
+        """Finished events past the retention (the digest reads the last weeks' failures) are deleted."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "DELETE FROM inbound_events WHERE id IN (SELECT id FROM inbound_events WHERE state = 'done' "
+                "AND finished_at < clock_timestamp() - make_interval(days => %s) LIMIT %s)",
+                (older_than_days, limit),
+            )
+            return cur.rowcount
+
     async def requeue_orphans(self, *, older_than_seconds: float) -> int:
         """Events with no job left to run them (a job deleted by hand, a queue reset): queued again."""
         async with self._pool.connection() as conn:

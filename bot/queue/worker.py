@@ -29,6 +29,7 @@ class WorkerConfig:
     heartbeat: float = 5.0
     poll: float = 2.0  # fallback when LISTEN/NOTIFY misses a job
     queue: str = DEFAULT_QUEUE  # TURN_QUEUE: deployments sharing one database keep their turns apart
+    retention_days: int = 30  # INBOUND_RETENTION_DAYS: finished events are kept this long
 
 
 class TurnWorker:
@@ -90,6 +91,9 @@ class TurnWorker:
         orphans = await self._store.requeue_orphans(older_than_seconds=self._config.lease)
         if orphans:
             log.warning("%d stored event(s) had no queued turn; queued again", orphans)
+        forgotten = await self._store.forget_done(older_than_days=self._config.retention_days)
+        if forgotten:
+            log.info("deleted %d finished inbound event(s) older than %d days", forgotten, self._config.retention_days)
         return rescued + orphans
 
     async def _rescue_forever(self) -> None:

@@ -202,3 +202,24 @@ async def test_a_turn_that_failed_before_getting_through_is_in_the_digest(rig: R
     errors = await DigestQueries(rig.pool).errors(now - timedelta(hours=1), now + timedelta(minutes=1), org=None)
     [row] = [e for e in errors if e.decision_id == decision_id_for("slack", f"msg:C0ACME:{ts}")]
     assert row.outcome == "turn retried" and "the database went away" in row.detail
+
+
+async def test_finished_events_are_forgotten_after_the_retention_and_waiting_ones_never(rig: Rig) -> None:
+    old, _ = await _stored_by_hand(rig, "old and answered")
+    waiting, _ = await _stored_by_hand(rig, "old and still waiting")
+    recent, _ = await _stored_by_hand(rig, "recent and answered")
+    await _rows(
+        rig,
+        "UPDATE inbound_events SET state = CASE WHEN id = %s THEN 'queued' ELSE 'done' END, "
+        "received_at = now() - interval '40 days', finished_at = CASE WHEN id = %s THEN now() - interval '40 days' "
+        "WHEN id = %s THEN now() END WHERE id IN (%s, %s, %s) RETURNING id",
+        waiting,
+        old,
+        recent,
+        old,
+        waiting,
+        recent,
+    )
+    assert await InboundStore(rig.pool).forget_done(older_than_days=30) == 1
+    left = await _rows(rig, "SELECT id FROM inbound_events WHERE id IN (%s, %s, %s) ORDER BY id", old, waiting, recent)
+    assert left == [(waiting,), (recent,)]
