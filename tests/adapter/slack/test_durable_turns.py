@@ -4,6 +4,7 @@ never repeat an effect, and hostile input that still ends in a clear answer or e
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -223,3 +224,45 @@ async def test_finished_events_are_forgotten_after_the_retention_and_waiting_one
     assert await InboundStore(rig.pool).forget_done(older_than_days=30) == 1
     left = await _rows(rig, "SELECT id FROM inbound_events WHERE id IN (%s, %s, %s) ORDER BY id", old, waiting, recent)
     assert left == [(waiting,), (recent,)]
+
+
+QUESTIONS = (
+    "How do I reset my password?",
+    "How long do I have to return something?",
+    "What does error E118 mean?",
+    "Do you ship to Canada?",
+    "How do I change my delivery address?",
+    "Can I pay with PayPal?",
+)
+
+
+async def test_follow_ups_sent_together_are_answered_in_order(rig: Rig) -> None:
+    """Six questions in one thread, sent without waiting: the turns run one after another (the queue's
+    per-conversation lock) while the worker runs four turns at once."""
+    root = next_ts()
+    for question in QUESTIONS:
+        body = event_body(
+            {
+                "type": "message",
+                "channel": "C0ACME",
+                "user": "U0CUST",
+                "user_team": "T0ACME",
+                "text": question,
+                "ts": next_ts(),
+                "thread_ts": root,
+            }
+        )
+        assert (await rig.post_json(body)).status == 200
+    replies = await thread(rig, "C0ACME", root, count=len(QUESTIONS), timeout=30)
+    decisions = [re.search(r"dec_[0-9a-f]{12}", blocks_text(reply)) for reply in replies]
+    asked = [
+        (await _rows(rig, "SELECT inbound FROM decisions WHERE id = %s", found.group()))[0][0]
+        for found in decisions
+        if found
+    ]
+    assert asked == list(QUESTIONS)
+    stored = await _rows(
+        rig, "SELECT role, text FROM turns WHERE conversation_key = %s ORDER BY id", f"slack:C0ACME:{root}"
+    )
+    assert [text for role, text in stored if role == "customer"] == list(QUESTIONS)
+    assert [role for role, _ in stored] == ["customer", "bot"] * len(QUESTIONS)
