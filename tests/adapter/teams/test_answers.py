@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 
 from tests.adapter.teams.conftest import BOT_ID, CASEY, GINA, NOBODY, STAFF_CHANNEL, Teams
+from tests.conftest import turns_finished
 
 pytestmark = pytest.mark.integration
 _n = itertools.count(1)
@@ -89,3 +91,30 @@ async def test_an_unbound_tenant_gets_no_answers_and_staff_get_one_handoff(teams
     text = cards[0].card_text()
     assert "tenant-nobody" in text and "supportbot channels bind tenant-nobody ORG --platform teams" in text
     assert "hnd_" in json.dumps(cards[0].card)  # a real hand-off a person can claim
+
+
+ORDERED_QUESTIONS = (
+    "How do I reset my password?",
+    "How long do I have to return something?",
+    "What does error E118 mean?",
+    "Do you ship to Canada?",
+    "How do I change my delivery address?",
+)
+
+
+async def test_follow_ups_sent_together_are_answered_in_order(teams: Teams) -> None:
+    """Sent without waiting for answers: the queue runs one conversation's turns one after another."""
+    chat = personal()
+    for question in ORDERED_QUESTIONS:
+        activity = teams.activity("message", CASEY, conversation=chat, text=question)
+        assert (await teams.client.post("/api/messages", json=activity)).status == 202
+    await turns_finished(teams.pool, timeout=40)
+    replies = teams.connector.posted(chat)
+    decisions = [re.search(r"dec_[0-9a-f]{12}", json.dumps(reply.body)) for reply in replies]
+    asked = []
+    for found in decisions:
+        assert found is not None
+        async with teams.pool.connection() as conn:
+            row = await (await conn.execute("SELECT inbound FROM decisions WHERE id = %s", (found.group(),))).fetchone()
+        asked.append(row[0] if row else None)
+    assert asked == list(ORDERED_QUESTIONS)
