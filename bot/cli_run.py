@@ -7,11 +7,14 @@ import contextlib
 import gc
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import redis.asyncio as aioredis
 import typer
 from aiohttp import web
+from procrastinate import App
 from rich.console import Console
 
 from bot.cli import run_async, settings
@@ -21,7 +24,7 @@ from bot.publishers import digest_job_context
 from bot.queue.runtime import build_turn_worker, mount_worker, open_queue
 from bot.server import build_app
 from bot.services import Services, open_services
-from bot.settings import SettingsError
+from bot.settings import Settings, SettingsError
 from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
 from handlers.core import Core
@@ -68,12 +71,7 @@ async def run(
         )
     address, number = host or config.host, port or config.port
     stop = stop_on_signals()
-    async with (
-        open_services(config) as services,
-        open_redis(config) as redis,
-        open_core(services) as core,
-        open_queue(config) as queue,
-    ):
+    async with open_runtime(config) as (services, redis, core, queue):
         # approvals a crashed process left approved or half-executed are finished once, now
         await services.escalation.recover()
         scheduler = build_scheduler(services)
@@ -123,12 +121,7 @@ async def worker() -> None:
     seconds) and leave the rest queued."""
     config = settings()
     stop = stop_on_signals()
-    async with (
-        open_services(config) as services,
-        open_redis(config) as redis,
-        open_core(services) as core,
-        open_queue(config) as queue,
-    ):
+    async with open_runtime(config) as (services, redis, core, queue):
         frontends: dict[str, Frontend] = {}
         slack = build_slack(services, redis, core)
         if slack is not None:
@@ -146,6 +139,18 @@ async def worker() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@asynccontextmanager
+async def open_runtime(config: Settings) -> AsyncIterator[tuple[Services, aioredis.Redis, Core, App]]:
+    """Everything a web or worker process holds open: storage, the core (with its model) and the turn queue."""
+    async with (
+        open_services(config) as services,
+        open_redis(config) as redis,
+        open_core(services) as core,
+        open_queue(config) as queue,
+    ):
+        yield services, redis, core, queue
 
 
 def build_slack(services: Services, redis: aioredis.Redis, core: Core) -> SlackAdapter | None:

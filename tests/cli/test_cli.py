@@ -179,6 +179,7 @@ COMMANDS = [
     ["gaps"],
     ["reindex"],
     ["run"],
+    ["worker"],
     ["chat"],
     ["explain"],
     ["audit"],
