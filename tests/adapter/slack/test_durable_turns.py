@@ -253,7 +253,7 @@ async def test_follow_ups_sent_together_are_answered_in_order(rig: Rig) -> None:
             }
         )
         assert (await rig.post_json(body)).status == 200
-    replies = await thread(rig, "C0ACME", root, count=len(QUESTIONS), timeout=30)
+    replies = await thread(rig, "C0ACME", root, count=len(QUESTIONS), timeout=90)
     decisions = [re.search(r"dec_[0-9a-f]{12}", blocks_text(reply)) for reply in replies]
     asked = [
         (await _rows(rig, "SELECT inbound FROM decisions WHERE id = %s", found.group()))[0][0]

@@ -108,7 +108,7 @@ async def test_follow_ups_sent_together_are_answered_in_order(teams: Teams) -> N
     for question in ORDERED_QUESTIONS:
         activity = teams.activity("message", CASEY, conversation=chat, text=question)
         assert (await teams.client.post("/api/messages", json=activity)).status == 202
-    await turns_finished(teams.pool, timeout=40)
+    await turns_finished(teams.pool, timeout=90)
     replies = teams.connector.posted(chat)
     decisions = [re.search(r"dec_[0-9a-f]{12}", json.dumps(reply.body)) for reply in replies]
     asked = []
