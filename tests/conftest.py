@@ -84,8 +84,8 @@ async def kb(services: Services) -> AsyncIterator[Services]:
     yield services
 
 
-# Turn workers in tests: short leases and polls so crashed or queued turns are picked up in a second.
-TEST_WORKER = WorkerConfig(concurrency=4, grace=5.0, lease=3.0, heartbeat=0.5, poll=0.2)
+# Turn workers in tests: short polls; a lease long enough that a loaded machine does not pass for a dead worker.
+TEST_WORKER = WorkerConfig(concurrency=4, grace=5.0, lease=10.0, heartbeat=1.0, poll=0.2)
 _queues = itertools.count(1)
 
 
