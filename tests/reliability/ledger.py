@@ -1,0 +1,87 @@
+"""What PostgreSQL says about the turns: how many wait, which run, which apologies have a hand-off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.reliability.servers import EmbeddedPostgres
+from tests.reliability.slack import CHANNEL, Message
+
+
+@dataclass(frozen=True)
+class Backlog:
+    stored: int  # inbound events in PostgreSQL
+    waiting: int  # not done yet
+    running: list[int]  # inbound event ids whose job is `doing`
+
+    def line(self) -> str:
+        return f"{self.stored} stored, {self.waiting} not answered yet, {len(self.running)} running"
+
+
+async def backlog(db: EmbeddedPostgres) -> Backlog:
+    rows = await db.execute(
+        "SELECT count(*), count(*) FILTER (WHERE state <> 'done'), "
+        "(SELECT coalesce(array_agg((args->>'event_id')::bigint), '{}') FROM procrastinate_jobs "
+        "WHERE status = 'doing') FROM inbound_events"
+    )
+    stored, waiting, running = rows[0]
+    return Backlog(int(stored), int(waiting), list(running))  # type: ignore[call-overload, arg-type]
+
+
+async def waiting(db: EmbeddedPostgres) -> int:
+    rows = await db.execute("SELECT count(*) FROM inbound_events WHERE state <> 'done'")
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+async def apology_handoffs(db: EmbeddedPostgres) -> set[str]:
+    """Decision ids whose turn opened a hand-off because it failed (in the core: 'error:', around it:
+    'failed:') or was interrupted by a crash ('interrupted:'): what makes an apology true."""
+    rows = await db.execute(
+        "SELECT split_part(dedupe_key, ':', 2) FROM handoffs "
+        "WHERE split_part(dedupe_key, ':', 1) IN ('error', 'failed', 'interrupted')"
+    )
+    return {str(row[0]) for row in rows}
+
+
+async def event_states(db: EmbeddedPostgres, ids: list[int]) -> dict[int, str]:
+    rows = await db.execute("SELECT id, state FROM inbound_events WHERE id = ANY(%s)", ids)
+    return {int(row[0]): str(row[1]) for row in rows}  # type: ignore[call-overload]
+
+
+async def stuck_jobs(db: EmbeddedPostgres) -> int:
+    """Turn jobs marked running: after a clean shutdown there must be none (else they wait for a lease)."""
+    rows = await db.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'")
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+async def event_keys(db: EmbeddedPostgres, ids: list[int]) -> set[str]:
+    """The message ts of stored events."""
+    rows = await db.execute("SELECT event_key FROM inbound_events WHERE id = ANY(%s)", ids)
+    return {str(row[0]).removeprefix(f"msg:{CHANNEL}:") for row in rows}
+
+
+async def customer_turns_out_of_order(db: EmbeddedPostgres, messages: list[Message]) -> list[str]:
+    """Threads whose customer turns were stored (conversation history) in a different order than asked."""
+    position = {msg.decision_id: index for index, msg in enumerate(messages)}
+    rows = await db.execute(
+        "SELECT conversation_key, decision_id FROM turns WHERE role = 'customer' ORDER BY conversation_key, id"
+    )
+    order: dict[str, list[int]] = {}
+    for key, decision in rows:
+        if decision in position:
+            order.setdefault(str(key), []).append(position[str(decision)])
+    return [key for key, sequence in order.items() if sequence != sorted(sequence)]
+
+
+async def thread_story(db: EmbeddedPostgres, thread: str) -> str:
+    """How one thread's events were stored and run, for a failure message: stored order (event id), the
+    message ts, when PostgreSQL received it, and when its turn finished."""
+    rows = await db.execute(
+        "SELECT id, event_key, to_char(received_at, 'HH24:MI:SS.MS'), to_char(finished_at, 'HH24:MI:SS.MS') "
+        "FROM inbound_events WHERE conversation_key = %s ORDER BY id",
+        f"slack:{CHANNEL}:{thread}",
+    )
+    return "; ".join(
+        f"event {event} ts …{str(key)[-6:]} stored {received} finished {finished}"
+        for event, key, received, finished in rows
+    )
