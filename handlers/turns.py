@@ -45,7 +45,10 @@ class QueuedTurn:
 class TurnLedger(Protocol):
     """Where inbound events wait and record how far their turn got (PostgreSQL)."""
 
-    async def begin(self, event_id: int) -> QueuedTurn | None: ...
+    async def begin(self, event_id: int) -> QueuedTurn | None:
+        """The earliest unfinished event (by when the customer sent it) of `event_id`'s conversation."""
+        ...
+
     async def decided(self, event_id: int, outbound: list[dict[str, Any]]) -> None: ...
     async def delivered_items(self, event_id: int) -> set[int]: ...
     async def delivered(self, event_id: int, item: int) -> None: ...
@@ -105,20 +108,22 @@ class TurnRunner:
         self.timeout = timeout  # seconds; public so an operator's test can make every turn time out
 
     async def run(self, event_id: int) -> None:
+        """Run the next turn of `event_id`'s conversation: its earliest unfinished event by the customer's
+        clock (usually `event_id` itself; see `TurnLedger.begin`)."""
         turn = await self._ledger.begin(event_id)
         if turn is None or turn.state == "done":
-            return  # finished by an earlier attempt (a retry of a job that had completed its work)
+            return  # the conversation's events were all finished by earlier jobs
         frontend = self._frontends.get(turn.platform)
         try:
             if frontend is None:
-                raise TurnError(f"this process has no {turn.platform} front end configured for event {event_id}")
+                raise TurnError(f"this process has no {turn.platform} front end configured for event {turn.id}")
             await frontend.open_turn(turn.payload, lambda platform_turn: self._run(turn, platform_turn))
         except Exception as exc:
-            log.exception("turn for inbound event %s (%s) failed; it stays queued", event_id, turn.conversation_key)
+            log.exception("turn for inbound event %s (%s) failed; it stays queued", turn.id, turn.conversation_key)
             try:
-                await self._ledger.failed(event_id, f"{type(exc).__name__}: {exc}"[:500])
+                await self._ledger.failed(turn.id, f"{type(exc).__name__}: {exc}"[:500])
             except Exception:  # the database is what failed; the queue retries the job
-                log.warning("could not record the failure of inbound event %s", event_id)
+                log.warning("could not record the failure of inbound event %s", turn.id)
             raise
 
     async def _run(self, turn: QueuedTurn, platform_turn: PlatformTurn) -> None:

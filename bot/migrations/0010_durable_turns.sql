@@ -8,6 +8,7 @@ CREATE TABLE inbound_events (
     conversation_key text NOT NULL,     -- turns of one conversation run one after another
     payload jsonb NOT NULL,             -- what the platform sent, cleaned of text PostgreSQL cannot store
     queue text NOT NULL,                -- the job queue its turn runs from (TURN_QUEUE)
+    sent_at timestamptz NOT NULL,       -- when the customer sent it, by the platform's clock: the turn order
     state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'decided', 'done')),
     attempts integer NOT NULL DEFAULT 0,
     last_error text,
@@ -17,6 +18,7 @@ CREATE TABLE inbound_events (
     UNIQUE (platform, event_key)
 );
 CREATE INDEX inbound_events_waiting ON inbound_events (received_at) WHERE state <> 'done';
+CREATE INDEX inbound_events_next ON inbound_events (platform, conversation_key, sent_at, id) WHERE state <> 'done';
 
 -- Which of a turn's items went out: (inbound event, item) is delivered once.
 CREATE TABLE inbound_deliveries (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -27,7 +28,9 @@ class Intake:
         self._redis = redis
         self._platform = platform
 
-    async def accept(self, event_key: str, *, conversation_key: str, payload: dict[str, Any]) -> bool:
+    async def accept(
+        self, event_key: str, *, conversation_key: str, payload: dict[str, Any], sent_at: datetime | None = None
+    ) -> bool:
         """True when the event was stored and queued now; False for one stored before. Raises when
         PostgreSQL cannot store it in STORE_BUDGET_SECONDS (TimeoutError): the caller answers with an error
         so the platform retries. One stored as the time ran out is refused as a duplicate on that retry."""
@@ -36,7 +39,11 @@ class Intake:
             return False
         async with asyncio.timeout(STORE_BUDGET_SECONDS):
             stored = await self._store.accept(
-                self._platform, event_key, conversation_key=conversation_key, payload=clean_payload(payload)
+                self._platform,
+                event_key,
+                conversation_key=conversation_key,
+                payload=clean_payload(payload),
+                sent_at=sent_at,
             )
         await self._remember(seen)
         return stored is not None

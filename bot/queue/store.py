@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -17,8 +18,9 @@ TURN_TASK = "supportbot.turn"
 # the conversation as its lock so one conversation's turns run one after another.
 _ACCEPT = b"""
 WITH event AS (
-    INSERT INTO inbound_events (platform, event_key, conversation_key, payload, queue)
-    VALUES (%(platform)s, %(event_key)s, %(conversation_key)s, %(payload)s, %(queue)s)
+    INSERT INTO inbound_events (platform, event_key, conversation_key, payload, queue, sent_at)
+    VALUES (%(platform)s, %(event_key)s, %(conversation_key)s, %(payload)s, %(queue)s,
+            coalesce(%(sent_at)s, clock_timestamp()))
     ON CONFLICT (platform, event_key) DO NOTHING
     RETURNING id, conversation_key
 ), job AS (
@@ -31,6 +33,14 @@ SELECT event.id FROM event, job
 """
 
 _COLUMNS = "id, platform, event_key, conversation_key, payload, state, outbound, attempts"
+_BEGIN = f"""
+UPDATE inbound_events SET attempts = attempts + 1 WHERE id = (
+    SELECT e.id FROM inbound_events mine
+    JOIN inbound_events e ON e.platform = mine.platform AND e.conversation_key = mine.conversation_key
+    WHERE mine.id = %s AND e.state <> 'done'
+    ORDER BY e.sent_at, e.id LIMIT 1
+) RETURNING {_COLUMNS}
+""".encode()
 
 
 class InboundStore:
@@ -39,7 +49,13 @@ class InboundStore:
         self.queue = queue  # the procrastinate queue its turns go to (TURN_QUEUE)
 
     async def accept(
-        self, platform: str, event_key: str, *, conversation_key: str, payload: dict[str, Any]
+        self,
+        platform: str,
+        event_key: str,
+        *,
+        conversation_key: str,
+        payload: dict[str, Any],
+        sent_at: datetime | None = None,
     ) -> int | None:
         """Store and queue an event; its id, or None when this (platform, event_key) was stored before."""
         async with self._pool.connection() as conn:
@@ -50,6 +66,7 @@ class InboundStore:
                     "event_key": event_key,
                     "conversation_key": conversation_key,
                     "payload": Jsonb(payload),
+                    "sent_at": sent_at,
                     "queue": self.queue,
                     "task": TURN_TASK,
                 },
@@ -58,11 +75,12 @@ class InboundStore:
             return int(row[0]) if row else None
 
     async def begin(self, event_id: int) -> QueuedTurn | None:
+        """The conversation's earliest unfinished event by the customer's clock, which is usually `event_id`'s
+        own. Jobs of one conversation run one at a time, one per event, so each finishes one event; taking
+        the earliest sent keeps the customer's order when events were stored in another order (a retry
+        that reached another replica first). None when the conversation has nothing left to do."""
         async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                f"UPDATE inbound_events SET attempts = attempts + 1 WHERE id = %s RETURNING {_COLUMNS}".encode(),
-                (event_id,),
-            )
+            cur = await conn.execute(_BEGIN, (event_id,))
             row = await cur.fetchone()
         return QueuedTurn(*row) if row else None
 

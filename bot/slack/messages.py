@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.channels import ChannelStore
@@ -64,6 +65,7 @@ class MessageHandler:
             f"msg:{channel}:{ts}",
             conversation_key=conversation_key(channel, str(event.get("thread_ts") or ts)),
             payload=payload,
+            sent_at=_sent_at(ts),
         )
         if not stored:
             log.info("Slack event %s (%s:%s) was stored before; not queued again", body.get("event_id"), channel, ts)
@@ -140,6 +142,14 @@ class SlackTurn:
 
     async def sent_before(self, item: Outbound, key: ItemKey) -> bool:
         return await self._handler.sent_before(item, key)
+
+
+def _sent_at(ts: str) -> datetime | None:
+    """A message's `ts` is when Slack received it from the customer: the order of a thread's turns."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _tag(key: ItemKey) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -179,6 +180,8 @@ async def _store(runtime: TeamsRuntime, body: dict[str, Any], activity: Activity
             f"{activity.conversation.id}:{activity.id}",
             conversation_key=conversation_key(activity.conversation.id),
             payload=body,
+            # the channel's time of the message orders a conversation's turns; naive means UTC here
+            sent_at=activity.timestamp if isinstance(activity.timestamp, datetime) else None,
         )
     except Exception:
         log.exception("could not store Teams activity %s; the connector will send it again", activity.id)
