@@ -8,7 +8,7 @@ CREATE TABLE inbound_events (
     conversation_key text NOT NULL,     -- turns of one conversation run one after another
     payload jsonb NOT NULL,             -- what the platform sent, cleaned of text PostgreSQL cannot store
     queue text NOT NULL,                -- the job queue its turn runs from (TURN_QUEUE)
-    sent_at timestamptz NOT NULL,       -- when the customer sent it, by the platform's clock: the turn order
+    sent_at timestamptz NOT NULL DEFAULT clock_timestamp(),  -- when the customer sent it (platform clock): turn order
     state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'decided', 'done')),
     attempts integer NOT NULL DEFAULT 0,
     last_error text,
