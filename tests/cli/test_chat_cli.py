@@ -14,6 +14,7 @@ pytestmark = pytest.mark.cli
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(360)  # five processes, each loading the model; a loaded CI machine needs the room
 def test_chat_paths_and_explain(tmp_path: Path) -> None:
     assert run(tmp_path, "ingest", str(REPO / "examples" / "acme")).returncode == 0
     script = "\n".join(
