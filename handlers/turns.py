@@ -24,6 +24,9 @@ from handlers.outbound_codec import decode, encode
 log = logging.getLogger(__name__)
 
 TURN_TIMEOUT_SECONDS = 60.0  # a turn slower than this is a failure: the customer hears from a person instead
+# A turn waits until its conversation has stored nothing new for this long: follow-ups seconds apart are
+# unaffected, and a burst of one customer's messages is answered in the order they were sent.
+SETTLE_SECONDS = 0.15
 
 
 class TurnError(Exception):
@@ -47,6 +50,10 @@ class TurnLedger(Protocol):
 
     async def begin(self, event_id: int) -> QueuedTurn | None:
         """The earliest unfinished event (by when the customer sent it) of `event_id`'s conversation."""
+        ...
+
+    async def quiet_for(self, event_id: int) -> float:
+        """Seconds since `event_id`'s conversation last stored an event."""
         ...
 
     async def decided(self, event_id: int, outbound: list[dict[str, Any]]) -> None: ...
@@ -100,16 +107,23 @@ class TurnRunner:
         *,
         once: OnceLedger,
         timeout: float = TURN_TIMEOUT_SECONDS,
+        settle: float = SETTLE_SECONDS,
     ) -> None:
         self._core = core
         self._ledger = ledger
         self._frontends = frontends
         self._once = once
         self.timeout = timeout  # seconds; public so an operator's test can make every turn time out
+        self._settle = settle
 
     async def run(self, event_id: int) -> None:
         """Run the next turn of `event_id`'s conversation: its earliest unfinished event by the customer's
         clock (usually `event_id` itself; see `TurnLedger.begin`)."""
+        quiet = await self._ledger.quiet_for(event_id)
+        if quiet < self._settle:
+            # a message sent just before may still be on its way in (a retry at another replica, a commit
+            # that lands a millisecond later): give it the moment it needs to be stored, so it goes first
+            await asyncio.sleep(self._settle - quiet)
         turn = await self._ledger.begin(event_id)
         if turn is None or turn.state == "done":
             return  # the conversation's events were all finished by earlier jobs

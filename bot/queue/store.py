@@ -33,14 +33,19 @@ SELECT event.id FROM event, job
 """
 
 _COLUMNS = "id, platform, event_key, conversation_key, payload, state, outbound, attempts"
-_BEGIN = f"""
-UPDATE inbound_events SET attempts = attempts + 1 WHERE id = (
-    SELECT e.id FROM inbound_events mine
-    JOIN inbound_events e ON e.platform = mine.platform AND e.conversation_key = mine.conversation_key
-    WHERE mine.id = %s AND e.state <> 'done'
-    ORDER BY e.sent_at, e.id LIMIT 1
-) RETURNING {_COLUMNS}
-""".encode()
+_NEXT = """
+SELECT e.id FROM inbound_events mine
+JOIN inbound_events e ON e.platform = mine.platform AND e.conversation_key = mine.conversation_key
+WHERE mine.id = %s AND e.state <> 'done'
+ORDER BY e.sent_at, e.id LIMIT 1
+"""
+_BEGIN = f"UPDATE inbound_events SET attempts = attempts + 1 WHERE id = ({_NEXT}) RETURNING {_COLUMNS}".encode()
+# seconds since the conversation's newest event was stored
+_QUIET = (
+    b"SELECT extract(epoch FROM clock_timestamp() - max(e.received_at)) FROM inbound_events mine "
+    b"JOIN inbound_events e ON e.platform = mine.platform AND e.conversation_key = mine.conversation_key "
+    b"WHERE mine.id = %s"
+)
 
 
 class InboundStore:
@@ -83,6 +88,12 @@ class InboundStore:
             cur = await conn.execute(_BEGIN, (event_id,))
             row = await cur.fetchone()
         return QueuedTurn(*row) if row else None
+
+    async def quiet_for(self, event_id: int) -> float:
+        """How long `event_id`'s conversation has received nothing new (seconds)."""
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(_QUIET, (event_id,))).fetchone()
+        return float(row[0]) if row and row[0] is not None else float("inf")
 
     async def decided(self, event_id: int, outbound: list[dict[str, Any]]) -> None:
         async with self._pool.connection() as conn:
