@@ -24,6 +24,9 @@ from bench.database import BenchServer, load_corpus, machine_facts
 from bench.latency import MODES, ModeLatency, QueryEmbedder, explain, fts_matches, nearest, prepared_plans, time_mode
 from bench.report import render
 from bench.results import Results, SizeResult, targets
+from bench.slack_ack import PARTS, SlackOptions, parse_env, parse_parts
+from bench.slack_report import splice
+from bench.slack_summary import target_rows as slack_target_rows
 from bench.synthetic import make_corpus, make_queries
 from bot.services import open_services, search_config
 from knowledge.models import SearchMode
@@ -43,8 +46,8 @@ class Options:
     seed: int
     output: Path
     approvals: int
-    slack_rates: tuple[int, ...]
-    slack_seconds: float
+    slack: SlackOptions
+    only_slack: bool
 
 
 def parse(argv: list[str]) -> Options:
@@ -58,17 +61,48 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--approvals", type=int, default=400, help="approvals decided by 20 concurrent deciders")
+    parser.add_argument(
+        "--only",
+        choices=["slack"],
+        help="run only this part and replace its section (and its targets) in the existing --output",
+    )
+    parser.add_argument(
+        "--slack-parts",
+        type=parse_parts,
+        default=PARTS,
+        help=f"comma-separated Slack parts, default all: {','.join(PARTS)} (see bench/slack_ack.py)",
+    )
     parser.add_argument("--slack-rates", default="50,100,200", help="Slack events per second, comma-separated")
     parser.add_argument("--slack-seconds", type=float, default=20.0, help="seconds of Slack events per rate")
+    parser.add_argument("--slack-burst-seconds", type=float, default=60.0, help="seconds of the 200 events/s burst")
+    parser.add_argument("--slack-backlog", type=int, default=1000, help="events per stored backlog and crash")
+    parser.add_argument("--slack-rounds", type=int, default=1, help="rounds of the 1- and 2-worker backlog runs")
+    parser.add_argument(
+        "--slack-bot-env", type=parse_env, default=(), help="KEY=VALUE,… added to every bot process's environment"
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="2,000 chunks, 50 queries, 60 files, 1 ingest run, 5 s per Slack rate: a smoke test",
+        help="2,000 chunks, 50 queries, 60 files, 1 ingest run; Slack: 5 s per rate, a 10 s burst, "
+        "200-event backlogs: a smoke test",
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.queries, args.recall_queries, args.warmup = "2000", 50, 50, 10
         args.files, args.repeats, args.approvals, args.slack_seconds = 60, 1, 100, 5.0
+        args.slack_burst_seconds, args.slack_backlog = 10.0, 200
+    slack = SlackOptions(
+        parts=args.slack_parts,
+        rates=tuple(int(rate) for rate in str(args.slack_rates).split(",") if rate.strip()),
+        seconds=args.slack_seconds,
+        burst_seconds=args.slack_burst_seconds,
+        backlog_events=args.slack_backlog,
+        crash_events=args.slack_backlog,
+        rounds=args.slack_rounds,
+        warmup=20 if args.slack_seconds >= 20 else 5,
+        seed=args.seed,
+        bot_env=args.slack_bot_env,
+    )
     return Options(
         sizes=[int(size) for size in str(args.sizes).split(",") if size.strip()],
         queries=args.queries,
@@ -79,8 +113,8 @@ def parse(argv: list[str]) -> Options:
         seed=args.seed,
         output=args.output,
         approvals=args.approvals,
-        slack_rates=tuple(int(rate) for rate in str(args.slack_rates).split(",") if rate.strip()),
-        slack_seconds=args.slack_seconds,
+        slack=slack,
+        only_slack=args.only == "slack",
     )
 
 
@@ -159,13 +193,8 @@ async def run(options: Options, command: str) -> Results:
         turns = await core.run(server, rounds=2 if options.approvals < 400 else 5)
         log.info("conversation core: CPU per answer, one embedding per turn against two")
         cpu = await core_cpu.run(server, turns=50 if options.approvals < 400 else 200, seed=options.seed)
-        log.info("slack: ack latency and exactly-once replies against `supportbot run`")
-        slack = await slack_ack.run(
-            rates=options.slack_rates,
-            seconds=options.slack_seconds,
-            warmup=20 if options.slack_seconds >= 20 else 5,
-            seed=options.seed,
-        )
+        log.info("slack: ack latency, replies, workers, drain and recovery against `supportbot` processes")
+        slack = await slack_ack.run(options.slack, server=server)
         settings = await server.fresh_database("bench_facts")
         machine = await machine_facts(settings, start_load=start_load)
     finally:
@@ -188,6 +217,19 @@ async def run(options: Options, command: str) -> Results:
     )
 
 
+def only_slack(options: Options, command: str) -> int:
+    """The Slack part alone, spliced into the existing document: its section and its target rows."""
+    started = datetime.now()
+    result = asyncio.run(slack_ack.run(options.slack))
+    document = options.output.read_text(encoding="utf-8") if options.output.exists() else ""
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(splice(document, result, command=command, started=started), encoding="utf-8")
+    for figure, value, target, verdict in slack_target_rows(result):
+        print(f"{figure}: {value} (target {target}) {verdict.strip('*')}")
+    print(f"wrote the Slack section of {options.output} in {result.elapsed_s:.0f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     log.setLevel(logging.INFO)
@@ -195,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     options = parse(args)
     python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable
     command = shlex.join(["HF_HUB_OFFLINE=1", python, "-m", "bench", *args])
+    if options.only_slack:
+        return only_slack(options, command)
     results = asyncio.run(run(options, command))
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(render(results), encoding="utf-8")

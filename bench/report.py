@@ -12,7 +12,7 @@ from bench.core import render as render_core
 from bench.core_cpu import render as render_core_cpu
 from bench.ingest_speed import IngestRuns
 from bench.results import Results, SizeResult, targets
-from bench.slack_ack import render as render_slack
+from bench.slack_report import render as render_slack
 from bench.synthetic import (
     CHUNK_SPREAD,
     CLUSTERS,

@@ -12,7 +12,8 @@ from bench.database import LoadStats
 from bench.ingest_speed import IngestRuns
 from bench.latency import ModeLatency
 from bench.recall import Recall
-from bench.slack_ack import TARGET_P99_MS, TARGET_RATE, SlackAckResult
+from bench.slack_ack import SlackResult
+from bench.slack_summary import target_rows as slack_target_rows
 from knowledge.models import SearchMode
 
 TARGET_SIZE = 100_000
@@ -52,7 +53,7 @@ class Results:
     approvals: ApprovalsResult | None = None
     core: CoreResult | None = None
     core_cpu: CpuResult | None = None
-    slack: SlackAckResult | None = None
+    slack: SlackResult | None = None
     seconds: float = 0.0
 
 
@@ -95,25 +96,6 @@ def targets(results: Results) -> list[tuple[str, str, str, str]]:
         rows.append(
             ("ingest ÷ embed-only throughput", f"{ratio:.2f}", f"≥ {INGEST_RATIO}", _verdict(ratio >= INGEST_RATIO))
         )
-    slack = results.slack.at(TARGET_RATE) if results.slack is not None else None
-    if slack is not None:
-        p99 = slack.ack.p99
-        rows.append(
-            (
-                f"Slack ack p99 at {TARGET_RATE} events/s",
-                f"{p99:.1f} ms",
-                f"< {TARGET_P99_MS:.0f} ms",
-                _verdict(p99 < TARGET_P99_MS),
-            )
-        )
-        once = slack.answered == slack.unique and slack.stray == 0
-        rows.append(
-            (
-                f"Slack events answered exactly once at {TARGET_RATE} events/s",
-                f"{slack.answered} of {slack.unique} ({slack.apologies} apologies); {slack.missing} missing, "
-                f"{slack.doubled} doubled, {slack.stray} stray",
-                "all",
-                _verdict(once),
-            )
-        )
+    if results.slack is not None:
+        rows += slack_target_rows(results.slack)
     return rows
