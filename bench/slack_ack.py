@@ -2,16 +2,20 @@
 and crash recovery, against real `supportbot` processes on one database and one Redis.
 
 Parts (all by default; `--slack-parts` picks some):
-- ack: `supportbot run` (turns answered in the acknowledging process) at each rate, each backlog drained
-  before the next, then the same rate of nothing but retries of answered events (the ack path alone);
-- burst: the same process, 60 s at 200 events/s: ack latency, and the time from the burst's end to the
-  last reply; it is also set-up (a)'s 200 events/s row;
-- split: `supportbot run --no-workers` acking and one `supportbot worker` answering: 200 events/s and its
-  retries-only control;
-- threads: the same at 200 events/s with torch limited to one thread in the worker (a diagnostic);
+- ack: `supportbot run` as shipped (a web process acking, one `supportbot worker` child answering) at each
+  rate, each backlog drained before the next, then the same rate of nothing but retries of answered events
+  (the ack path alone);
+- burst: the same, 60 s at 200 events/s: ack latency, and the time from the burst's end to the last reply;
+  it is also set-up (a)'s 200 events/s row;
+- inprocess: `supportbot run --workers 0` (turns answered in the acknowledging process) at 200 events/s,
+  and its retries-only control;
+- split: `supportbot run --no-workers` acking and one `supportbot worker` started apart answering: 200
+  events/s and its retries-only control;
+- threads: the same at 200 events/s with torch's default thread pool (one per core) in the worker (a
+  diagnostic: why EMBEDDING_THREADS defaults to 1);
 - backlog: 1,000 events stored by `run --no-workers` alone, then 1 or 2 workers started: throughput, CPU
   per answer, and the time from their start to the last reply (recovery from a stopped fleet);
-- crash: `supportbot run` SIGKILLed mid-backlog and restarted: restart → last reply.
+- crash: `supportbot run` and its worker SIGKILLed mid-backlog and restarted: restart → last reply.
 
 Run alone with `python -m bench.slack_ack`, or as part of `python -m bench`.
 """
@@ -54,19 +58,20 @@ from tests.fakes.slack_api import FakeSlack
 
 log = logging.getLogger("bench.slack_ack")  # also when run as __main__
 
-PARTS = ("ack", "burst", "split", "threads", "backlog", "crash")
+PARTS = ("ack", "burst", "inprocess", "split", "threads", "backlog", "crash")
 RATES = (50, 100, 200)
 TARGET_RATE = 200
 TARGET_P99_MS = 15.0
-IN_PROCESS = "(a) `supportbot run`"
-SPLIT = "(b) `run --no-workers` + `worker`"
-SPLIT_ONE_THREAD = "(b), the worker with `OMP_NUM_THREADS=1` (diagnostic)"
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+DEFAULT = "(a) `supportbot run`"
+IN_PROCESS = "(b) `supportbot run --workers 0`"
+SPLIT = "(c) `run --no-workers` + `worker`"
+SPLIT_TORCH_DEFAULT = "(c), the worker with `EMBEDDING_THREADS=0` (diagnostic)"
+TORCH_DEFAULT = {"EMBEDDING_THREADS": "0"}  # torch's own pool: one thread per core
 QUIET_SECONDS = 30.0  # the backlog has drained when no reply came for this long (or all are in)
 DRAIN_LIMIT_SECONDS = 1500.0
 # The backlog runs, in this order each round: worker processes, and what their environment adds. The
-# second pair is a diagnostic: torch's OpenMP pool at one thread per process instead of one per core.
-BACKLOG_PLAN: tuple[tuple[int, dict[str, str]], ...] = ((1, {}), (2, {}), (1, ONE_THREAD), (2, ONE_THREAD))
+# second pair is a diagnostic: torch's OpenMP pool at one thread per core instead of the shipped one.
+BACKLOG_PLAN: tuple[tuple[int, dict[str, str]], ...] = ((1, {}), (2, {}), (1, TORCH_DEFAULT), (2, TORCH_DEFAULT))
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,10 @@ class SlackOptions:
     backlog_events: int = 1000
     crash_events: int = 1000
     rounds: int = 1  # of BACKLOG_PLAN
-    threads_diagnostic: bool = True  # the OMP_NUM_THREADS=1 half of BACKLOG_PLAN
+    threads_diagnostic: bool = True  # the EMBEDDING_THREADS=0 half of BACKLOG_PLAN
     warmup: int = 20
     seed: int = 7
-    bot_env: tuple[tuple[str, str], ...] = ()  # added to every bot process's environment (e.g. OMP_NUM_THREADS)
+    bot_env: tuple[tuple[str, str], ...] = ()  # added to every bot process's environment (e.g. WORKER_NICE)
 
     @classmethod
     def quick(cls, **changes: object) -> SlackOptions:
@@ -257,7 +262,8 @@ async def _measure(
     phase = _Phase(session, options, result, fake, env, folder, CpuMeter(storage), Events(options.seed))
     parts = set(options.parts)
     steps = [
-        ("in-process", _in_process, {"ack", "burst"} & parts),
+        ("default", _default, {"ack", "burst"} & parts),
+        ("in-process", _in_process, {"inprocess"} & parts),
         ("split", _split, {"split", "threads", "backlog"} & parts),
         ("crash", _crash, {"crash"} & parts),
     ]
@@ -271,7 +277,7 @@ async def _measure(
             result.failures.append(f"{name}: {type(exc).__name__}: {exc}")
 
 
-async def _in_process(p: _Phase) -> None:
+async def _default(p: _Phase) -> None:
     options, seed, parts = p.options, p.options.seed, p.options.parts
     bot = BotProcess(p.env | {"TURN_QUEUE": "bench-a"}, p.folder, "run", name="run")
     await bot.start(p.session)
@@ -285,28 +291,47 @@ async def _in_process(p: _Phase) -> None:
                 p.result.runs.append(
                     await rate_run(
                         p.session, bot.url, p.fake, p.events, p.meter,
-                        setup=IN_PROCESS, rate=rate, seconds=options.seconds, seed=seed + number,
+                        setup=DEFAULT, rate=rate, seconds=options.seconds, seed=seed + number,
                     )
                 )  # fmt: skip
             p.result.runs.append(
                 await rate_run(
                     p.session, bot.url, p.fake, p.events, p.meter,
-                    setup=IN_PROCESS, rate=TARGET_RATE, seconds=options.seconds, seed=seed + 10, replay=True,
+                    setup=DEFAULT, rate=TARGET_RATE, seconds=options.seconds, seed=seed + 10, replay=True,
                 )
             )  # fmt: skip
         if "burst" in parts:
             p.result.burst = await rate_run(
                 p.session, bot.url, p.fake, p.events, p.meter,
-                setup=IN_PROCESS, rate=TARGET_RATE, seconds=options.burst_seconds, seed=seed + 20,
+                setup=DEFAULT, rate=TARGET_RATE, seconds=options.burst_seconds, seed=seed + 20,
             )  # fmt: skip
             p.result.runs.append(p.result.burst)
     finally:
         await bot.stop()
 
 
+async def _in_process(p: _Phase) -> None:
+    options, seed = p.options, p.options.seed
+    bot = BotProcess(p.env | {"TURN_QUEUE": "bench-in"}, p.folder, "run", "--workers", "0", name="run-in-process")
+    await bot.start(p.session)
+    p.meter.bots = [bot]
+    try:
+        await _warm(p.session, bot.url, p.fake, p.events, options.warmup)
+        for replay in (False, True):
+            p.result.runs.append(
+                await rate_run(
+                    p.session, bot.url, p.fake, p.events, p.meter,
+                    setup=IN_PROCESS, rate=TARGET_RATE, seconds=options.seconds, seed=seed + 60 + replay,
+                    replay=replay,
+                )
+            )  # fmt: skip
+    finally:
+        await bot.stop()
+
+
 async def _crash(p: _Phase) -> None:
     options = p.options
-    log.info("slack: %d events, `supportbot run` SIGKILLed after the last ack, restarted", options.crash_events)
+    log.info("slack: %d events, `supportbot run` and its worker SIGKILLed, restarted", options.crash_events)
     p.result.crash = c = await slack_queue.crash(
         p.session,
         p.fake,
@@ -332,10 +357,10 @@ async def _split(p: _Phase) -> None:
     web = BotProcess(env, p.folder, "run", "--no-workers", name="web")
     await web.start(p.session)
     try:
-        for setup, extra, wanted in ((SPLIT, {}, "split"), (SPLIT_ONE_THREAD, ONE_THREAD, "threads")):
+        for setup, extra, wanted in ((SPLIT, {}, "split"), (SPLIT_TORCH_DEFAULT, TORCH_DEFAULT, "threads")):
             if wanted not in parts:
                 continue
-            worker = BotProcess(env | extra, p.folder, "worker", name="worker-one-thread" if extra else "worker")
+            worker = BotProcess(env | extra, p.folder, "worker", name="worker-torch-default" if extra else "worker")
             await worker.start()
             p.meter.bots = [web, worker]
             try:

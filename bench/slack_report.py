@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 
 from bench.core import QUESTIONS
-from bench.slack_ack import IN_PROCESS, SPLIT, SPLIT_ONE_THREAD, TARGET_P99_MS, TARGET_RATE, SlackResult
+from bench.slack_ack import DEFAULT, IN_PROCESS, SPLIT, SPLIT_TORCH_DEFAULT, TARGET_P99_MS, TARGET_RATE, SlackResult
 from bench.slack_load import RETRY_SHARE, Acks, RateRun, Tally
 from bench.slack_queue import QUEUE_RATE
 from bench.slack_rig import CHANNEL, CpuSample
@@ -102,13 +102,17 @@ def render(result: SlackResult) -> str:
         "during each run (from /proc/stat less ours); compare runs only with that in mind.",
         "",
         "Set-ups: "
+        + DEFAULT
+        + " as shipped: the web process acks and stores, one `supportbot worker` child answers at `WORKER_NICE` "
+        "(10) lower CPU priority, the local model on one thread per process (`EMBEDDING_THREADS=1`); "
         + IN_PROCESS
-        + " answers in the acknowledging process (the all-in-one default); "
+        + " answers in the acknowledging process; "
         + SPLIT
-        + " acks in one process and answers in another; "
-        + SPLIT_ONE_THREAD
-        + " is (b) with torch's thread pool limited to one thread in the worker process (not the shipped "
-        "configuration); " + WEB_ALONE + " is (b)'s web process while no "
+        + " acks in one process and answers in a worker started apart (as on another machine, here on the same "
+        "2 cores); "
+        + SPLIT_TORCH_DEFAULT
+        + " is (c) with torch's own thread pool, one thread per core, in the worker (a diagnostic, not the shipped "
+        "configuration); " + WEB_ALONE + " is (c)'s web process while no "
         "worker runs (the insert with nothing else going on).",
     ]
     if o.bot_env:
@@ -179,12 +183,12 @@ def _acks(result: SlackResult) -> list[str]:
             if run.acks.seconds > 20:
                 out[-1] += f" Over its first 20 s alone: p99 {fmt(run.acks.p99_within(20.0))} ms."
     verdicts = []
-    for setup in (IN_PROCESS, SPLIT, SPLIT_ONE_THREAD):
-        run = result.at(setup, TARGET_RATE)
+    for setup in (DEFAULT, IN_PROCESS, SPLIT, SPLIT_TORCH_DEFAULT):
+        measured = result.at(setup, TARGET_RATE)
         control = result.at(setup, TARGET_RATE, replay=True)
-        if run is None:
+        if measured is None:
             continue
-        p99 = run.acks.stats.p99
+        p99 = measured.acks.stats.p99
         text = f"{setup} {fmt(p99)} ms {'**PASS**' if p99 <= TARGET_P99_MS else '**MISS**'}"
         if control is not None:
             text += f" (its retries-only control: {fmt(control.acks.stats.p99)} ms)"
@@ -237,7 +241,7 @@ def _burst(result: SlackResult) -> list[str]:
         "",
         "### Backlog drain after a burst",
         "",
-        f"{IN_PROCESS}, {run.acks.seconds:.0f} s at {run.acks.rate} events/s ({t.unique:,} new events): the last "
+        f"{DEFAULT}, {run.acks.seconds:.0f} s at {run.acks.rate} events/s ({t.unique:,} new events): the last "
         f"reply came **{fmt(run.drain_s)} s** after the burst's last request"
         + ("" if t.drained else " (replies stopped before every event was answered)")
         + f"; {t.counts()} ({t.apologies} apologies). It answered {fmt(run.answers_per_second)} events/s over "
@@ -275,8 +279,8 @@ def _backlog(result: SlackResult) -> list[str]:
         "cold. Start → last reply is the time to work off a backlog from a stopped fleet (a crash of every "
         "worker, a deploy); answers/s, CPU and other work are over first reply → last reply, so start-up "
         "(imports, the model) is not in them. Bot CPU includes the idle web process. Runs alternate "
-        "1 and 2 workers; the torch threads column is the per-process OpenMP pool (`OMP_NUM_THREADS`), by "
-        "default one thread per core; the rows with 1 are a diagnostic, not the shipped configuration.",
+        "1 and 2 workers; the torch threads column is the per-process pool (`EMBEDDING_THREADS`): 1 as shipped, "
+        "or torch's own default of one thread per core (a diagnostic, not the shipped configuration).",
         "",
         *_table(
             (
@@ -323,7 +327,8 @@ def _crash(result: SlackResult) -> list[str]:
         ]
     if c is not None:
         out += [
-            f"- **`supportbot run` SIGKILLed mid-backlog, then restarted**: {c.events:,} events at {QUEUE_RATE}/s; "
+            "- **`supportbot run` and its worker SIGKILLed mid-backlog (the process group: a lost machine), then "
+            f"restarted**: {c.events:,} events at {QUEUE_RATE}/s; "
             + (
                 f"{c.acks.refused} got no 200 at first and were re-sent as Slack would "
                 f"({c.acks.still_refused} refused every time); "

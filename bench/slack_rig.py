@@ -107,6 +107,13 @@ def process_cpu(pid: int, *, children: bool = False) -> float | None:
     return ticks / TICK
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def machine_busy() -> float:
     """CPU-seconds all CPUs spent not idle since boot (/proc/stat: everything but idle and iowait)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -187,8 +194,9 @@ class BotProcess:
         """Spawn it; a web process is started once /healthz answers 200."""
         with self.log_path.open("ab") as output:
             self.started_at = time.perf_counter()
+            # its own process group: a crash kills `supportbot run` and its worker children together
             self.process = await asyncio.create_subprocess_exec(
-                *SUPPORTBOT, *self.args, cwd=REPO, env=self.env, stdout=output, stderr=output
+                *SUPPORTBOT, *self.args, cwd=REPO, env=self.env, stdout=output, stderr=output, start_new_session=True
             )
         if not self.web or session is None:
             return
@@ -206,10 +214,11 @@ class BotProcess:
         return self.process.pid if self.process is not None else None
 
     def cpu_seconds(self) -> float:
+        """Its own CPU, its live worker children's and its reaped ones'."""
         if self.process is not None:
-            value = process_cpu(self.process.pid)
+            value = process_cpu(self.process.pid, children=True)
             if value is not None:
-                self._cpu = value
+                self._cpu = value + sum(process_cpu(child) or 0.0 for child in _children(self.process.pid))
         return self._cpu
 
     def log_tail(self, characters: int = 3000) -> str:
@@ -234,10 +243,13 @@ class BotProcess:
             await self.kill()
 
     async def kill(self) -> None:
-        """SIGKILL: a crash. Its CPU time is read from the zombie before it is reaped."""
+        """SIGKILL to the process and its worker children (a lost machine or container). Its CPU time is
+        read from the zombie before it is reaped (its children's, unreaped, is lost: a few seconds' worth)."""
         if self.process is None or self.process.returncode is not None:
             return
-        self.process.kill()
+        self.cpu_seconds()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         for _ in range(100):
             fields = _stat(self.process.pid)
             if fields is None or fields[0] in {"Z", "X"}:

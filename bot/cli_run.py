@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -35,6 +38,8 @@ from scheduler.runner import Scheduler, default_jobs
 from scheduler.slots import SlotLedger
 
 out = Console(stderr=True)
+log = logging.getLogger(__name__)
+RESTART_PAUSE = 1.0  # before a crashed worker process is started again; doubles while it keeps crashing
 
 
 def build_scheduler(services: Services) -> Scheduler:
@@ -53,10 +58,10 @@ async def run(
         int,
         typer.Option(
             min=0,
-            help="Start this many `supportbot worker` processes beside the web server instead of "
-            "answering in this process (0: answer here).",
+            help="`supportbot worker` processes to start beside the web server, at a lower CPU priority so acks "
+            "never wait for turns (0: answer in this process, which slows acks under load).",
         ),
-    ] = 0,
+    ] = 1,
     no_workers: Annotated[
         bool, typer.Option("--no-workers", help="Only accept and store events; `supportbot worker` answers them.")
     ] = False,
@@ -81,7 +86,8 @@ async def run(
         scheduler.start()
         slack = build_slack(services, redis, core)
         app = build_app(services, redis, slack=slack, core=core)
-        if not (no_workers or workers):
+        in_process = not (no_workers or workers)
+        if in_process:
             mount_worker(app, services, core, queue)
         # Everything long-lived (model, router, settings) exists now: keep it out of the collector, whose
         # full passes over it otherwise pause the event loop for ~0.5 s under load (bench/slack_ack.py).
@@ -97,7 +103,7 @@ async def run(
                     f"cannot listen on {address}:{number} ({exc.strerror}); choose another --port"
                 ) from None
             await children.start()
-            answering = "answers in this process" if not (no_workers or workers) else f"{children.count} worker(s)"
+            answering = "answers in this process" if in_process else f"{children.count} worker process(es)"
             out.print(
                 f"supportbot listening on http://{address}:{number} ({answering}; "
                 f"try /healthz or /api/search?q=how+do+I+return+an+item)",
@@ -115,12 +121,19 @@ async def run(
 
 
 @run_async
-async def worker() -> None:
+async def worker(
+    parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process is gone.")] = None,
+) -> None:
     """Answer queued turns (Slack and Teams, as configured) without serving HTTP; run as many as you like, on
     as many machines, against one PostgreSQL. SIGTERM/SIGINT let running turns finish (up to SHUTDOWN_GRACE
     seconds) and leave the rest queued."""
     config = settings()
+    # Before any thread starts (threads inherit it): the kernel then serves a web process's acks on this
+    # machine before these turns, which can wait.
+    os.nice(config.worker_nice)
     stop = stop_on_signals()
+    if parent is not None:
+        watcher = asyncio.create_task(stop_when_orphaned(parent, stop))
     async with open_runtime(config) as (services, redis, core, queue):
         frontends: dict[str, Frontend] = {}
         slack = build_slack(services, redis, core)
@@ -139,6 +152,16 @@ async def worker() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if parent is not None:
+        watcher.cancel()
+
+
+async def stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
+    """A `supportbot run` killed with -9 cannot stop its workers: they notice and stop gracefully."""
+    while os.getppid() == parent:  # noqa: ASYNC110 - nothing signals a parent's death portably; polling does
+        await asyncio.sleep(0.5)
+    out.print("supportbot worker: the `supportbot run` that started it is gone; stopping", highlight=False)
+    stop.set()
 
 
 @asynccontextmanager
@@ -176,29 +199,48 @@ def stop_on_signals() -> asyncio.Event:
 
 
 class WorkerProcesses:
-    """`supportbot run --workers N`: N `supportbot worker` children, stopped with SIGTERM like their parent."""
+    """`supportbot run --workers N`: N `supportbot worker` children (at WORKER_NICE lower priority), started
+    again if one dies, stopped with SIGTERM like their parent; they stop by themselves if it is killed."""
 
     def __init__(self, count: int, *, grace: float) -> None:
         self.count = count
         self._grace = grace
-        self._children: list[asyncio.subprocess.Process] = []
+        self._children: dict[int, asyncio.subprocess.Process] = {}
+        self._keepers: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     async def start(self) -> None:
-        for _ in range(self.count):
-            self._children.append(
-                await asyncio.create_subprocess_exec(sys.executable, "-c", "from bot.cli import main; main()", "worker")
+        self._keepers = [asyncio.create_task(self._keep(number)) for number in range(self.count)]
+
+    async def _keep(self, number: int) -> None:
+        pause = RESTART_PAUSE
+        while not self._stopping:
+            started = time.monotonic()
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "from bot.cli import main; main()", "worker", "--parent", str(os.getpid())
             )
+            self._children[number] = child
+            code = await child.wait()
+            if self._stopping:
+                return
+            pause = RESTART_PAUSE if time.monotonic() - started > 60 else min(pause * 2, 30.0)
+            log.error("worker process %d exited with %s; starting another in %.0f s", child.pid, code, pause)
+            await asyncio.sleep(pause)
 
     async def stop(self) -> None:
-        for child in self._children:
-            if child.returncode is None:
-                child.send_signal(signal.SIGTERM)
-        for child in self._children:
+        self._stopping = True
+        children = [child for child in self._children.values() if child.returncode is None]
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
             try:
                 await asyncio.wait_for(child.wait(), self._grace + 10)
             except TimeoutError:
                 child.kill()
                 await child.wait()
+        for keeper in self._keepers:
+            keeper.cancel()
+        await asyncio.gather(*self._keepers, return_exceptions=True)
 
 
 def register(app: typer.Typer) -> None:

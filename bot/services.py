@@ -38,7 +38,7 @@ class Services:
 
 async def build_embedder(settings: Settings) -> Embedder:
     if settings.embedder is EmbedderKind.LOCAL:
-        return LocalEmbedder(batch_size=settings.embedding_batch_size)
+        return LocalEmbedder(batch_size=settings.embedding_batch_size, threads=settings.embedding_threads)
     if settings.embedding_api_key is None:
         from bot.settings import SettingsError
 

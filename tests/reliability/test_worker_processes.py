@@ -1,0 +1,88 @@
+"""`supportbot run` answers in a `supportbot worker` child at a lower CPU priority (so acks never wait for
+turns). The child is part of the run: one that dies is started again, and one whose parent was killed with
+-9 stops by itself instead of answering on unsupervised."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fakes.slack_api import FakeSlack
+from tests.reliability.conftest import Fleet, fresh
+from tests.reliability.ledger import apology_handoffs, waiting
+from tests.reliability.servers import BotProcess, EmbeddedPostgres, RedisServer
+from tests.reliability.slack import SlackClient, new_threads, posts, settled, tally
+
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(autouse=True)
+async def empty(tier_db: EmbeddedPostgres, redis_server: RedisServer) -> None:
+    await fresh(tier_db, redis_server)
+
+
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+async def the_worker(bot: BotProcess, *, other_than: int | None = None, timeout: float = 30.0) -> int:  # noqa: ASYNC109
+    """The pid of the bot's worker child (a new one if `other_than` is given)."""
+    assert bot.process is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [pid for pid in children(bot.process.pid) if pid != other_than and alive(pid)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{bot.name} has no worker child{' other than ' + str(other_than) if other_than else ''}")
+
+
+def nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+async def answered_once(bot: BotProcess, http: aiohttp.ClientSession, fake: FakeSlack, db: EmbeddedPostgres) -> None:
+    since = posts(fake)
+    messages = new_threads(5, seed=int(time.time()))
+    client = SlackClient(http)
+    await asyncio.gather(*(client.deliver(msg, lambda _: bot.events_url) for msg in messages))
+    await settled(fake, messages, lambda: waiting(db), limit=90, since=since)
+    tally(fake, messages, await apology_handoffs(db), since=since).assert_exactly_once()
+
+
+async def test_a_dead_worker_is_replaced_and_a_killed_run_takes_its_worker_with_it(
+    fleet: Fleet, fake_slack: FakeSlack, tier_db: EmbeddedPostgres, http: aiohttp.ClientSession
+) -> None:
+    bot = fleet.running() or await fleet.start("supervisor", http)
+    assert bot.process is not None
+    first = await the_worker(bot)
+    deadline = time.monotonic() + 30  # it lowers its priority once it has read its settings
+    while nice(first) == nice(bot.process.pid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert nice(first) - nice(bot.process.pid) == 10, "the worker should run at WORKER_NICE lower priority"
+
+    os.kill(first, signal.SIGKILL)
+    second = await the_worker(bot, other_than=first)
+    await answered_once(bot, http, fake_slack, tier_db)  # by the new worker: the web process answers nothing
+    assert "exited with -9; starting another" in bot.log_tail()
+
+    bot.sigkill()
+    assert await bot.exited(timeout=10) is not None
+    deadline = time.monotonic() + 15  # it notices within a second, then stops gracefully (nothing is running)
+    while alive(second) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert not alive(second), f"worker {second} still answers for a `supportbot run` killed with -9"
