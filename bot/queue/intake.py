@@ -1,6 +1,8 @@
 """The ack path: an inbound event is cleaned, stored and queued in PostgreSQL before the platform is told
 "got it". PostgreSQL's unique key refuses retries and duplicates durably; Redis only answers "seen
-before" faster for retries, and an empty or absent Redis changes nothing but speed."""
+before" faster for retries, and an empty or absent Redis changes nothing but speed. A first delivery
+neither asks nor tells Redis: under load every round trip to another process is a chance to lose the
+CPU, and the ack's latency is the sum of them (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -30,13 +32,20 @@ class Intake:
         self._remembering: set[asyncio.Task[None]] = set()
 
     async def accept(
-        self, event_key: str, *, conversation_key: str, payload: dict[str, Any], sent_at: datetime | None = None
+        self,
+        event_key: str,
+        *,
+        conversation_key: str,
+        payload: dict[str, Any],
+        sent_at: datetime | None = None,
+        retry: bool = True,
     ) -> bool:
         """True when the event was stored and queued now; False for one stored before. Raises when
         PostgreSQL cannot store it in STORE_BUDGET_SECONDS (TimeoutError): the caller answers with an error
-        so the platform retries. One stored as the time ran out is refused as a duplicate on that retry."""
+        so the platform retries. One stored as the time ran out is refused as a duplicate on that retry.
+        `retry=False`: the platform says this is its first delivery, so Redis cannot know it yet."""
         seen = f"seen:{self._platform}:{event_key}"
-        if await self._redis_says_seen(seen):
+        if retry and await self._redis_says_seen(seen):
             return False
         async with asyncio.timeout(STORE_BUDGET_SECONDS):
             stored = await self._store.accept(
@@ -46,10 +55,10 @@ class Intake:
                 payload=clean_payload(payload),
                 sent_at=sent_at,
             )
-        # after the ack: a retry that outruns it is refused by PostgreSQL instead, so the platform need not wait
-        task = asyncio.create_task(self._remember(seen))
-        self._remembering.add(task)
-        task.add_done_callback(self._remembering.discard)
+        if retry:  # after the ack (the platform need not wait for it), so its next retry stops at Redis
+            task = asyncio.create_task(self._remember(seen))
+            self._remembering.add(task)
+            task.add_done_callback(self._remembering.discard)
         return stored is not None
 
     async def _redis_says_seen(self, key: str) -> bool:

@@ -157,7 +157,11 @@ class SlackAdapter:
         await next()
 
     async def _store_messages(
-        self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+        self,
+        req: AsyncBoltRequest,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        next: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
         """Messages are stored and queued before the ack (Bolt acks events before its listeners run, so this
         is a middleware); the turn runs from the queue. If PostgreSQL cannot take the event, Slack gets a
@@ -167,7 +171,8 @@ class SlackAdapter:
             await next()
             return None
         try:
-            await self.messages.accept(body, self._context(context))
+            retry = bool(req.headers.get("x-slack-retry-num"))
+            await self.messages.accept(body, self._context(context), retry=retry)
         except Exception:
             log.exception("could not store Slack event %s; Slack will send it again", body.get("event_id"))
             return BoltResponse(status=503, body="")

@@ -48,10 +48,11 @@ class MessageHandler:
         self._channels = channels
         self._intake = intake
 
-    async def accept(self, body: dict[str, Any], context: SlackContext) -> bool:
+    async def accept(self, body: dict[str, Any], context: SlackContext, *, retry: bool = True) -> bool:
         """Store a message event and queue its turn, before the ack. False when it is not for the bot, or a
         retry or duplicate of one stored before (a mention arrives twice: `message` and `app_mention`, so
-        the key is the message, not Slack's event id). Raises when it cannot be stored: Slack retries."""
+        the key is the message, not Slack's event id). Raises when it cannot be stored: Slack retries.
+        `retry`: Slack marked the request as a retry (`X-Slack-Retry-Num`); else Redis is not asked."""
         event = body.get("event") or {}
         subtype = event.get("subtype")
         if subtype not in HANDLED_SUBTYPES or event.get("bot_id") or not event.get("user") or not event.get("ts"):
@@ -66,6 +67,7 @@ class MessageHandler:
             conversation_key=conversation_key(channel, str(event.get("thread_ts") or ts)),
             payload=payload,
             sent_at=_sent_at(ts),
+            retry=retry,
         )
         if not stored:
             log.info("Slack event %s (%s:%s) was stored before; not queued again", body.get("event_id"), channel, ts)

@@ -81,6 +81,32 @@ async def test_a_retry_after_redis_lost_everything_is_refused_by_postgresql(rig:
     assert len(await thread(rig, "C0ACME", ts)) == 1
 
 
+async def test_only_retries_ask_redis_and_a_retry_is_remembered_there(rig: Rig, prepared: Services) -> None:
+    """A first delivery goes straight to PostgreSQL (one round trip fewer on the ack path); a retry asks
+    Redis first and is remembered there, so the next retry of it stops at Redis."""
+    body = event_body(
+        {
+            "type": "message",
+            "channel": "C0ACME",
+            "user": "U0CUST",
+            "user_team": "T0ACME",
+            "ts": (ts := next_ts()),
+            "text": "Where is my order?",
+        }
+    )
+    key = f"seen:slack:msg:C0ACME:{ts}"
+    async with open_redis(prepared.settings) as redis:
+        before = (await redis.info("commandstats")).get("cmdstat_exists", {}).get("calls", 0)
+        assert (await rig.post_json(body)).status == 200
+        after = (await redis.info("commandstats")).get("cmdstat_exists", {}).get("calls", 0)
+        assert after == before and not await redis.exists(key)
+        assert (await rig.post_json(body, **{"X-Slack-Retry-Num": "1"})).status == 200
+        await settle(rig)
+        assert (await redis.info("commandstats"))["cmdstat_exists"]["calls"] > after
+        assert await redis.exists(key)
+    assert len(await thread(rig, "C0ACME", ts)) == 1
+
+
 async def test_a_rerun_after_a_crash_between_sending_and_marking_sends_nothing_twice(rig: Rig) -> None:
     event_id, ts = await _stored_by_hand(rig, "How do I reset my password?")
     await rig.runner.run(event_id)
