@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         20.0, ge=0, le=600, description="On SIGTERM/SIGINT, seconds running turns get to finish; the rest stay queued."
     )
     worker_nice: int = Field(
-        10, ge=0, le=19, description="How much lower `supportbot worker`'s CPU priority is, so acks never wait for turns."
+        10, ge=0, le=19, description="How much lower `supportbot worker`'s CPU priority is (acks never wait for turns)."
     )
     health_max_queue_age: float = Field(
         120.0, gt=0, le=86_400, description="Seconds the oldest waiting turn may wait before /healthz says degraded."

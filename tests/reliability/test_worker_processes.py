@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -51,6 +52,13 @@ async def the_worker(bot: BotProcess, *, other_than: int | None = None, timeout:
     raise AssertionError(f"{bot.name} has no worker child{' other than ' + str(other_than) if other_than else ''}")
 
 
+async def eventually(condition: Callable[[], bool], *, seconds: float) -> None:
+    for _ in range(int(seconds / 0.2)):
+        if condition():
+            return
+        await asyncio.sleep(0.2)
+
+
 def nice(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
@@ -70,9 +78,8 @@ async def test_a_dead_worker_is_replaced_and_a_killed_run_takes_its_worker_with_
     bot = fleet.running() or await fleet.start("supervisor", http)
     assert bot.process is not None
     first = await the_worker(bot)
-    deadline = time.monotonic() + 30  # it lowers its priority once it has read its settings
-    while nice(first) == nice(bot.process.pid) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+    parent = bot.process.pid
+    await eventually(lambda: nice(first) != nice(parent), seconds=30)  # once it has read its settings
     assert nice(first) - nice(bot.process.pid) == 10, "the worker should run at WORKER_NICE lower priority"
 
     os.kill(first, signal.SIGKILL)
@@ -82,7 +89,6 @@ async def test_a_dead_worker_is_replaced_and_a_killed_run_takes_its_worker_with_
 
     bot.sigkill()
     assert await bot.exited(timeout=10) is not None
-    deadline = time.monotonic() + 15  # it notices within a second, then stops gracefully (nothing is running)
-    while alive(second) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+    # it notices within a second, then stops gracefully (nothing is running)
+    await eventually(lambda: not alive(second), seconds=15)
     assert not alive(second), f"worker {second} still answers for a `supportbot run` killed with -9"
