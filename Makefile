@@ -28,7 +28,9 @@ run: $(VENV)/.installed
 	$(VENV)/bin/supportbot db migrate
 	$(VENV)/bin/supportbot ingest examples/acme --review-every 180d
 	@# no chat platform configured yet: talk to the bot in the terminal (the server: supportbot run)
-	@if [ -n "$$SLACK_BOT_TOKEN$$MICROSOFT_APP_ID" ]; then $(VENV)/bin/supportbot run; else $(VENV)/bin/supportbot chat; fi
+	@# the quick start acts on the sample company: its demo back end (every result says "demo"); plain `supportbot run` does not
+	@export DEMO_BACKEND=$${DEMO_BACKEND:-true}; \
+	if [ -n "$$SLACK_BOT_TOKEN$$MICROSOFT_APP_ID" ]; then $(VENV)/bin/supportbot run; else $(VENV)/bin/supportbot chat; fi
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/python -m pytest --cov --cov-report=term

@@ -74,6 +74,7 @@ def environment(home: Path, base_url: str, *, database_url: str, redis_url: str)
         "SLACK_API_BASE_URL": base_url,
         "SLACK_STAFF_CHANNEL": STAFF_CHANNEL,
         "HF_HUB_OFFLINE": "1",
+        "DEMO_BACKEND": "true",  # the sample company's actions (opt-in)
         "NO_COLOR": "1",
     }
 

@@ -26,7 +26,7 @@ from bot.core_factory import open_core
 from bot.publishers import digest_job_context
 from bot.queue.runtime import build_turn_worker, mount_worker, open_queue
 from bot.server import build_app
-from bot.services import Services, open_services
+from bot.services import Services, open_serving_services
 from bot.settings import Settings, SettingsError
 from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
@@ -166,9 +166,10 @@ async def stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
 
 @asynccontextmanager
 async def open_runtime(config: Settings) -> AsyncIterator[tuple[Services, aioredis.Redis, Core, App]]:
-    """Everything a web or worker process holds open: storage, the core (with its model) and the turn queue."""
+    """Everything a web or worker process holds open: storage, the core (with its model) and the turn queue.
+    Refuses to start when a policy action has nothing to run it."""
     async with (
-        open_services(config) as services,
+        open_serving_services(config) as services,
         open_redis(config) as redis,
         open_core(services) as core,
         open_queue(config) as queue,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.executors import open_executors
+from bot.executors import open_executors, require_executors
 from bot.migrate import migrate
 from bot.openai_embedder import OpenAIEmbedder
 from bot.settings import EmbedderKind, Settings
@@ -91,3 +91,13 @@ async def open_services(
                 )
             finally:
                 await chosen.close()  # the cache passes it on to embedders that hold a client
+
+
+@asynccontextmanager
+async def open_serving_services(settings: Settings) -> AsyncIterator[Services]:
+    """`open_services` for the commands that serve customers (run, worker, chat): they refuse to start
+    when a policy action has nothing to run it."""
+    async with open_services(settings) as services:
+        escalation = services.escalation
+        require_executors(escalation.policy, escalation.executors, policy_file=str(settings.policy_file))
+        yield services

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         description="Workflows, risk rules, autonomy stages, approvers and escalation paths (YAML).",
     )
     demo_backend: bool = Field(
-        True, description="Run actions against the sample company's demo back end (tables in schema `demo`)."
+        False, description="Try actions on the sample company's demo data (schema `demo`); every result says demo."
     )
     webhook_url: str | None = Field(None, description="Your back end's endpoint for actions (HTTP webhook executor).")
     webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key signing every webhook request.")

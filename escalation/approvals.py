@@ -245,7 +245,8 @@ class ApprovalService:
             return current
         request = ActionRequest(claimed.action, claimed.params, claimed.idempotency_key, claimed.org, claimed.id)
         try:
-            result = await self._executors.for_action(claimed.action).execute(request)
+            executor = self._executors.for_action(claimed.action)
+            result = await executor.execute(request)
         except (ExecutionFailed, UnknownAction) as exc:
             return await self._finish_failed(claimed, str(exc))
         except Exception as exc:  # a broken executor must not leave the approval in limbo
@@ -262,7 +263,11 @@ class ApprovalService:
             ApprovalState.EXECUTED,
             "executed",
             after=outcome,
-            detail={"attempts": claimed.attempts, "idempotency_key": claimed.idempotency_key},
+            detail={
+                "attempts": claimed.attempts,
+                "idempotency_key": claimed.idempotency_key,
+                "executor": executor.name,
+            },
             result=outcome,
             executed_at=NOW,
             last_error=None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
@@ -24,6 +25,7 @@ from escalation.executors import ActionRequest, ActionResult
 __all__ = ["Customer", "DemoBackend", "Order"]
 
 log = logging.getLogger(__name__)
+DEMO_LABEL = "(demo) "  # opens every summary the demo back end returns
 
 Conn = AsyncConnection[Any]
 Stored = dict[str, Any]  # {"summary", "data", "reverse_params"}: what a replay returns
@@ -145,7 +147,14 @@ class DemoBackend(DemoQueries):
 
     # -- the executor ----------------------------------------------------------------------
 
+    name = "demo"
+
     async def execute(self, request: ActionRequest) -> ActionResult:
+        """Every result says it is a demo, so no customer, card or audit row mistakes it for a real one."""
+        result = await self._run(request)
+        return replace(result, summary=f"{DEMO_LABEL}{result.summary}")
+
+    async def _run(self, request: ActionRequest) -> ActionResult:
         if request.action == "order_status":
             try:
                 return await self._order_status(request)

@@ -36,6 +36,8 @@ class ActionResult:
 class Executor(Protocol):
     """Performs actions. Raises `ExecutionFailed(retryable=…)` when it cannot."""
 
+    name: str  # who ran it, in the audit log: "demo", "webhook", …
+
     def actions(self) -> frozenset[str]: ...
 
     async def execute(self, request: ActionRequest) -> ActionResult: ...
@@ -48,6 +50,12 @@ class ExecutorRegistry:
         self._by_action: dict[str, Executor] = {}
 
     def register(self, executor: Executor) -> None:
+        """Raises ExecutorConflict when another executor already runs one of its actions: which one should
+        run a refund is the operator's choice, never the order of registration."""
+        for action in sorted(executor.actions()):
+            other = self._by_action.get(action)
+            if other is not None and other is not executor:
+                raise ExecutorConflict(action, other.name, executor.name)
         for action in executor.actions():
             self._by_action[action] = executor
 
@@ -59,3 +67,13 @@ class ExecutorRegistry:
 
     def known(self) -> frozenset[str]:
         return frozenset(self._by_action)
+
+    def name_for(self, action: str) -> str | None:
+        executor = self._by_action.get(action)
+        return executor.name if executor is not None else None
+
+
+class ExecutorConflict(ValueError):
+    def __init__(self, action: str, first: str, second: str) -> None:
+        super().__init__(f"action '{action}' is claimed by two executors: {first} and {second}")
+        self.action, self.first, self.second = action, first, second

@@ -48,6 +48,7 @@ class Escalation:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.policy = policy
+        self.executors = executors
         self.audit = AuditLog(pool)
         self.autonomy = Autonomy(pool, policy, clock=clock)
         self.handoffs = HandoffService(pool, policy, clock=clock)

@@ -187,6 +187,8 @@ class WebhookExecutor:
     def __repr__(self) -> str:
         return f"WebhookExecutor(url={self._where!r}, actions={sorted(self._actions)!r})"
 
+    name = "webhook"
+
     def actions(self) -> frozenset[str]:
         return self._actions
 

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# the tests act on the sample company: its demo back end is opt-in (issue 13), here and in every bot they start
+os.environ.setdefault("DEMO_BACKEND", "true")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

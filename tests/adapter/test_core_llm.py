@@ -134,12 +134,12 @@ async def test_an_unknown_tool_or_garbage_falls_back_to_the_offline_router(
     [reply, *_] = await core.handle(
         InboundMessage(Platform.CLI, None, "llm:tools:3", CUSTOMER, "Where is my order A-10231?")
     )
-    assert isinstance(reply, Reply) and reply.text.startswith("Order A-10231 was delivered on")
+    assert isinstance(reply, Reply) and reply.text.startswith("(demo) Order A-10231 was delivered on")
     fake.script(Status(500))
     [reply, *_] = await core.handle(
         InboundMessage(Platform.CLI, None, "llm:tools:4", CUSTOMER, "Where is my order A-10231?")
     )
-    assert isinstance(reply, Reply) and reply.text.startswith("Order A-10231 was delivered on")
+    assert isinstance(reply, Reply) and reply.text.startswith("(demo) Order A-10231 was delivered on")
 
 
 async def test_an_injected_big_refund_goes_to_a_person_not_the_back_end(

@@ -33,7 +33,7 @@ def test_chat_paths_and_explain(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "[1] Device and app error codes E101–E120" in text
-    assert "Order A-10231 was delivered on" in text
+    assert "(demo) Order A-10231 was delivered on" in text
     assert "How much should be refunded (for example $25.00)?" in text
     assert "I've asked a teammate to approve a refund of $40.00 for order A-10231." in text
     assert "[staff] approval needed apr_" in text and "1 pending" in text
@@ -43,7 +43,8 @@ def test_chat_paths_and_explain(tmp_path: Path) -> None:
     approval = re.search(r"apr_[0-9a-f]{12}", text)
     assert approval
     staff = run(tmp_path, "chat", "--as", "staff", input_text=f"/approve {approval.group(0)} 35.00\n")
-    assert "Good news: Refunded $35.00 to the card ending 4242 for order A-10231." in " ".join(staff.stdout.split())
+    told = "Good news: (demo) Refunded $35.00 to the card ending 4242 for order A-10231."
+    assert told in " ".join(staff.stdout.split())
 
     audit = json.loads(run(tmp_path, "audit", "--format", "json").stdout)
     decision = next(e["decision_id"] for e in audit if e["workflow"] == "refund" and e["decision_id"])

@@ -255,3 +255,14 @@ def test_a_slack_token_without_a_secret_or_app_token_stops_run_with_one_sentence
         result.stderr
     )
     assert "Traceback" not in result.stderr and "xoxb-secret-value" not in result.stderr
+
+
+def test_run_refuses_to_start_when_a_policy_action_has_no_executor(acme_home: Path) -> None:
+    """Without the (opt-in) demo back end or a webhook nothing performs a refund: the bot must not start
+    and tell customers "done"."""
+    result = run(acme_home, "run", "--port", str(_free_port()), env={"DEMO_BACKEND": "false"})
+    assert result.returncode == 1
+    assert "examples/policy/acme.yaml declares `cancel_order`, `change_email`, `order_status`, `refund`," in (
+        " ".join(result.stderr.split())
+    )
+    assert "DEMO_BACKEND=true" in result.stderr and "Traceback" not in result.stderr

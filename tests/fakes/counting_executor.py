@@ -35,6 +35,8 @@ class CountingExecutor:
         self.failures: list[str] = []
         self.block: asyncio.Event | None = None
 
+    name = "counting"
+
     def actions(self) -> frozenset[str]:
         return self._actions
 

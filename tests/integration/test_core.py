@@ -78,7 +78,7 @@ async def test_private_documents_stay_with_their_org(core: Core, services: Servi
 
 async def test_order_status_acts_at_once(core: Core) -> None:
     answer = reply(await say(core, "Where is my order A-10231?", conversation=key()))
-    assert answer.text.startswith("Order A-10231 was delivered on")
+    assert answer.text.startswith("(demo) Order A-10231 was delivered on")
 
 
 async def test_refund_over_several_turns_then_approval_and_customer_told(core: Core, services: Services) -> None:
@@ -99,11 +99,18 @@ async def test_refund_over_several_turns_then_approval_and_customer_told(core: C
     )
     told = [item for item in clicked if isinstance(item, Reply)]
     assert told[0].conversation_key == conversation
-    assert told[0].text == "Good news: Refunded $25.00 to the card ending 4242 for order A-10231."
+    assert told[0].text == "Good news: (demo) Refunded $25.00 to the card ending 4242 for order A-10231."
 
     record = await DecisionStore(services.pool).get(request.decision_id or "")
     assert record is not None and record.approver == "U-staff" and record.policy_rule == "autonomy_approve"
-    assert record.action_result is not None and record.action_result["summary"].startswith("Refunded $25.00")
+    assert record.action_result is not None and record.action_result["summary"].startswith("(demo) Refunded $25.00")
+    # the audit row of a demo execution says so too: which executor ran it, and its demo result
+    [executed] = [
+        event
+        for event in await services.escalation.audit.events(subject=("approval", request.approval.id))
+        if event.event == "executed"
+    ]
+    assert executed.detail["executor"] == "demo" and executed.after["summary"].startswith("(demo) ")
 
 
 async def test_customer_clicking_approve_is_refused(core: Core) -> None:

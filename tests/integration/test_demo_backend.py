@@ -10,7 +10,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from bot.services import Services
-from escalation.demo_backend import DemoBackend
+from escalation.demo_backend import DEMO_LABEL, DemoBackend
 from escalation.demo_queries import Pool
 from escalation.errors import ExecutionFailed, UnknownAction
 from escalation.executors import ActionRequest, ActionResult
@@ -107,7 +107,7 @@ async def test_reset_undoes_changes_and_forgets_keys(demo: DemoBackend) -> None:
 async def test_refund_within_bounds_is_written_and_summarised(demo: DemoBackend) -> None:
     result = await run(demo, "refund", "k1", order_id="A-10231", amount_cents=4000, reason="Damaged box")
 
-    assert result.summary == "Refunded $40.00 to the card ending 4242 for order A-10231"
+    assert result.summary == DEMO_LABEL + "Refunded $40.00 to the card ending 4242 for order A-10231"
     assert result.data == {
         "refund_id": 4,
         "order_id": "A-10231",
@@ -126,7 +126,11 @@ async def test_refund_within_bounds_is_written_and_summarised(demo: DemoBackend)
         (
             "refund",
             {"order_id": "A-10231", "amount_cents": 4000, "reason": "Damaged box"},
-            {"summary": result.summary, "data": result.data, "reverse_params": {"refund_id": 4}},
+            {
+                "summary": result.summary.removeprefix(DEMO_LABEL),
+                "data": result.data,
+                "reverse_params": {"refund_id": 4},
+            },
         )
     ]
     order = await demo.get_order("A-10231")
@@ -147,7 +151,7 @@ async def test_refund_summaries_name_the_payment_method(
     demo: DemoBackend, order_id: str, cents: int, left: int, summary: str
 ) -> None:
     result = await run(demo, "refund", "k1", order_id=order_id, amount_cents=cents, reason="Price drop")
-    assert (result.summary, result.data["refundable_cents_left"]) == (summary, left)
+    assert (result.summary, result.data["refundable_cents_left"]) == (DEMO_LABEL + summary, left)
 
 
 async def test_refund_above_the_remainder_is_refused_and_writes_nothing(demo: DemoBackend) -> None:
@@ -158,7 +162,7 @@ async def test_refund_above_the_remainder_is_refused_and_writes_nothing(demo: De
     assert await rows(demo, "SELECT count(*) FROM demo.executed_actions") == [(0,)]
     # a refusal does not burn the key: the exact remainder can still be refunded under it
     result = await run(demo, "refund", "k1", order_id="A-10226", amount_cents=21900, reason="Return")
-    assert result.summary == "Refunded $219.00 to the card ending 8431 for order A-10226"
+    assert result.summary == DEMO_LABEL + "Refunded $219.00 to the card ending 8431 for order A-10226"
     assert result.data["refundable_cents_left"] == 0
 
 
@@ -225,7 +229,9 @@ async def test_twenty_concurrent_executions_of_one_key_refund_once(demo: DemoBac
     results = await asyncio.gather(*(demo.execute(request) for _ in range(20)))
 
     assert sorted(result.replayed for result in results) == [False] + [True] * 19
-    assert {result.summary for result in results} == {"Refunded $129.00 to the card ending 1881 for order A-10234"}
+    assert {result.summary for result in results} == {
+        DEMO_LABEL + "Refunded $129.00 to the card ending 1881 for order A-10234"
+    }
     assert await refund_rows(demo) == [*SEED_REFUNDS, (4, "A-10234", 12900, "issued", "k-race")]
 
 
@@ -249,7 +255,7 @@ async def test_reverse_refund_with_the_reverse_params(demo: DemoBackend) -> None
 
     undo = await run(demo, "reverse_refund", "k1-undo", **refund.reverse_params)
 
-    assert undo.summary == "Reversed the $40.00 refund for order A-10231"
+    assert undo.summary == DEMO_LABEL + "Reversed the $40.00 refund for order A-10231"
     assert undo.reverse_params is None
     assert (await refund_rows(demo))[-1] == (4, "A-10231", 4000, "reversed", "k1")
     assert await rows(demo, "SELECT reversed_at IS NOT NULL FROM demo.refunds WHERE id = 4") == [(True,)]
@@ -263,7 +269,7 @@ async def test_reverse_refund_with_the_reverse_params(demo: DemoBackend) -> None
 async def test_cancel_then_reinstate(demo: DemoBackend) -> None:
     cancelled = await run(demo, "cancel_order", "k-cancel", order_id="A-10236")
 
-    assert cancelled.summary == "Cancelled order A-10236; nothing was charged for it"
+    assert cancelled.summary == DEMO_LABEL + "Cancelled order A-10236; nothing was charged for it"
     assert cancelled.reverse_params == {"order_id": "A-10236", "previous_status": "packed"}
     order = await demo.get_order("A-10236")
     assert order is not None and order.status == "cancelled" and order.cancelled_at is not None
@@ -273,7 +279,7 @@ async def test_cancel_then_reinstate(demo: DemoBackend) -> None:
 
     reinstated = await run(demo, "reinstate_order", "k-reinstate", **cancelled.reverse_params)
 
-    assert reinstated.summary == "Reinstated order A-10236; it is packed again"
+    assert reinstated.summary == DEMO_LABEL + "Reinstated order A-10236; it is packed again"
     order = await demo.get_order("A-10236")
     assert order is not None and (order.status, order.cancelled_at) == ("packed", None)
     assert await refused(demo, "reinstate_order", "k-reinstate-2", order_id="A-10236", previous_status="packed") == (
@@ -296,7 +302,10 @@ async def test_an_order_that_left_the_warehouse_cannot_be_cancelled(
 async def test_change_email_and_its_reverse(demo: DemoBackend) -> None:
     changed = await run(demo, "change_email", "k-mail", customer_id="cus_1002", new_email=" Omar.H@Example.NET ")
 
-    assert changed.summary == "Changed the account's email address from omar.haddad@example.com to omar.h@example.net"
+    assert (
+        changed.summary
+        == DEMO_LABEL + "Changed the account's email address from omar.haddad@example.com to omar.h@example.net"
+    )
     assert changed.reverse_params == {"customer_id": "cus_1002", "new_email": "omar.haddad@example.com"}
     found = await demo.find_customer_by_email("omar.h@example.net")
     assert found is not None and found.id == "cus_1002"
@@ -304,7 +313,10 @@ async def test_change_email_and_its_reverse(demo: DemoBackend) -> None:
 
     undone = await run(demo, "change_email", "k-mail-undo", **changed.reverse_params)
 
-    assert undone.summary == "Changed the account's email address from omar.h@example.net to omar.haddad@example.com"
+    assert (
+        undone.summary
+        == DEMO_LABEL + "Changed the account's email address from omar.h@example.net to omar.haddad@example.com"
+    )
     customer = await demo.customer("cus_1002")
     assert customer is not None and customer.email == "omar.haddad@example.com"
     changes = await rows(
@@ -414,17 +426,20 @@ async def test_order_status_describes_each_status(demo: DemoBackend) -> None:
     placed = await run(demo, "order_status", "k1", order_id="A-10240")
     cancelled = await run(demo, "order_status", "k1", order_id="A-10230")
 
-    assert delivered.summary == (
+    assert delivered.summary == DEMO_LABEL + (
         f"Order A-10231 was delivered on {_long(await _day(demo, 5))} (UPS, tracking number 1Z4A72W90312345737)"
     )
-    assert shipped.summary == (
+    assert shipped.summary == DEMO_LABEL + (
         f"Order A-10233 shipped on {_long(await _day(demo, 4))} with USPS, tracking number 9400111899223344556707"
     )
-    assert packed.summary == (
+    assert packed.summary == DEMO_LABEL + (
         f"Order A-10239 is packed and waiting for the carrier; it was placed on {_long(await _day(demo, 3))}"
     )
-    assert placed.summary == f"Order A-10240 was placed on {_long(await _day(demo, 1))} and is waiting to be packed"
-    assert cancelled.summary == f"Order A-10230 was cancelled on {_long(await _day(demo, 12))}"
+    assert (
+        placed.summary
+        == DEMO_LABEL + f"Order A-10240 was placed on {_long(await _day(demo, 1))} and is waiting to be packed"
+    )
+    assert cancelled.summary == DEMO_LABEL + f"Order A-10230 was cancelled on {_long(await _day(demo, 12))}"
     order = await demo.get_order("A-10231")
     assert order is not None and order.delivered_at is not None
     assert delivered.data == {

@@ -91,7 +91,7 @@ async def test_refund_approved_runs_once_updates_the_card_and_tells_the_customer
         response = await rig.click("sb:approve", approval_id, user=LEAD)
         assert response.status == 200
     told = await thread(rig, CHANNEL, ts, count=3)
-    assert told[-1].params["text"].startswith("Good news: Refunded $30.00 to the card ending")
+    assert told[-1].params["text"].startswith("Good news: (demo) Refunded $30.00 to the card ending")
     assert told[-1].params["text"].endswith("for order A-10232.")
     assert len([c for c in told if c.params["text"].startswith("Good news")]) == 1
     approval = await prepared.escalation.approval(approval_id)
@@ -115,7 +115,7 @@ async def test_approve_with_changes_takes_the_edited_amount(rig: Rig, prepared: 
     ok = await rig.submit_view(view, {"amount": "25.00", "note": "partial: one plug"}, user=LEAD)
     assert ok.status == 200
     told = await thread(rig, CHANNEL, ts, count=3)
-    assert told[-1].params["text"].startswith("Good news: Refunded $25.00")
+    assert told[-1].params["text"].startswith("Good news: (demo) Refunded $25.00")
     approval = await prepared.escalation.approval(approval_id)
     assert approval is not None and approval.edited and approval.params["amount_cents"] == 2500
 

@@ -76,7 +76,7 @@ async def test_refund_card_approved_with_changes_runs_once_and_tells_the_custome
     [update] = teams.connector.updates()[-1:]
     assert update.activity_id == card.activity_id and update.card == decided  # refreshed in place for everyone
     told = teams.connector.posted(chat)[-1]
-    assert told.text.startswith("Good news: Refunded $25.00")
+    assert told.text.startswith("Good news: (demo) Refunded $25.00")
 
     approval = await services.escalation.approval(approval_id)
     assert approval is not None and approval.state is ApprovalState.EXECUTED and approval.attempts == 1
