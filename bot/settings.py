@@ -175,6 +175,22 @@ class Settings(BaseSettings):
         None, description="Certificate thumbprint, instead of a password."
     )
     microsoft_app_certificate_key_file: Path | None = Field(None, description="PEM private key of that certificate.")
+    # Sovereign clouds (Azure Government, Azure China) sign, issue and accept Bot Framework tokens elsewhere
+    microsoft_openid_metadata_url: str | None = Field(
+        None, description="OpenID metadata of the tokens Bot Framework sends (its signing keys); unset = public cloud."
+    )
+    microsoft_token_issuer: str | None = Field(
+        None, description="Issuer those tokens must name (`iss`); unset = https://api.botframework.com."
+    )
+    microsoft_login_url: str | None = Field(
+        None, description="Login authority the bot gets its outbound tokens from; unset = login.microsoftonline.com."
+    )
+    microsoft_oauth_scope: str | None = Field(
+        None, description="Audience of those outbound tokens (the Bot Connector); unset = https://api.botframework.com."
+    )
+    microsoft_validate_authority: bool = Field(
+        True, description="Ask Microsoft's instance discovery about MICROSOFT_LOGIN_URL; false for a host it lacks."
+    )
     teams_staff_conversation: str | None = Field(
         None, description="Teams channel conversation id (19:…@thread.tacv2) where approval and hand-off cards go."
     )

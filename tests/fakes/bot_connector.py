@@ -4,17 +4,28 @@ It records every activity the bot posts (`POST /v3/conversations/{id}/activities
 update (`PUT …/activities/{id}`) and every new conversation (`POST /v3/conversations`, the staff-channel
 threads), answers member look-ups from `members`, and serves OpenID metadata and a JWKS so a test can
 turn authentication on with keys of its own. `fail(n)` makes the next n posts answer 500.
+
+`serve_login(certificate)` adds the other half of authentication, the bot's outbound tokens: a login
+service over HTTPS (MSAL accepts only https authorities) with the OpenID configuration MSAL discovers and
+a client-credentials token endpoint that checks the app id, secret and scope. From then on every call to
+the connector must carry a token it issued (else 401, counted in `unauthorized`).
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes.server_thread import ServerThread
+from tests.fakes.tls import Certificate
+
+TENANT = "botframework.com"  # the tenant multi-tenant bots get their tokens from
 
 
 @dataclass(frozen=True)
@@ -58,9 +69,18 @@ class FakeBotConnector:
     jwks: list[dict[str, Any]] = field(default_factory=list)
     failures_left: int = 0
     port: int = 0
+    # the login service (`serve_login`): who may get a token for what, and what it saw
+    app_id: str = ""
+    app_password: str = ""
+    scope: str = ""
+    login_port: int = 0
+    login_requests: Counter[str] = field(default_factory=Counter)  # "discovery", "token", "refused"
+    issued: set[str] = field(default_factory=set)
+    unauthorized: int = 0  # calls to the connector without a token it issued, once tokens are required
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
+        self._login: ServerThread | None = None
 
     @property
     def url(self) -> str:
@@ -69,6 +89,11 @@ class FakeBotConnector:
     @property
     def metadata_url(self) -> str:
         return f"{self.url}.well-known/openid-configuration"
+
+    @property
+    def login_url(self) -> str:
+        """The authority the bot logs in at (MICROSOFT_LOGIN_URL): the login service and the tenant."""
+        return f"https://127.0.0.1:{self.login_port}/{TENANT}"
 
     def fail(self, count: int) -> None:
         self.failures_left = count
@@ -91,6 +116,15 @@ class FakeBotConnector:
             self.failures_left -= 1
             return web.json_response({"error": {"code": "ServiceError", "message": "scripted"}}, status=500)
         return None
+
+    def _authorised(self, request: web.Request) -> bool:
+        if self._login is None:
+            return True  # no login service: the bot has no way to get a token, so none is asked for
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme == "Bearer" and token in self.issued:
+            return True
+        self.unauthorized += 1
+        return False
 
     async def _post(self, request: web.Request) -> web.Response:
         if failed := self._failing():
@@ -130,14 +164,67 @@ class FakeBotConnector:
     async def _keys(self, request: web.Request) -> web.Response:
         return web.json_response({"keys": self.jwks})
 
+    def _guarded(
+        self, handler: Callable[[web.Request], Awaitable[web.Response]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def guarded(request: web.Request) -> web.Response:
+            if not self._authorised(request):
+                return web.json_response({"error": {"code": "Unauthorized", "message": "no valid token"}}, status=401)
+            return await handler(request)
+
+        return guarded
+
     def _routes(self, app: web.Application) -> None:
-        app.router.add_post("/v3/conversations", self._create)
-        app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
-        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._post)
-        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._put)
-        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        guarded = self._guarded
+        app.router.add_post("/v3/conversations", guarded(self._create))
+        app.router.add_post("/v3/conversations/{conversation}/activities", guarded(self._post))
+        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", guarded(self._post))
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", guarded(self._put))
+        app.router.add_get("/v3/conversations/{conversation}/members/{member}", guarded(self._member))
         app.router.add_get("/.well-known/openid-configuration", self._metadata)
         app.router.add_get("/keys", self._keys)
+
+    # --- the login service -------------------------------------------------------------------------
+
+    async def _openid_configuration(self, request: web.Request) -> web.Response:
+        self.login_requests["discovery"] += 1
+        base = f"https://127.0.0.1:{self.login_port}/{request.match_info['tenant']}"
+        return web.json_response(
+            {
+                "issuer": f"{base}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+            }
+        )
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        good = (
+            form.get("grant_type") == "client_credentials"
+            and form.get("client_id") == self.app_id
+            and form.get("client_secret") == self.app_password
+            and f"{self.scope}/.default" in str(form.get("scope", "")).split()
+        )
+        if not good:
+            self.login_requests["refused"] += 1
+            return web.json_response(
+                {"error": "invalid_client", "error_description": "wrong app id, secret or scope"}, status=401
+            )
+        self.login_requests["token"] += 1
+        token = f"fake-{secrets.token_urlsafe(16)}"
+        self.issued.add(token)
+        return web.json_response({"token_type": "Bearer", "expires_in": 3600, "access_token": token})
+
+    def _login_routes(self, app: web.Application) -> None:
+        app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid_configuration)
+        app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
+
+    def serve_login(self, certificate: Certificate, *, app_id: str, app_password: str, scope: str) -> str:
+        """Start the login service; returns the authority to log in at (`login_url`)."""
+        self.app_id, self.app_password, self.scope = app_id, app_password, scope
+        self._login = ServerThread(self._login_routes, ssl_context=certificate.server_context())
+        self.login_port = self._login.start()
+        return self.login_url
 
     def start(self) -> FakeBotConnector:
         self._server = ServerThread(self._routes)
@@ -146,3 +233,5 @@ class FakeBotConnector:
 
     def stop(self) -> None:
         self._server.stop()
+        if self._login is not None:
+            self._login.stop()

@@ -4,6 +4,7 @@ loop) and subprocesses can both talk to a fake over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -17,10 +18,12 @@ class ServerThread:
         *,
         on_start: Callable[[], None] | None = None,
         before_stop: Callable[[], None] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._routes = routes
         self._on_start = on_start  # runs on the server's loop, before it accepts requests
         self._before_stop = before_stop  # runs on the server's loop, e.g. to wake sleeping handlers
+        self._ssl_context = ssl_context  # HTTPS (a fake login service: MSAL accepts only https authorities)
         self.port = 0
 
     def start(self) -> int:
@@ -34,7 +37,7 @@ class ServerThread:
             self._routes(app)
             self._runner = web.AppRunner(app, shutdown_timeout=1.0)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context)
             await site.start()
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             ready.set()

@@ -1,8 +1,9 @@
 """Reliability tier: real `supportbot run` processes, a real `redis-server` and PostgreSQL servers of the
-tier's own, killed and restarted while Slack events are in flight.
+tier's own, killed and restarted while Slack events or Teams activities are in flight.
 
 The database is prepared once (migrations, the Acme knowledge base with the session's cached
-embeddings, the test channel bound to `acme`); each test then starts from empty turn tables.
+embeddings, the Slack test channel and the Teams test tenant bound to `acme`); each test then starts
+from empty turn tables.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from bot.services import Services, open_services
 from bot.settings import load_settings
 from knowledge.embedder import Embedder
 from knowledge.ingest import IngestOptions
+from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.tls import loopback_certificate
+from tests.reliability import teams
 from tests.reliability.servers import REPO, BotProcess, EmbeddedPostgres, RedisServer
 from tests.reliability.slack import CHANNEL, ORG, SECRET, STAFF_CHANNEL
 
@@ -39,7 +43,9 @@ async def prepare(url: str, home: Path, embedder: Embedder) -> None:
     settings = load_settings(supportbot_home=home, database_url=url)
     async with open_services(settings, embedder=embedder) as services:
         await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
-        await ChannelStore(services.pool).bind("slack", CHANNEL, ORG, bound_by="reliability tests")
+        channels = ChannelStore(services.pool)
+        await channels.bind("slack", CHANNEL, ORG, bound_by="reliability tests")
+        await channels.bind("teams", teams.TENANT, ORG, bound_by="reliability tests")
 
 
 async def fresh(db: EmbeddedPostgres, redis: RedisServer) -> None:
@@ -99,8 +105,8 @@ def bot_environment(*, database_url: str, redis_url: str, slack_api: str, home: 
     keep = {
         key: value
         for key, value in os.environ.items()
-        if not key.upper().startswith(("SLACK_", "LLM_", "TEAMS_", "MICROSOFT_APP_", "COVERAGE_", "COV_CORE_"))
-        and key.upper() not in {"DATABASE_URL", "REDIS_URL", "SUPPORTBOT_HOME", "PORT", "HOST"}
+        if not key.upper().startswith(("SLACK_", "LLM_", "TEAMS_", "MICROSOFT_", "COVERAGE_", "COV_CORE_"))
+        and key.upper() not in {"DATABASE_URL", "REDIS_URL", "SUPPORTBOT_HOME", "PORT", "HOST", "REQUESTS_CA_BUNDLE"}
     }
     return keep | {
         "DATABASE_URL": database_url,
@@ -144,10 +150,12 @@ class Fleet:
 
 
 @asynccontextmanager
-async def open_fleet(db: EmbeddedPostgres, redis: RedisServer, fake: FakeSlack, folder: Path) -> AsyncIterator[Fleet]:
+async def open_fleet(
+    db: EmbeddedPostgres, redis: RedisServer, fake: FakeSlack, folder: Path, *, extra: dict[str, str] | None = None
+) -> AsyncIterator[Fleet]:
     """Bots against these servers; every one stopped on the way out, whatever happened."""
     env = bot_environment(database_url=db.url, redis_url=redis.url, slack_api=fake.base_url, home=folder / "home")
-    fleet = Fleet(env, folder)
+    fleet = Fleet(env | (extra or {}), folder)
     try:
         yield fleet
     finally:
@@ -165,4 +173,38 @@ async def fleet(
     """A module's bots (a test may hand its last one to the next test: each start costs seconds)."""
     folder = reliability_folder / request.module.__name__.rsplit(".", 1)[-1]
     async with open_fleet(tier_db, redis_server, fake_slack, folder) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def connector(reliability_folder: Path) -> Iterator[FakeBotConnector]:
+    """The Bot Connector of the Teams modules, with its login service: authentication on both ways."""
+    fake = FakeBotConnector().start()
+    fake.jwks[:] = teams.jwks()
+    fake.members.update(teams.customers())
+    fake.serve_login(
+        loopback_certificate(reliability_folder / "tls"),
+        app_id=teams.APP_ID,
+        app_password=teams.APP_PASSWORD,
+        scope=teams.SCOPE,
+    )
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
+async def teams_fleet(
+    tier_db: EmbeddedPostgres,
+    redis_server: RedisServer,
+    fake_slack: FakeSlack,
+    connector: FakeBotConnector,
+    reliability_folder: Path,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Fleet]:
+    """A module's bots with Teams configured (Slack too, as in a deployment serving both)."""
+    folder = reliability_folder / request.module.__name__.rsplit(".", 1)[-1]
+    extra = teams.bot_environment(connector, reliability_folder / "tls" / "loopback.pem")
+    async with open_fleet(tier_db, redis_server, fake_slack, folder, extra=extra) as opened:
         yield opened

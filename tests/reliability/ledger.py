@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from tests.reliability.servers import EmbeddedPostgres
-from tests.reliability.slack import CHANNEL, Message
+from tests.reliability.slack import CHANNEL
+
+
+class Asked(Protocol):
+    """A customer's message as a test sent it (a Slack event, a Teams activity): its turn's decision id."""
+
+    @property
+    def decision_id(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,8 @@ async def event_keys(db: EmbeddedPostgres, ids: list[int]) -> set[str]:
     return {str(row[0]).removeprefix(f"msg:{CHANNEL}:") for row in rows}
 
 
-async def customer_turns_out_of_order(db: EmbeddedPostgres, messages: list[Message]) -> list[str]:
-    """Threads whose customer turns were stored (conversation history) in a different order than asked."""
+async def customer_turns_out_of_order(db: EmbeddedPostgres, messages: Sequence[Asked]) -> list[str]:
+    """Conversations whose customer turns were stored (their history) in a different order than asked."""
     position = {msg.decision_id: index for index, msg in enumerate(messages)}
     rows = await db.execute(
         "SELECT conversation_key, decision_id FROM turns WHERE role = 'customer' ORDER BY conversation_key, id"
@@ -76,12 +85,17 @@ async def customer_turns_out_of_order(db: EmbeddedPostgres, messages: list[Messa
 async def thread_story(db: EmbeddedPostgres, thread: str) -> str:
     """How one thread's events were stored and run, for a failure message: stored order (event id), the
     message ts, when PostgreSQL received it, and when its turn finished."""
+    return await conversation_story(db, f"slack:{CHANNEL}:{thread}")
+
+
+async def conversation_story(db: EmbeddedPostgres, conversation_key: str) -> str:
+    """The same for any conversation: event id, the end of its key, sent (platform clock), stored, finished."""
     rows = await db.execute(
-        "SELECT id, event_key, to_char(received_at, 'HH24:MI:SS.MS'), to_char(finished_at, 'HH24:MI:SS.MS') "
-        "FROM inbound_events WHERE conversation_key = %s ORDER BY id",
-        f"slack:{CHANNEL}:{thread}",
+        "SELECT id, event_key, to_char(sent_at, 'HH24:MI:SS.US'), to_char(received_at, 'HH24:MI:SS.MS'), "
+        "to_char(finished_at, 'HH24:MI:SS.MS') FROM inbound_events WHERE conversation_key = %s ORDER BY id",
+        conversation_key,
     )
     return "; ".join(
-        f"event {event} ts …{str(key)[-6:]} stored {received} finished {finished}"
-        for event, key, received, finished in rows
+        f"event {event} …{str(key)[-6:]} sent {sent} stored {received} finished {finished}"
+        for event, key, sent, received, finished in rows
     )

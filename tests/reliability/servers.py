@@ -82,6 +82,19 @@ class BotProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
 
+    def sigkill_all(self) -> None:
+        """SIGKILL it and its worker children at once (a lost machine, the OOM killer, `docker kill`): turns
+        die mid-way, as a lone SIGKILLed `supportbot run` would leave its worker child to finish them."""
+        assert self.process is not None
+        try:
+            found = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        except OSError:
+            found = []
+        self.process.send_signal(signal.SIGKILL)  # first, so it starts no new child
+        for child in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(child), signal.SIGKILL)
+
     def sigterm(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
