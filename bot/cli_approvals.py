@@ -11,7 +11,7 @@ from rich.table import Table
 
 from bot.cli import run_async, settings
 from bot.cli_escalation import By, Groups, RoleOption, actor
-from bot.services import open_services
+from bot.services import open_services, open_serving_services
 from escalation.models import Approval, ApprovalState, ProposedAction, Role
 
 out = Console()
@@ -73,7 +73,7 @@ async def propose(
 ) -> None:
     """Propose a workflow's action on a customer's behalf; policy decides what happens next."""
     params = _params(param)
-    async with open_services(settings(), check_embedder=False) as services:
+    async with open_serving_services(settings(), check_embedder=False) as services:
         policy = services.escalation.policy.workflow(workflow)
         if policy is None or policy.action is None:
             raise typer.BadParameter(f"{workflow} is not a workflow with an action", param_hint="WORKFLOW")
@@ -107,7 +107,7 @@ async def approve(
     note: Annotated[str | None, typer.Option(help="A note for the audit trail.")] = None,
 ) -> None:
     """Approve as proposed, or with an edited amount; the action then runs once."""
-    async with open_services(settings(), check_embedder=False) as services:
+    async with open_serving_services(settings(), check_embedder=False) as services:
         decision, handoff = await services.escalation.approve(
             approval_id, actor(by, role, group), amount_cents=amount_cents, note=note
         )

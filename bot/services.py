@@ -94,10 +94,10 @@ async def open_services(
 
 
 @asynccontextmanager
-async def open_serving_services(settings: Settings) -> AsyncIterator[Services]:
-    """`open_services` for the commands that serve customers (run, worker, chat): they refuse to start
-    when a policy action has nothing to run it."""
-    async with open_services(settings) as services:
+async def open_serving_services(settings: Settings, *, check_embedder: bool = True) -> AsyncIterator[Services]:
+    """`open_services` for the commands that serve customers or run actions (run, worker, chat, approvals
+    propose/approve): they refuse to start when a policy action has nothing to run it."""
+    async with open_services(settings, check_embedder=check_embedder) as services:
         escalation = services.escalation
         require_executors(escalation.policy, escalation.executors, policy_file=str(settings.policy_file))
         yield services

@@ -60,15 +60,16 @@ def test_refund_history_from_proposal_to_rollback(tmp_path: Path) -> None:
         "one item kept",
     )
     assert approved.returncode == 0, approved.stderr
-    assert "Approved by maria with changes. Refunded $35.00 to the card ending 4242 for order A-10231" in " ".join(
-        approved.stdout.split()
+    assert (
+        "Approved by maria with changes. (demo) Refunded $35.00 to the card ending 4242 for order A-10231"
+        in " ".join(approved.stdout.split())
     )
     again = run(tmp_path, "approvals", "approve", refund, "--by", "lena", "--group", "support-leads")
     assert again.returncode == 1 and "Already approved by maria." in again.stderr
 
     undo = approval_id(run(tmp_path, "approvals", "undo", refund, "--by", "U-agent").stdout)
     undone = run(tmp_path, "approvals", "approve", undo, "--by", "lena", "--role", "lead", "--group", "support-leads")
-    assert "Reversed the $35.00 refund for order A-10231" in " ".join(undone.stdout.split())
+    assert "(demo) Reversed the $35.00 refund for order A-10231" in " ".join(undone.stdout.split())
 
     history = json.loads(run(tmp_path, "audit", "--since", "1d", "--format", "json").stdout)
     assert [(e["event"], e["actor"]) for e in history] == [
@@ -88,7 +89,7 @@ def test_refund_history_from_proposal_to_rollback(tmp_path: Path) -> None:
 
     table = run(tmp_path, "audit", "--workflow", "refund", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(table)))
-    assert len(rows) == 10 and rows[4]["summary"].startswith("executed after 1 attempt(s): Refunded $35.00")
+    assert len(rows) == 10 and rows[4]["summary"].startswith("executed after 1 attempt(s): (demo) Refunded $35.00")
     listing = run(tmp_path, "approvals", "list", "--state", "rolled_back")
     assert refund in listing.stdout
 
