@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from functools import cache
@@ -15,7 +16,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 REPO = Path(__file__).resolve().parents[2]
 HTTP = REPO / "manifest" / "slack-app.yaml"
 SOCKET = REPO / "manifest" / "slack-app-socket-mode.yaml"
-ADAPTER = REPO / "bot" / "slack"
+# Only bot/ may import slack_sdk (tests/unit/test_imports.py), so every Web API call the bot makes is under it.
+BOT = REPO / "bot"
+ADAPTER = BOT / "slack"
 
 # Web API method → the bot scopes it needs (docs.slack.dev/reference/methods). A call to a method missing
 # here fails the test: look its scopes up, add them here and to both manifests.
@@ -44,24 +47,6 @@ SCOPES: dict[str, set[str]] = {
     "team.info": {"team:read"},
     "files.getUploadURLExternal": {"files:write"},
     "files.completeUploadExternal": {"files:write"},
-}
-# The methods the adapter is built around (used when bot/slack/ does not exist yet).
-EXPECTED = {
-    "auth.test",
-    "chat.postMessage",
-    "chat.update",
-    "chat.postEphemeral",
-    "chat.getPermalink",
-    "views.open",
-    "views.update",
-    "reactions.add",
-    "reactions.remove",
-    "usergroups.users.list",
-    "users.info",
-    "conversations.info",
-    "team.info",
-    "files.getUploadURLExternal",
-    "files.completeUploadExternal",
 }
 EVENT_SCOPES = {
     "message.channels": {"channels:history"},
@@ -99,18 +84,35 @@ def api_methods(name: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def adapter_calls(root: Path = ADAPTER) -> dict[str, set[str]]:
-    """Web API method → the adapter files that call it: `client.<method>(…)`, `.api_call("…")` and Bolt's `say`."""
+WEB_API = frozenset(name for name in dir(AsyncWebClient) if not name.startswith("_") and name != "api_call")
+
+
+def adapter_calls(root: Path = BOT) -> dict[str, set[str]]:
+    """Web API method → the files under `root` that call it: any `<x>.<AsyncWebClient method>(…)`,
+    `<x>.api_call("…")` and Bolt's `say(…)`. A call whose method cannot be read (`api_call(name)`) fails."""
     calls: dict[str, set[str]] = {}
-    for path in sorted(root.rglob("*.py")):
-        text = path.read_text("utf-8")
-        methods: set[str] = set(re.findall(r"\.api_call\(\s*[\"']([\w.]+)[\"']", text))
-        for name in re.findall(r"client\.(\w+)\(", text):
-            methods |= api_methods(name)
-        if re.search(r"\bsay\(", text):
-            methods.add("chat.postMessage")
-        for method in methods:
-            calls.setdefault(method, set()).add(str(path.relative_to(root)))
+    files = sorted(root.rglob("*.py"))
+    assert files, f"no Python files under {root}"
+    for path in files:
+        where = str(path.relative_to(root))
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            methods: set[str] = set()
+            if isinstance(node.func, ast.Attribute) and node.func.attr in WEB_API:
+                methods = set(api_methods(node.func.attr))
+                assert methods, f"{where}:{node.lineno}: cannot tell which Web API method {node.func.attr} calls"
+            elif isinstance(node.func, ast.Attribute) and node.func.attr == "api_call":
+                named = [k.value for k in node.keywords if k.arg == "api_method"]
+                first = node.args[0] if node.args else next(iter(named), None)
+                assert isinstance(first, ast.Constant) and isinstance(first.value, str), (
+                    f"{where}:{node.lineno}: api_call with a method name computed at run time; name it literally"
+                )
+                methods = {first.value}
+            elif isinstance(node.func, ast.Name) and node.func.id == "say":
+                methods = {"chat.postMessage"}
+            for method in methods:
+                calls.setdefault(method, set()).add(f"{where}:{node.lineno}")
     return calls
 
 
@@ -128,17 +130,38 @@ def test_the_scanner_reads_files_upload_v2_and_api_call(tmp_path: Path) -> None:
         "await self._client.files_upload_v2(channel=c, content=b)\n"
         "await client.api_call('reactions.add', params={})\n"
         "await say(text='hi')\n"
+        "await self._sender.client.views_open(trigger_id=t, view=v)\n"
     )
     assert set(adapter_calls(tmp_path)) == {
         "files.getUploadURLExternal",
         "files.completeUploadExternal",
         "reactions.add",
         "chat.postMessage",
+        "views.open",
     }
 
 
-def test_every_web_api_call_of_the_adapter_has_its_scopes() -> None:
-    calls = adapter_calls() if ADAPTER.is_dir() else {method: {"(expected)"} for method in EXPECTED}
+def test_the_scanner_refuses_a_method_name_it_cannot_read(tmp_path: Path) -> None:
+    (tmp_path / "adapter.py").write_text("await client.api_call(method, params={})\n")
+    with pytest.raises(AssertionError, match="computed at run time"):
+        adapter_calls(tmp_path)
+
+
+def test_the_scanner_fails_on_a_folder_without_code(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="no Python files"):
+        adapter_calls(tmp_path / "slack")
+
+
+def test_the_scan_reads_the_slack_adapter_where_it_is() -> None:
+    # the adapter can't answer anyone without chat.postMessage: finding none means the scan reads the wrong place
+    assert ADAPTER.is_dir(), f"{ADAPTER} is gone: point ADAPTER at the Slack adapter's new place"
+    calls = adapter_calls(ADAPTER)
+    assert "chat.postMessage" in calls, f"no chat.postMessage call found under {ADAPTER}: {sorted(calls)}"
+
+
+def test_every_web_api_call_of_the_bot_has_its_scopes() -> None:
+    calls = adapter_calls()
+    assert calls, f"no Slack Web API call found under {BOT}"
     unknown = {method: files for method, files in calls.items() if method not in SCOPES}
     assert not unknown, f"add these methods' scopes to SCOPES and both manifests: {unknown}"
     for path in (HTTP, SOCKET):
