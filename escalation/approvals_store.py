@@ -15,7 +15,7 @@ from escalation.models import POLICY_AUTO, Approval, ApprovalState, ProposedActi
 _COLUMNS: LiteralString = (
     "id, kind, workflow, action, params, proposed_params, org, conversation_key, decision_id, requested_by, risk, "
     "rule, state, decided_by, decided_at, decision_note, edited, expires_at, idempotency_key, attempts, last_error, "
-    "result, executed_at, rollback_of, rolled_back_at, created_at"
+    "result, executed_at, rollback_of, rolled_back_at, created_at, version, request_text"
 )
 
 
@@ -52,9 +52,9 @@ class ApprovalStore:
         cur = await conn.execute(
             f"""INSERT INTO approvals (id, kind, workflow, action, params, proposed_params, org, conversation_key,
                     decision_id, requested_by, risk, rule, state, expires_at, idempotency_key, rollback_of,
-                    decided_by, decided_at, created_at)
+                    decided_by, decided_at, created_at, request_text)
                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                        CASE WHEN %s::text IS NULL THEN NULL ELSE %s END, %s)
+                        CASE WHEN %s::text IS NULL THEN NULL ELSE %s END, %s, %s)
                 RETURNING {_COLUMNS}""".encode(),
             (
                 approval_id,
@@ -77,6 +77,7 @@ class ApprovalStore:
                 decided_by,
                 now,
                 now,
+                proposal.request_text,
             ),
         )
         row = await cur.fetchone()
@@ -102,7 +103,11 @@ class ApprovalStore:
         **changes: Any,
     ) -> Approval | None:
         """Move to `to` only if the row is still in one of `from_states`; None if another writer won."""
-        assignments = [sql.SQL("state = {}").format(sql.Literal(to.value)), sql.SQL("updated_at = now()")]
+        assignments = [
+            sql.SQL("state = {}").format(sql.Literal(to.value)),
+            sql.SQL("updated_at = now()"),
+            sql.SQL("version = version + 1"),
+        ]
         params: list[Any] = []
         for column, value in changes.items():
             if value is _NOW:
@@ -123,7 +128,7 @@ class ApprovalStore:
         """approved → executing, or take over an execution whose lease ran out (its process died)."""
         cur = await conn.execute(
             f"""UPDATE approvals SET state = 'executing', attempts = attempts + 1, lease_until = now() + %s,
-                    updated_at = now()
+                    updated_at = now(), version = version + 1
                 WHERE id = %s AND (state = 'approved' OR (state = 'executing' AND lease_until < now()))
                 RETURNING {_COLUMNS}""".encode(),
             (lease, approval_id),

@@ -84,6 +84,7 @@ class ProposedAction:
     confidence: float = 1.0
     amount_cents: int | None = None
     customer_tier: str | None = None
+    request_text: str | None = None  # the customer message that started the workflow, in their words
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ class Approval:
     rollback_of: str | None
     rolled_back_at: datetime | None
     created_at: datetime
+    version: int = 1  # bumped by every state change: a card shows a version and never goes back
+    request_text: str | None = None
 
 
 @dataclass(frozen=True)

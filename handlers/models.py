@@ -105,6 +105,8 @@ class StaffNote:
 
     conversation_key: str | None
     text: str
+    # the approval this click changed, so its card is refreshed; None when the click was refused or lost a race
+    changed: str | None = None
 
 
 Outbound = Reply | ApprovalRequest | HandoffNotice | StaffNote

@@ -73,7 +73,7 @@ class StaffActions:
                 action_result=approval.result,
                 note=f"{approval.state.value} after {action.kind.value} by {action.actor.id}",
             )
-        outbound: list[Outbound] = [StaffNote(action.conversation_key, decision.message)]
+        outbound: list[Outbound] = [StaffNote(action.conversation_key, decision.message, changed=approval.id)]
         if approval.conversation_key:
             outbound.append(
                 Reply(

@@ -16,6 +16,7 @@ from handlers.workflows import INPUT_MODELS, QUESTIONS, CustomerDirectory, extra
 MAX_ASKS = 2
 _ASKS = "_asks"
 _CONFIDENCE = "_confidence"
+_REQUEST = "_request"  # the message that started the workflow: what approvers read as "in their words"
 
 
 def describe_action(workflow: str, params: dict[str, Any]) -> str:
@@ -70,6 +71,7 @@ class WorkflowTurns:
             gathered["reason"] = text[:500]  # the request itself usually says what went wrong
         # the router's confidence in the request itself, not in the follow-up answers, is what policy judges
         gathered[_CONFIDENCE] = record.route_confidence or 0.0
+        gathered[_REQUEST] = text[:2000]
         conversation.active_workflow, conversation.gathered, conversation.asked_for = workflow, gathered, None
         record.note(f"started {workflow} with {sorted(gathered)}")
         return await self._advance(inbound, conversation, record)
@@ -125,7 +127,10 @@ class WorkflowTurns:
                 return resolved
             params = resolved
         confidence = float(conversation.gathered.get(_CONFIDENCE, record.route_confidence or 0.0))
-        return await self._propose(inbound, conversation, record, workflow, params, confidence=confidence)
+        request = str(conversation.gathered.get(_REQUEST) or inbound.text)
+        return await self._propose(
+            inbound, conversation, record, workflow, params, confidence=confidence, request_text=request
+        )
 
     async def _resolve_customer(
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, params: dict[str, Any]
@@ -149,6 +154,7 @@ class WorkflowTurns:
         params: dict[str, Any],
         *,
         confidence: float,
+        request_text: str,
     ) -> list[Outbound]:
         policy = self._escalation.policy.workflow(workflow)
         assert policy is not None and policy.action is not None
@@ -163,6 +169,7 @@ class WorkflowTurns:
             decision_id=record.id,
             confidence=confidence,
             amount_cents=amount if isinstance(amount, int) else None,
+            request_text=request_text,
         )
         record.tool_calls.append({"workflow": workflow, "action": policy.action, "params": params})
         result = await self._escalation.propose(proposal, summary=f"{inbound.author.id}: {inbound.text[:300]}")
