@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,15 +76,42 @@ class ChannelStore:
             return bool(cur.rowcount == 1)
 
     async def save_card(
-        self, item_id: str, platform: str, *, channel_id: str, message_ref: str, reference: dict[str, Any] | None = None
+        self,
+        item_id: str,
+        platform: str,
+        *,
+        channel_id: str,
+        message_ref: str,
+        reference: dict[str, Any] | None = None,
+        version: int = 0,
     ) -> None:
+        """Remember a posted card and the version of its item it shows (0: not versioned, e.g. hand-offs)."""
         async with self._pool.connection() as conn:
             await conn.execute(
-                "INSERT INTO chat_cards (item_id, platform, channel_id, message_ref, reference) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (item_id, platform) DO UPDATE SET "
-                "channel_id = EXCLUDED.channel_id, message_ref = EXCLUDED.message_ref, reference = EXCLUDED.reference",
-                (item_id, platform, channel_id, message_ref, Jsonb(reference or {})),
+                "INSERT INTO chat_cards (item_id, platform, channel_id, message_ref, reference, rendered_version) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (item_id, platform) DO UPDATE SET "
+                "channel_id = EXCLUDED.channel_id, message_ref = EXCLUDED.message_ref, reference = EXCLUDED.reference, "
+                "rendered_version = EXCLUDED.rendered_version",
+                (item_id, platform, channel_id, message_ref, Jsonb(reference or {}), version),
             )
+
+    @asynccontextmanager
+    async def showing(self, item_id: str, platform: str, *, version: int) -> AsyncIterator[CardRef | None]:
+        """Claim the right to show `version` of an item on its card: yields the card when `version` is newer
+        than the one it shows (None otherwise), and records it in the same statement (compare-and-set).
+
+        The row stays locked until the block ends, so a writer of an older version waits, then finds the newer
+        one recorded and writes nothing: a card never goes back to an earlier state, whichever process writes.
+        If the block raises (the platform refused the update), nothing is recorded and a later refresh retries."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "UPDATE chat_cards SET rendered_version = %s "
+                "WHERE item_id = %s AND platform = %s AND rendered_version < %s "
+                "RETURNING item_id, platform, channel_id, message_ref, reference",
+                (version, item_id, platform, version),
+            )
+            row = await cur.fetchone()
+            yield CardRef(*row) if row else None
 
     async def card(self, item_id: str, platform: str) -> CardRef | None:
         async with self._pool.connection() as conn:

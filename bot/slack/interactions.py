@@ -18,7 +18,7 @@ from escalation.models import Actor
 from escalation.service import Escalation
 from escalation.stage_change import digest_button
 from handlers.core import Core
-from handlers.models import ActionKind, InboundAction, Platform
+from handlers.models import ActionKind, InboundAction, Platform, StaffNote
 
 log = logging.getLogger(__name__)
 
@@ -98,24 +98,20 @@ class Interactions:
     ) -> None:
         org = await self._messages.org_for(channel, None) if channel else None
         inbound = InboundAction(Platform.SLACK, org, key, actor, kind, target, value or {})
-        before = await self._state_of(target)
+        before = await self._state_of(target) if target.startswith("hnd_") else None
         items = await self._core.handle(inbound)
         await self._sender.deliver(items, clicker=clicker)
-        if await self._state_of(target) == before:
-            return  # refused or a no-op: the card stays as it is
         if target.startswith("apr_"):
-            await self._sender.refresh_approval(target)
-        elif target.startswith("hnd_"):
+            # only the click that changed the approval refreshes its card: a refused click, or one that lost
+            # the race to another approver, saw the approval move but did not move it (no card re-render)
+            if any(isinstance(item, StaffNote) and item.changed == target for item in items):
+                await self._sender.refresh_approval(target)
+        elif target.startswith("hnd_") and await self._state_of(target) != before:
             await self._sender.refresh_handoff(target)
 
-    async def _state_of(self, target: str) -> str | None:
-        if target.startswith("apr_"):
-            approval = await self._escalation.approval(target)
-            return approval.state.value if approval else None
-        if target.startswith("hnd_"):
-            handoff = await self._escalation.handoffs.get(target)
-            return f"{handoff.state.value}:{handoff.claimed_by}"
-        return None
+    async def _state_of(self, target: str) -> str:
+        handoff = await self._escalation.handoffs.get(target)
+        return f"{handoff.state.value}:{handoff.claimed_by}"
 
     async def _conversation_of(self, target: str, *, channel: str | None, thread_ts: str | None) -> str:
         """Buttons on staff cards act on the customer's conversation, not on the staff channel."""

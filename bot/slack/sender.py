@@ -169,26 +169,40 @@ class SlackSender:
             channel_id=channel,
             message_ref=str(response["ts"]),
             reference={"reason": reason, "link": link},
+            version=approval.version,
         )
 
-    async def refresh_approval(self, approval_id: str) -> None:
-        """Update the card in place after a decision: who, when, outcome, result; buttons gone."""
+    async def refresh_approval(self, approval_id: str) -> bool:
+        """Update the card in place after a decision: who, when, outcome, result; buttons gone. Only ever
+        forwards: the card is written when the approval's version is newer than the one it shows (True)."""
         card = await self._channels.card(approval_id, PLATFORM)
         approval = await self._escalation.approval(approval_id)
         if card is None or approval is None:
-            return
+            return False
         reason = str(card.reference.get("reason", approval.rule))
         content = await self._approval_blocks(approval, reason=reason, link=card.reference.get("link"))
+        return await self.show_approval(approval, content)
+
+    async def show_approval(self, approval: Approval, content: list[dict[str, Any]]) -> bool:
+        """Write `content` (the card of `approval` as it is) unless the card already shows this or a later
+        version of it; two processes racing cannot put an earlier state over a later one."""
         try:
-            await self.client.chat_update(
-                channel=card.channel_id, ts=card.message_ref, text=blocks.outcome_text(approval), blocks=content
-            )
+            async with self._channels.showing(approval.id, PLATFORM, version=approval.version) as card:
+                if card is None:
+                    log.debug("the card of %s already shows version %d or later", approval.id, approval.version)
+                    return False
+                await self.client.chat_update(
+                    channel=card.channel_id, ts=card.message_ref, text=blocks.outcome_text(approval), blocks=content
+                )
+                return True
         except SEND_ERRORS as exc:
-            log.warning("could not update the card of %s: %s", approval_id, exc)
+            log.warning("could not update the card of %s: %s", approval.id, exc)
+            return False
 
     async def _approval_blocks(self, approval: Approval, *, reason: str, link: str | None) -> list[dict[str, Any]]:
         record = await self._decisions.get(approval.decision_id) if approval.decision_id else None
-        request_text = record.inbound if record else None
+        # the message that started the workflow, not the answer to its last question ("$40")
+        request_text = approval.request_text or (record.inbound if record else None)
         confidence = None
         if record is not None:
             confidence = record.route_confidence if record.route_confidence is not None else record.confidence

@@ -140,17 +140,25 @@ class TeamsDelivery:
 
         await self._retry(f"updating card {activity_id}", lambda: self._continue(parsed, callback))
 
-    async def update_card(self, item_id: str, content: dict[str, Any]) -> bool:
-        ref = await self._channels.card(item_id, PLATFORM)
-        if ref is None:
-            return False
-        await self.update(ref.reference, ref.message_ref, message(card=content))
-        return True
+    async def update_card(self, item_id: str, content: dict[str, Any], *, version: int | None = None) -> bool:
+        """Replace a posted card. With `version` (an approval's), only forwards: nothing is written when the
+        card already shows that version or a later one, so racing writers cannot put an earlier state back."""
+        if version is None:
+            ref = await self._channels.card(item_id, PLATFORM)
+            if ref is None:
+                return False
+            await self.update(ref.reference, ref.message_ref, message(card=content))
+            return True
+        async with self._channels.showing(item_id, PLATFORM, version=version) as shown:
+            if shown is None:
+                return False
+            await self.update(shown.reference, shown.message_ref, message(card=content))
+            return True
 
     async def card_exists(self, item_id: str) -> bool:
         return await self._channels.card(item_id, PLATFORM) is not None
 
-    async def post_card(self, item_id: str, content: dict[str, Any]) -> Posted:
+    async def post_card(self, item_id: str, content: dict[str, Any], *, version: int = 0) -> Posted:
         posted = await self.post_to_staff(message(card=content))
         await self._channels.save_card(
             item_id,
@@ -158,6 +166,7 @@ class TeamsDelivery:
             channel_id=self.staff_conversation or "",
             message_ref=posted.activity_id,
             reference=posted.reference,
+            version=version,
         )
         return posted
 
@@ -179,7 +188,8 @@ class TeamsDelivery:
             else:
                 await self.send(item.conversation_key, activity)
         elif isinstance(item, ApprovalRequest):
-            await self.post_card(item.approval.id, approval_card(item.approval, summary=item.text, reason=item.reason))
+            content = approval_card(item.approval, summary=item.text, reason=item.reason)
+            await self.post_card(item.approval.id, content, version=item.approval.version)
         elif isinstance(item, HandoffNotice):
             await self.post_card(item.handoff.id, handoff_card(item.handoff, summary=item.text))
         elif isinstance(item, StaffNote):

@@ -148,17 +148,19 @@ class InvokeHandler:
         notes = [item.text for item in outbound if isinstance(item, StaffNote)]
         if approval is None or approval.state is ApprovalState.PENDING:
             return message_response(" ".join(notes) or "Nothing changed.")  # refused or invalid: card stays
-        decided_here = approval.decided_by == who.actor.id
+        # only the click that changed the approval updates the card for everyone; one that was refused or lost
+        # the race to another approver is answered with the card as it stands, for the clicker alone
+        decided_here = any(isinstance(item, StaffNote) and item.changed == approval_id for item in outbound)
         content = await self._approval_card(approval, data)
         # the customer's reply and any hand-off go out; the clicker's note is the refreshed card itself
         await self._delivery.deliver([item for item in outbound if not isinstance(item, StaffNote)])
         if decided_here:
-            await self._update_everywhere(approval_id, content)
+            await self._update_everywhere(approval_id, content, version=approval.version)
         return card_response(content)
 
-    async def _update_everywhere(self, item_id: str, content: dict[str, Any]) -> None:
+    async def _update_everywhere(self, item_id: str, content: dict[str, Any], *, version: int | None = None) -> None:
         try:
-            await self._delivery.update_card(item_id, content)
+            await self._delivery.update_card(item_id, content, version=version)
         except Exception as exc:  # the clicker already sees the new card; others see it on refresh
             log.warning("could not update the card of %s in place: %s", item_id, exc)
 
