@@ -112,6 +112,27 @@ async def check_vector_extension(conn: psycopg.AsyncConnection[Any]) -> None:
         ) from None
 
 
+def share_our_priority(conn: psycopg.AsyncConnection[Any]) -> None:
+    """A process running at lower CPU priority (a `supportbot worker`, WORKER_NICE) has its PostgreSQL
+    backends lowered to match when the server runs on this machine: otherwise the database work of its
+    turns competes at full priority with the web process's acks (docs/benchmarks.md). Best effort: a
+    server on another machine, or one we may not renice, is left alone."""
+    if not hasattr(os, "getpriority"):
+        return
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    host = conn.info.host
+    if ours <= 0 or not (host.startswith("/") or host in {"localhost", "127.0.0.1", "::1"}):
+        return
+    pid = conn.info.backend_pid
+    try:
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+            return  # not this machine's process table (a container): never touch another process
+        if os.getpriority(os.PRIO_PROCESS, pid) < ours:
+            os.setpriority(os.PRIO_PROCESS, pid, ours)
+    except OSError as exc:
+        log.debug("could not lower the priority of PostgreSQL backend %s: %s", pid, exc)
+
+
 @asynccontextmanager
 async def open_pool(settings: Settings, *, connect_timeout: float = 10.0) -> AsyncIterator[AsyncConnectionPool]:
     """A connection pool with pgvector registered, after checking the server can serve us."""
@@ -123,6 +144,7 @@ async def open_pool(settings: Settings, *, connect_timeout: float = 10.0) -> Asy
         raise StorageError(describe_connect_error(exc)) from None
 
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        share_our_priority(conn)
         await register_vector_async(conn)
         await conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(settings.search_ef_search)))
         await conn.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,6 +37,18 @@ async def backlog(db: EmbeddedPostgres) -> Backlog:
     )
     stored, waiting, running = rows[0]
     return Backlog(int(stored), int(waiting), list(running))  # type: ignore[call-overload, arg-type]
+
+
+async def running_turns(db: EmbeddedPostgres, *, limit: float = 40.0) -> Backlog:
+    """The backlog once a turn is running: a new `supportbot run`'s worker child loads its models first
+    (12 s on a loaded machine), and a kill before that would test only that queued turns survive."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = await backlog(db)
+        if found.running:
+            return found
+        await asyncio.sleep(0.05)
+    return await backlog(db)
 
 
 async def waiting(db: EmbeddedPostgres) -> int:

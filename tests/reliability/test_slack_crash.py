@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes.slack_api import FakeSlack
 from tests.reliability.conftest import Fleet, fresh
-from tests.reliability.ledger import apology_handoffs, backlog, event_states, stuck_jobs, waiting
+from tests.reliability.ledger import apology_handoffs, backlog, event_states, running_turns, stuck_jobs, waiting
 from tests.reliability.servers import BotProcess, EmbeddedPostgres, RedisServer
 from tests.reliability.slack import Message, SlackClient, new_threads, paced, posts, settled, tally
 
@@ -46,8 +46,8 @@ async def test_sigkill_with_a_backlog_then_restart_answers_every_event_once(
     since = posts(fake_slack)
     first = fleet.running() or await fleet.start("killed", http)
     messages, client = await burst(first, http, seed=1)
-    before = await backlog(tier_db)
-    first.sigkill()
+    before = await running_turns(tier_db)
+    first.sigkill_all()  # with its worker child: a lost machine, turns die mid-way
     assert await first.exited(timeout=30) is not None
     replies_at_kill = posts(fake_slack) - since
 
@@ -60,6 +60,7 @@ async def test_sigkill_with_a_backlog_then_restart_answers_every_event_once(
         f"{replies_at_kill} posts made; after the restart: {result.line()}"
     )
     assert before.waiting >= BACKLOG // 4, f"the kill came too late to test anything: {before.line()}"
+    assert before.running, "no turn was running at the kill: the rescue of a dead worker's turns was not tested"
     result.assert_exactly_once()
     assert await waiting(tier_db) == 0
 
@@ -70,7 +71,7 @@ async def test_sigterm_finishes_running_turns_and_the_next_process_answers_the_r
     since = posts(fake_slack)
     first = fleet.running() or await fleet.start("terminated", http)
     messages, client = await burst(first, http, seed=2)
-    before = await backlog(tier_db)
+    before = await running_turns(tier_db)
     first.sigterm()
     signalled = time.monotonic()
     code = await first.exited(timeout=GRACE + 20)

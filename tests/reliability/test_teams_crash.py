@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.reliability.conftest import Fleet, fresh
-from tests.reliability.ledger import Backlog, apology_handoffs, backlog, event_states, stuck_jobs, waiting
+from tests.reliability.ledger import apology_handoffs, backlog, event_states, running_turns, stuck_jobs, waiting
 from tests.reliability.servers import BotProcess, EmbeddedPostgres, RedisServer
 from tests.reliability.teams import Activity, TeamsClient, new_conversations, paced, posts, settled, tally
 
@@ -46,18 +46,6 @@ async def burst(
     assert all(client.acked(activity) for activity in activities)
     await asyncio.sleep(max(0.0, started + STOP_AFTER - time.monotonic()))
     return activities, client
-
-
-async def running_turns(db: EmbeddedPostgres, *, limit: float = 40.0) -> Backlog:
-    """The backlog once a turn is running: a new `supportbot run`'s worker child loads its models first
-    (12 s on a loaded machine), and a kill before that would test only that queued turns survive."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        found = await backlog(db)
-        if found.running:
-            return found
-        await asyncio.sleep(0.05)
-    return await backlog(db)
 
 
 async def test_sigkill_with_a_backlog_then_restart_answers_every_activity_once(

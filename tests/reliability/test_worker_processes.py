@@ -86,6 +86,12 @@ async def test_a_dead_worker_is_replaced_and_a_killed_run_takes_its_worker_with_
     second = await the_worker(bot, other_than=first)
     await answered_once(bot, http, fake_slack, tier_db)  # by the new worker: the web process answers nothing
     assert "exited with -9; starting another" in bot.log_tail()
+    # the worker's database work runs lower too (the server runs on this machine): the web process's stays as it was
+    backends = await tier_db.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    priorities = sorted(nice(int(str(pid))) for (pid,) in backends if alive(int(str(pid))))
+    assert 10 in priorities and 0 in priorities, priorities
 
     bot.sigkill()
     assert await bot.exited(timeout=10) is not None
