@@ -1,11 +1,14 @@
 """Polling helpers: the bot answers after the ack, so tests wait for what they expect to appear.
 
 The fake records calls in another thread; polling is the honest way to wait for them (no event to await).
+Every helper fails, saying what it waited for, when the time is up: a helper that returned what it had
+would let a test pass without the bot having done anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 from tests.adapter.slack.harness import Rig
@@ -27,21 +30,44 @@ def _in_thread(rig: Rig, channel: str, ts: str) -> list[Call]:
 
 
 async def thread(rig: Rig, channel: str, ts: str, *, count: int = 1, timeout: float = 5.0) -> list[Call]:  # noqa: ASYNC109
-    """The bot's posts in one thread, once at least `count` arrived (or the time is up), after settling."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while len(_in_thread(rig, channel, ts)) < count and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+    """The bot's posts in one thread once at least `count` arrived, after settling; fail if they do not.
+
+    `count=0` waits for nothing but the turns: the way to ask for a thread the bot must leave empty.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(_in_thread(rig, channel, ts)) < count:
+        if loop.time() > deadline:
+            posts = [c.params.get("text") for c in _in_thread(rig, channel, ts)]
+            raise AssertionError(
+                f"waited {timeout} s for {count} post(s) in thread {channel}/{ts}; got {len(posts)}: {posts}"
+            )
         await asyncio.sleep(0.02)
     await settle(rig)
     return _in_thread(rig, channel, ts)
 
 
+def _describe(check: Any) -> str:
+    name = getattr(check, "__qualname__", repr(check))
+    if not str(name).endswith("<lambda>"):
+        return str(name)
+    try:
+        return inspect.getsource(check).strip()
+    except (OSError, TypeError):
+        return name
+
+
 async def until(check: Any, *, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
-    """Poll an async or plain callable until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    """Poll an async or plain callable until it returns something truthy, and return that; fail if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     while True:
         value = check()
         if asyncio.iscoroutine(value):
             value = await value
-        if value or asyncio.get_running_loop().time() > deadline:
+        if value:
             return value
+        if loop.time() > deadline:
+            what = _describe(check)
+            raise AssertionError(f"waited {timeout} s for {what} to return something; last: {value!r}")
         await asyncio.sleep(0.02)
