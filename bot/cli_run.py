@@ -39,6 +39,7 @@ from scheduler.slots import SlotLedger
 
 out = Console(stderr=True)
 log = logging.getLogger(__name__)
+STOP_MARGIN = 10.0  # seconds past SHUTDOWN_GRACE a worker's clean-up may take before it exits regardless
 RESTART_PAUSE = 1.0  # before a crashed worker process is started again; doubles while it keeps crashing
 
 
@@ -150,6 +151,17 @@ async def worker(
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         task.cancel()
+        # bounded: with PostgreSQL gone mid-shutdown procrastinate's clean-up waits for it forever (an orphaned
+        # worker was seen doing so for minutes); its running turns run again after TURN_LEASE elsewhere
+        done, _ = await asyncio.wait({task}, timeout=config.shutdown_grace + STOP_MARGIN)
+        if not done:
+            out.print(
+                f"supportbot worker: could not stop cleanly within {config.shutdown_grace + STOP_MARGIN:g} s "
+                "(is PostgreSQL reachable?); exiting anyway",
+                highlight=False,
+            )
+            logging.shutdown()
+            os._exit(1)  # the loop's own teardown would wait for the same clean-up
         with contextlib.suppress(asyncio.CancelledError):
             await task
     if parent is not None:
@@ -235,7 +247,7 @@ class WorkerProcesses:
             child.send_signal(signal.SIGTERM)
         for child in children:
             try:
-                await asyncio.wait_for(child.wait(), self._grace + 10)
+                await asyncio.wait_for(child.wait(), self._grace + STOP_MARGIN + 5)
             except TimeoutError:
                 child.kill()
                 await child.wait()
