@@ -250,3 +250,34 @@ class EmbeddedPostgres:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
             cur = await conn.execute(query, params or None)
             return list(await cur.fetchall()) if cur.description else []
+
+
+# --- a `supportbot run` and its worker children, from /proc -----------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+async def the_worker(bot: BotProcess, *, other_than: int | None = None, timeout: float = 30.0) -> int:  # noqa: ASYNC109
+    """The pid of the bot's worker child (a new one if `other_than` is given)."""
+    assert bot.process is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [pid for pid in children(bot.process.pid) if pid != other_than and alive(pid)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{bot.name} has no worker child{' other than ' + str(other_than) if other_than else ''}")
+
+
+def nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])

@@ -15,11 +15,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.cli_run import STOP_MARGIN
 from bot.services import Services
 from tests.fakes.slack_api import FakeSlack
 from tests.reliability.conftest import Fleet, fresh, open_fleet, prepare
 from tests.reliability.ledger import apology_handoffs, backlog, waiting
-from tests.reliability.servers import EmbeddedPostgres, RedisServer
+from tests.reliability.servers import EmbeddedPostgres, RedisServer, alive, the_worker
 from tests.reliability.slack import SlackClient, new_threads, paced, posts, settled, tally
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(360)]
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.timeout(360)]
 QUEUED = 120  # acknowledged just before the outage
 DURING = 20  # first sent while PostgreSQL is down
 OUTAGE = 10.0  # seconds
+GRACE = 10.0  # SHUTDOWN_GRACE in the bots' environment
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +95,30 @@ async def test_postgres_stopped_for_10_s_loses_nothing(
     assert while_down[200] == 0, "an event was acknowledged while PostgreSQL could not store it"
     result.assert_exactly_once()
     assert await waiting(outage_db) == 0
+
+
+async def test_a_deploy_during_a_postgres_outage_still_stops_every_process(
+    outage_fleet: Fleet, outage_db: EmbeddedPostgres, http: aiohttp.ClientSession
+) -> None:
+    """SIGTERM while PostgreSQL is down: procrastinate's shutdown clean-up cannot reach it and once waited
+    forever (an orphaned worker was found still waiting minutes later). The web process and its worker
+    child exit within SHUTDOWN_GRACE plus a margin; whatever they held runs again after TURN_LEASE."""
+    bot = outage_fleet.running() or await outage_fleet.start("outage-deploy", http)
+    assert bot.process is not None
+    worker = await the_worker(bot)
+    await outage_db.stop()
+    try:
+        await asyncio.sleep(2.0)  # let its pools notice
+        bot.sigterm()
+        signalled = time.monotonic()
+        code = await bot.exited(timeout=GRACE + STOP_MARGIN + 20)
+        took = time.monotonic() - signalled
+        for _ in range(50):
+            if not alive(worker):
+                break
+            await asyncio.sleep(0.2)
+        print(f"\nSIGTERM with PostgreSQL down: exit code {code} after {took:.1f} s; worker alive: {alive(worker)}")
+        assert code is not None, f"`supportbot run` still running {took:.0f} s after SIGTERM\n{bot.log_tail()}"
+        assert not alive(worker), f"its worker {worker} is still running after SIGTERM\n{bot.log_tail()}"
+    finally:
+        await outage_db.start()

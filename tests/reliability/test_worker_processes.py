@@ -9,7 +9,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from tests.fakes.slack_api import FakeSlack
 from tests.reliability.conftest import Fleet, fresh
 from tests.reliability.ledger import apology_handoffs, waiting
-from tests.reliability.servers import BotProcess, EmbeddedPostgres, RedisServer
+from tests.reliability.servers import BotProcess, EmbeddedPostgres, RedisServer, alive, nice, the_worker
 from tests.reliability.slack import SlackClient, new_threads, posts, settled, tally
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
@@ -28,39 +27,11 @@ async def empty(tier_db: EmbeddedPostgres, redis_server: RedisServer) -> None:
     await fresh(tier_db, redis_server)
 
 
-def children(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in found]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
-async def the_worker(bot: BotProcess, *, other_than: int | None = None, timeout: float = 30.0) -> int:  # noqa: ASYNC109
-    """The pid of the bot's worker child (a new one if `other_than` is given)."""
-    assert bot.process is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [pid for pid in children(bot.process.pid) if pid != other_than and alive(pid)]
-        if found:
-            return found[0]
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{bot.name} has no worker child{' other than ' + str(other_than) if other_than else ''}")
-
-
 async def eventually(condition: Callable[[], bool], *, seconds: float) -> None:
     for _ in range(int(seconds / 0.2)):
         if condition():
             return
         await asyncio.sleep(0.2)
-
-
-def nice(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 async def answered_once(bot: BotProcess, http: aiohttp.ClientSession, fake: FakeSlack, db: EmbeddedPostgres) -> None:
