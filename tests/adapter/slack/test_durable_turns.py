@@ -23,9 +23,13 @@ from tests.adapter.slack.waiting import settle, thread
 pytestmark = pytest.mark.integration
 
 
+def _event(text: str, *, ts: str, channel: str = "C0ACME") -> dict[str, Any]:
+    """A customer's message in the shared channel, as Slack's event."""
+    return {"type": "message", "channel": channel, "user": "U0CUST", "user_team": "T0ACME", "text": text, "ts": ts}
+
+
 def _payload(text: str, *, ts: str, channel: str = "C0ACME") -> dict[str, Any]:
-    event = {"type": "message", "channel": channel, "user": "U0CUST", "user_team": "T0ACME", "text": text, "ts": ts}
-    return {"body": event_body(event), "installing_team": HOME, "bot_user_id": "U0BOT"}
+    return {"body": event_body(_event(text, ts=ts, channel=channel)), "installing_team": HOME, "bot_user_id": "U0BOT"}
 
 
 async def _stored_by_hand(rig: Rig, text: str) -> tuple[int, str]:
@@ -61,16 +65,7 @@ async def test_a_message_is_stored_before_the_ack_and_answered_once(rig: Rig) ->
 
 
 async def test_a_retry_after_redis_lost_everything_is_refused_by_postgresql(rig: Rig, prepared: Services) -> None:
-    body = event_body(
-        {
-            "type": "message",
-            "channel": "C0ACME",
-            "user": "U0CUST",
-            "user_team": "T0ACME",
-            "ts": (ts := next_ts()),
-            "text": "How do I reset my password?",
-        }
-    )
+    body = event_body(_event("How do I reset my password?", ts=(ts := next_ts())))
     assert (await rig.post_json(body)).status == 200
     assert len(await thread(rig, "C0ACME", ts)) == 1
     async with open_redis(prepared.settings) as redis:
@@ -84,16 +79,7 @@ async def test_a_retry_after_redis_lost_everything_is_refused_by_postgresql(rig:
 async def test_only_retries_ask_redis_and_a_retry_is_remembered_there(rig: Rig, prepared: Services) -> None:
     """A first delivery goes straight to PostgreSQL (one round trip fewer on the ack path); a retry asks
     Redis first and is remembered there, so the next retry of it stops at Redis."""
-    body = event_body(
-        {
-            "type": "message",
-            "channel": "C0ACME",
-            "user": "U0CUST",
-            "user_team": "T0ACME",
-            "ts": (ts := next_ts()),
-            "text": "Where is my order?",
-        }
-    )
+    body = event_body(_event("Where is my order?", ts=(ts := next_ts())))
     key = f"seen:slack:msg:C0ACME:{ts}"
     async with open_redis(prepared.settings) as redis:
         before = (await redis.info("commandstats")).get("cmdstat_exists", {}).get("calls", 0)
