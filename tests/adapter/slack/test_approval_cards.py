@@ -15,13 +15,12 @@ from bot.services import Services
 from escalation.demo_backend import DemoBackend
 from escalation.models import ApprovalState
 from tests.adapter.slack.harness import STAFF_CHANNEL, Rig, blocks_text
-from tests.adapter.slack.waiting import thread, until
+from tests.adapter.slack.refunds import REFUND, TEAM, refund_card
+from tests.adapter.slack.waiting import until
 from tests.fakes.slack_api import Call
 
 pytestmark = pytest.mark.integration
 
-REFUND = "I want a refund for order A-10232, one monitor arrived broken"
-CHANNEL, TEAM = "C0GLOBEX", "T0GLOBEX"  # a Slack Connect channel bound to globex, whose order A-10232 is
 APPROVERS = ("U0LEAD", "U0BILL")  # support-leads and billing: both approve refunds
 RUNNING = "Approved, running"
 DONE = "Approved and done"
@@ -34,18 +33,8 @@ async def fresh_orders(prepared: Services) -> None:
 
 async def _refund_card(rig: Rig, amount: str) -> tuple[str, Call]:
     """A refund asked for over two turns (the request, then the amount); returns (approval id, its card)."""
-    ts, _ = await rig.message(REFUND, channel=CHANNEL, team=TEAM)
-    await thread(rig, CHANNEL, ts)
-    cards_before = len(rig.posts_to(STAFF_CHANNEL))
-    await rig.message(amount, channel=CHANNEL, team=TEAM, thread_ts=ts)
-    await thread(rig, CHANNEL, ts, count=2)
-    cards = await until(lambda: rig.posts_to(STAFF_CHANNEL)[cards_before:])
-    [card] = [c for c in cards if "Approval needed" in c.params.get("text", "")]
-    for block in json.loads(blocks_text(card)):
-        for element in block.get("elements", []):
-            if element.get("action_id") == "sb:approve":
-                return str(element["value"]), card
-    raise AssertionError("no approve button on the card")
+    _, approval_id, card = await refund_card(rig, amount)
+    return approval_id, card
 
 
 async def _updates_of(rig: Rig, approval_id: str) -> list[Call]:

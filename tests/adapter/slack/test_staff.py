@@ -12,41 +12,21 @@ from bot.slack import blocks
 from escalation.demo_backend import DemoBackend
 from escalation.models import ApprovalState
 from tests.adapter.slack.harness import HOME, STAFF_CHANNEL, Rig, blocks_text
+from tests.adapter.slack.refunds import CHANNEL, REFUND, TEAM
+from tests.adapter.slack.refunds import refund_card as _refund_card
+from tests.adapter.slack.refunds import value_of as _value_of
 from tests.adapter.slack.waiting import settle, thread, until
 from tests.fakes.slack_api import Call
 
 pytestmark = pytest.mark.integration
 
 LEAD = "U0LEAD"  # in user group S0LEADS = policy group support-leads
-REFUND = "I want a refund for order A-10232, one monitor arrived broken"
-CHANNEL, TEAM = "C0GLOBEX", "T0GLOBEX"  # a Slack Connect channel bound to globex, whose order A-10232 is
 
 
 @pytest.fixture(autouse=True)
 async def fresh_orders(prepared: Services) -> None:
     """Every test refunds the same order from a full balance."""
     await DemoBackend(prepared.pool).reset_demo_data()
-
-
-async def _refund_card(rig: Rig, amount: str = "$30") -> tuple[str, str, Call]:
-    """A globex customer asks for a refund in their shared channel; returns (thread ts, approval id, the staff card)."""
-    ts, _ = await rig.message(REFUND, channel=CHANNEL, team=TEAM)
-    await thread(rig, CHANNEL, ts)
-    cards_before = len(rig.posts_to(STAFF_CHANNEL))
-    await rig.message(amount, channel=CHANNEL, team=TEAM, thread_ts=ts)
-    await thread(rig, CHANNEL, ts, count=2)
-    cards = await until(lambda: rig.posts_to(STAFF_CHANNEL)[cards_before:])
-    [card] = [c for c in cards if "Approval needed" in c.params.get("text", "")]
-    approval_id = _value_of(card, "sb:approve")
-    return ts, approval_id, card
-
-
-def _value_of(call: Call, action_id: str) -> str:
-    for block in json.loads(blocks_text(call)):
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                return str(element["value"])
-    raise AssertionError(f"no {action_id} button on {call.params.get('text')}")
 
 
 async def _opened_view(rig: Rig, before: int) -> dict[str, Any]:
