@@ -135,7 +135,8 @@ def findings(result: SlackResult) -> list[str]:
             f"{DEFAULT} {verdict} the ack target: p99 {fmt(default.acks.stats.p99)} ms at {TARGET_RATE}/s while its "
             f"worker answered {fmt(default.answers_per_second)} events/s and the backlog grew behind the ack. The "
             "worker runs at lower CPU priority, so when the 2 cores are short the kernel serves the web process's "
-            "acks first and the turns wait; what is left of the tail is PostgreSQL, whose backends serve both."
+            "acks first and the turns wait. What is left of the tail is not explained yet: it also shows in the "
+            "storing-only row, where no turn runs."
         )
     control = result.at(IN_PROCESS, TARGET_RATE, replay=True)
     if in_process is not None and in_process.acks.stats.p99 > TARGET_P99_MS:
