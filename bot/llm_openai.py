@@ -23,6 +23,7 @@ from openai.types.chat import (
 
 from handlers.llm import (
     Completion,
+    Deadline,
     LLMBadResponse,
     LLMError,
     LLMTimeout,
@@ -70,6 +71,7 @@ class OpenAIChatModel:
         tools: list[ToolSpec] | None = None,
         temperature: float = 0.0,
         max_tokens: int = 512,
+        deadline: Deadline | None = None,
     ) -> Completion:
         started = time.perf_counter()
         try:

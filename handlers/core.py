@@ -11,7 +11,7 @@ from escalation.service import Escalation
 from handlers.answering import grounded_answer
 from handlers.conversations import BOT, Conversation, ConversationStore
 from handlers.decisions import DecisionRecord, DecisionStore, new_decision_id
-from handlers.llm import LanguageModel
+from handlers.llm import Deadline, LanguageModel
 from handlers.llm_answer import model_answer
 from handlers.models import (
     STAFF_ROLES,
@@ -47,6 +47,8 @@ class CoreConfig:
     out_of_scope_workflow: str = "out_of_scope"
     passages: int = 4
     company: str = "Acme Gadgets"
+    # every model call of one turn, retries included, ends by then; well inside a platform's turn time-out
+    model_deadline_s: float = 25.0
 
 
 class Core:
@@ -145,6 +147,7 @@ class Core:
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str
     ) -> list[Outbound]:
         route = await self._router.route(text)
+        deadline = Deadline(self._config.model_deadline_s)
         preset: dict[str, Any] = {}
         if self._model is not None and self._route_template is not None and not conversation.active_workflow:
             choice = await choose(
@@ -155,6 +158,7 @@ class Core:
                 workflows=self._workflows.input_models(),
                 record=record,
                 company=self._config.company,
+                deadline=deadline,
             )
             route, preset = combined_route(choice, route), choice.arguments
         record.route, record.route_confidence = route.label, round(route.confidence, 4)
@@ -167,7 +171,7 @@ class Core:
             )
         if route.label is not None and self._workflows.inputs_of(route.label) and self._confident(route):
             return await self._workflows.start(inbound, conversation, record, text, workflow=route.label, preset=preset)
-        return await self._answer(inbound, conversation, record, text, route)
+        return await self._answer(inbound, conversation, record, text, route, deadline=deadline)
 
     def _confident(self, route: Route) -> bool:
         workflow = self._escalation.policy.workflow(route.label or "")
@@ -183,7 +187,14 @@ class Core:
         )
 
     async def _answer(
-        self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str, route: Route
+        self,
+        inbound: InboundMessage,
+        conversation: Conversation,
+        record: DecisionRecord,
+        text: str,
+        route: Route,
+        *,
+        deadline: Deadline,
     ) -> list[Outbound]:
         results = await self._searcher.search(text, org=inbound.org, limit=self._config.passages, per_document=1)
         record.retrieved = [
@@ -206,7 +217,7 @@ class Core:
             answer, citations = draft.text, draft.citations
             if self._model is not None and self._template is not None:
                 drafted = await model_answer(
-                    self._model, self._template, text, results, record, company=self._config.company
+                    self._model, self._template, text, results, record, company=self._config.company, deadline=deadline
                 )
                 if drafted.text is not None:
                     answer, citations = drafted.text, drafted.citations

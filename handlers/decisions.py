@@ -55,13 +55,69 @@ class DecisionRecord:
     notes: list[str] = field(default_factory=list)
     latency_ms: float | None = None
     outbound: list[dict[str, Any]] | None = None  # the items decided, for a re-run after a crash
+    # one entry per model call of the turn, attempts that failed included (see `count_model_call`)
+    model_calls: list[dict[str, Any]] = field(default_factory=list)
+    rejected_drafts: list[dict[str, Any]] = field(default_factory=list)  # {"text", "reason"} per unused draft
+    route_votes: dict[str, Any] | None = None  # the offline router's and the model's picks, and the rule applied
+    input_sources: dict[str, str] = field(default_factory=dict)  # workflow input -> customer | model | lookup
+    cost_unknown: bool = False  # a model call had no price: `cost_usd` is then a lower bound, never shown as $0
     created_at: datetime | None = None
 
     def note(self, text: str) -> None:
         self.notes.append(text)
 
+    def count_model_call(
+        self,
+        step: str,
+        *,
+        model: str,
+        prompt_version: str | None,
+        outcome: str,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float | None = 0.0,
+        finish_reason: str | None = None,
+        latency_ms: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """One model call (`step`: "routing", "drafting"): its tokens count whatever became of its reply.
 
-_JSON_FIELDS = {"route_ranked", "retrieved", "tool_calls", "action_result", "notes", "outbound"}
+        `cost_usd` None means the model has no price: the turn's cost is then marked unknown.
+        """
+        self.model_calls.append(
+            {
+                "step": step,
+                "model": model,
+                "prompt_version": prompt_version,
+                "outcome": outcome,
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "cost_usd": cost_usd,
+                "finish_reason": finish_reason,
+                "latency_ms": None if latency_ms is None else round(latency_ms, 1),
+                "detail": detail,
+            }
+        )
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        if cost_usd is None:
+            self.cost_unknown = True
+        else:
+            self.cost_usd += cost_usd
+
+
+_JSON_FIELDS = {
+    "route_ranked",
+    "retrieved",
+    "tool_calls",
+    "action_result",
+    "notes",
+    "outbound",
+    "model_calls",
+    "rejected_drafts",
+    "route_votes",
+    "input_sources",
+}
 _COLUMNS = [name for name in DecisionRecord.__dataclass_fields__ if name != "created_at"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
@@ -112,6 +113,24 @@ class Completion:
         return Message(role="assistant", content=self.text or "", tool_calls=self.tool_calls)
 
 
+class Deadline:
+    """When every model call of one turn must be over, retries and slowly arriving bodies included."""
+
+    def __init__(self, seconds: float) -> None:
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"a deadline is a positive number of seconds, not {seconds!r}")
+        self.seconds = seconds
+        self._at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left, never below 0."""
+        return max(0.0, self._at - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
 class LanguageModel(Protocol):
     @property
     def name(self) -> str: ...
@@ -123,6 +142,7 @@ class LanguageModel(Protocol):
         tools: list[ToolSpec] | None = None,
         temperature: float = 0.0,
         max_tokens: int = 512,
+        deadline: Deadline | None = None,
     ) -> Completion: ...
 
 

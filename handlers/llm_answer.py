@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from handlers.answering import citations_for, cited_numbers
 from handlers.decisions import DecisionRecord
-from handlers.llm import LanguageModel, LLMError, Message
+from handlers.llm import Deadline, LanguageModel, LLMError, Message
 from handlers.models import Citation
 from handlers.prompts import PromptTemplate
 from knowledge.models import Freshness, SearchResult
@@ -41,18 +41,30 @@ async def model_answer(
     record: DecisionRecord,
     *,
     company: str,
+    deadline: Deadline | None = None,
 ) -> ModelAnswer:
     """Ask the model; keep the answer only if it cites passages that were actually retrieved."""
     record.model, record.prompt_version = model.name, template.label
     prompt = template.render(company=company, passages=_passages(results), question=question)
     try:
-        completion = await model.complete([Message("user", prompt)], max_tokens=400)
+        completion = await model.complete([Message("user", prompt)], max_tokens=400, deadline=deadline)
     except LLMError as exc:
         log.warning("language model failed: %s", exc)
+        record.count_model_call(
+            "drafting", model=model.name, prompt_version=template.label, outcome="failed", detail=str(exc)
+        )
         return ModelAnswer(None, (), rejected=f"model error: {exc}")
-    record.prompt_tokens += completion.usage.prompt_tokens
-    record.completion_tokens += completion.usage.completion_tokens
-    record.cost_usd += completion.cost_usd
+    record.count_model_call(
+        "drafting",
+        model=completion.model,
+        prompt_version=template.label,
+        outcome="ok",
+        prompt_tokens=completion.usage.prompt_tokens,
+        completion_tokens=completion.usage.completion_tokens,
+        cost_usd=completion.cost_usd,
+        finish_reason=completion.finish_reason,
+        latency_ms=completion.latency_ms,
+    )
     text = (completion.text or "").strip()
     if text.startswith(NOT_FOUND):
         return ModelAnswer(None, (), rejected="the model found no answer in the passages", not_found=True)

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from handlers.decisions import DecisionRecord
-from handlers.llm import LanguageModel, LLMError, Message, ToolSpec
+from handlers.llm import Deadline, LanguageModel, LLMError, Message, ToolSpec
 from handlers.ports import Route
 from handlers.prompts import PromptTemplate
 from handlers.workflows import INPUT_MODELS
@@ -77,20 +77,35 @@ async def choose(
     workflows: dict[str, str],
     record: DecisionRecord,
     company: str,
+    deadline: Deadline | None = None,
 ) -> ToolChoice:
     prompt = template.render(
         company=company, history="\n".join(f"{role}: {said[:300]}" for role, _, said in history[-6:]) or "(none)"
     )
     try:
         completion = await model.complete(
-            [Message("system", prompt), Message("user", text)], tools=tool_specs(workflows), max_tokens=200
+            [Message("system", prompt), Message("user", text)],
+            tools=tool_specs(workflows),
+            max_tokens=200,
+            deadline=deadline,
         )
     except LLMError as exc:
+        record.count_model_call(
+            "routing", model=model.name, prompt_version=template.label, outcome="failed", detail=str(exc)
+        )
         record.note(f"tool routing failed ({exc}); the offline router decides")
         return ToolChoice(None)
-    record.prompt_tokens += completion.usage.prompt_tokens
-    record.completion_tokens += completion.usage.completion_tokens
-    record.cost_usd += completion.cost_usd
+    record.count_model_call(
+        "routing",
+        model=completion.model,
+        prompt_version=template.label,
+        outcome="ok",
+        prompt_tokens=completion.usage.prompt_tokens,
+        completion_tokens=completion.usage.completion_tokens,
+        cost_usd=completion.cost_usd,
+        finish_reason=completion.finish_reason,
+        latency_ms=completion.latency_ms,
+    )
     record.model = model.name
     for call in completion.tool_calls:
         record.tool_calls.append({"tool": call.name, "arguments": call.arguments[:500], "source": "model"})
