@@ -53,6 +53,7 @@ from bench.slack_rig import (
     post,
     supportbot,
 )
+from bench.slack_stalls import Stalls, read_stalls
 from bot.settings import Settings
 from tests.fakes.slack_api import FakeSlack
 
@@ -114,6 +115,7 @@ class SlackResult:
     load_end: str
     elapsed_s: float
     problems: dict[str, Counter[str]] = field(default_factory=dict)  # process log → warnings and errors
+    stalls: dict[str, Stalls] = field(default_factory=dict)  # process log → its event-loop stalls
     failures: list[str] = field(default_factory=list)  # parts that could not finish, and why
 
     def at(self, setup: str, rate: int, *, replay: bool = False) -> RateRun | None:
@@ -222,6 +224,7 @@ async def run(options: SlackOptions = SlackOptions(), *, server: BenchServer | N
             await _measure(session, options, result, fake=fake, env=env, folder=folder, storage=storage)
     finally:
         result.problems = _collect_logs(folder)
+        result.stalls = _collect_stalls(folder)
         fake.stop()
         storage.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -426,6 +429,19 @@ def _collect_logs(folder: Path) -> dict[str, Counter[str]]:
             Path(keep).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, Path(keep) / path.name)
     return problems
+
+
+def _collect_stalls(folder: Path) -> dict[str, Stalls]:
+    stalls: dict[str, Stalls] = {}
+    for path in sorted(folder.glob("*.log")):
+        found = read_stalls(path)
+        if found.lengths_ms:
+            role = re.sub(r"[-\d]+$", "", path.stem)
+            into = stalls.setdefault(role, Stalls())
+            into.lengths_ms += found.lengths_ms
+            into.cpu_ms += found.cpu_ms
+            into.gc_ms += found.gc_ms
+    return stalls
 
 
 def parse_env(text: str) -> tuple[tuple[str, str], ...]:

@@ -139,6 +139,9 @@ def render(result: SlackResult) -> str:
     if problems:
         out += ["", "Warnings and errors the bot processes logged (numbers blanked):", ""]
         out += [f"- {line}" for line in problems]
+    if result.stalls:
+        out += ["", "Event-loop stalls the bot processes logged (`LOOP_STALL_WARN_MS`, every run of the set-up):", ""]
+        out += [f"- `{name}`: {stalls.describe()}" for name, stalls in result.stalls.items()]
     return "\n".join(out)
 
 

@@ -23,6 +23,7 @@ from rich.console import Console
 from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core
+from bot.loop_watch import LoopWatch
 from bot.publishers import digest_job_context
 from bot.queue.runtime import build_turn_worker, mount_worker, open_queue
 from bot.server import build_app
@@ -93,6 +94,8 @@ async def run(
         # Everything long-lived (model, router, settings) exists now: keep it out of the collector, whose
         # full passes over it otherwise pause the event loop for ~0.5 s under load (bench/slack_ack.py).
         gc.freeze()
+        watch = LoopWatch(warn_after_ms=config.loop_stall_warn_ms, name="web server event loop")
+        watch.start()
         runner = web.AppRunner(app, shutdown_timeout=5.0)
         await runner.setup()
         children = WorkerProcesses(0 if no_workers else workers, grace=config.shutdown_grace)
@@ -119,6 +122,7 @@ async def run(
             scheduler.shutdown()
             await runner.cleanup()  # stops listening first, then the in-process worker (gracefully)
             await children.stop()
+            await watch.stop()
 
 
 @run_async

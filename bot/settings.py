@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     worker_nice: int = Field(
         10, ge=0, le=19, description="How much lower `supportbot worker`'s CPU priority is (acks never wait for turns)."
     )
+    loop_stall_warn_ms: float = Field(
+        250.0,
+        ge=0,
+        le=60_000,
+        description="Log a warning when the web server's event loop stalls this long (what held it, CPU or garbage "
+        "collection); 0 = off.",
+    )
     health_max_queue_age: float = Field(
         120.0, gt=0, le=86_400, description="Seconds the oldest waiting turn may wait before /healthz says degraded."
     )
