@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.llm_openai import OpenAIChatModel
+from bot.llm_probe import probe_tools
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from escalation.demo_queries import DemoQueries
 from handlers.conversations import ConversationStore
-from handlers.core import Core
+from handlers.core import Core, CoreConfig
 from handlers.decisions import DecisionStore
 from handlers.llm import LanguageModel, PriceTable
+from handlers.llm_health import CircuitBreaker
 from handlers.router import EmbeddingRouter
 from handlers.workflow_turns import WorkflowTurns
 
@@ -44,13 +46,22 @@ def build_language_model(settings: Settings) -> OpenAIChatModel | None:
         timeout=settings.llm_timeout,
         max_retries=settings.llm_max_retries,
         prices=PriceTable.parse(settings.llm_prices) if settings.llm_prices else PriceTable(),
+        breaker=CircuitBreaker(failures=settings.llm_circuit_failures, cooldown_s=settings.llm_circuit_cooldown),
     )
+
+
+async def start_language_model(settings: Settings) -> OpenAIChatModel | None:
+    """The configured model, once the start-up probe has said whether it calls tools (it never stops start-up)."""
+    model = build_language_model(settings)
+    if model is not None:
+        await probe_tools(model)
+    return model
 
 
 @asynccontextmanager
 async def open_core(services: Services) -> AsyncIterator[Core]:
     """The core with the configured language model, closed on exit."""
-    model = build_language_model(services.settings)
+    model = await start_language_model(services.settings)
     try:
         yield await build_core(services, language_model=model)
     finally:
@@ -70,4 +81,5 @@ async def build_core(services: Services, *, language_model: LanguageModel | None
         router=await build_router(services),
         workflows=WorkflowTurns(services.escalation, conversations, directory=directory),
         language_model=language_model,
+        config=CoreConfig(model_deadline_s=services.settings.llm_turn_deadline),
     )

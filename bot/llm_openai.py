@@ -1,17 +1,24 @@
-"""Chat completions from any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Ollama, vLLM).
+"""Chat completions from any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp).
 
-The openai client does the HTTP, the timeouts and the retries (5xx, 429, 408, connection
-errors, with back-off and `Retry-After`). The reply body is read here, from the raw JSON,
-rather than through the client's models: OpenAI-compatible servers differ in the details,
-and a malformed reply must become `LLMBadResponse`, not an attribute error deep in the core.
+The openai client does the HTTP, the per-attempt time-outs and the retries (5xx, 429, 408, connection
+errors, with back-off and `Retry-After`). Around it: the turn's `Deadline` bounds the whole call, retries
+and a slowly trickling body included (the client's time-out is per read, so a server sending a byte every
+few seconds never trips it); a cancelled request closes its connection, so a single-slot local server stops
+working on it. A circuit breaker stops calling an endpoint that keeps failing, and the model learns whether
+the endpoint calls tools. The reply body is read here, from the raw JSON, rather than through the client's
+models: OpenAI-compatible servers differ in the details, and a malformed reply must become `LLMBadResponse`,
+not an attribute error deep in the core.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from typing import Any
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import openai
 from openai.types.chat import (
@@ -34,10 +41,38 @@ from handlers.llm import (
     ToolSpec,
     Usage,
 )
+from handlers.llm_health import BreakerSnapshot, CircuitBreaker, ToolSupport
 
 log = logging.getLogger(__name__)
 
 _EXCERPT = 200  # characters of a server's text quoted in an error message
+# requests the client sent for the call running in this task, retries included (see `_count_attempt`)
+_ATTEMPTS: ContextVar[list[int] | None] = ContextVar("llm_attempts", default=None)
+
+
+async def _count_attempt(request: object) -> None:
+    """An httpx request hook: it runs once per attempt, in the task that made the call."""
+    counter = _ATTEMPTS.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+@dataclass(frozen=True)
+class _Request:
+    messages: list[Message]
+    tools: list[ToolSpec] | None
+    temperature: float
+    max_tokens: int
+    tool_choice: Literal["auto", "required"]
+
+
+@dataclass(frozen=True)
+class ModelHealth:
+    """This process's view of the endpoint, for /healthz."""
+
+    breaker: BreakerSnapshot
+    supports_tools: bool | None
+    tools_reason: str | None
 
 
 class OpenAIChatModel:
@@ -50,12 +85,19 @@ class OpenAIChatModel:
         timeout: float = 20.0,
         max_retries: int = 2,
         prices: PriceTable | None = None,
+        breaker: CircuitBreaker | None = None,
+        tool_support: ToolSupport | None = None,
     ) -> None:
-        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+        http = openai.DefaultAsyncHttpxClient(timeout=timeout, event_hooks={"request": [_count_attempt]})
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, http_client=http
+        )
         self._api_key = api_key
         self._model = model
         self._timeout = timeout
         self._prices = prices if prices is not None else PriceTable()
+        self.breaker = breaker or CircuitBreaker()
+        self.tool_support = tool_support or ToolSupport()
 
     def __repr__(self) -> str:
         return f"OpenAIChatModel(base_url={str(self._client.base_url)!r}, model={self._model!r})"
@@ -63,6 +105,17 @@ class OpenAIChatModel:
     @property
     def name(self) -> str:
         return f"openai:{self._model}"
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    @property
+    def supports_tools(self) -> bool | None:
+        return self.tool_support.known
+
+    def health(self) -> ModelHealth:
+        return ModelHealth(self.breaker.snapshot(), self.tool_support.known, self.tool_support.reason)
 
     async def complete(
         self,
@@ -72,23 +125,86 @@ class OpenAIChatModel:
         temperature: float = 0.0,
         max_tokens: int = 512,
         deadline: Deadline | None = None,
+        tool_choice: Literal["auto", "required"] = "auto",
     ) -> Completion:
-        started = time.perf_counter()
-        try:
-            raw = await self._client.chat.completions.with_raw_response.create(
-                model=self._model,
-                messages=[_wire_message(message) for message in messages],
-                tools=[_wire_tool(tool) for tool in tools] if tools else openai.omit,
-                tool_choice="auto" if tools else openai.omit,
-                temperature=temperature,
-                max_tokens=max_tokens,
+        """One model call, within `deadline` when given. Raises `LLMCircuitOpen` at once while the breaker is
+        open, and `LLMTimeout` without sending anything when the deadline is already used up."""
+        if deadline is not None and deadline.expired:
+            raise LLMTimeout(
+                f"not sent: nothing was left of this turn's {deadline.seconds:g} s model deadline",
+                attempts=0,
+                latency_ms=0.0,
             )
+        self.breaker.before_call()
+        try:
+            completion = await self._call(_Request(messages, tools, temperature, max_tokens, tool_choice), deadline)
+        except LLMError as exc:
+            if _endpoint_failed(exc):
+                self.breaker.failed(str(exc))
+            else:
+                self.breaker.succeeded()  # it answered, if not usefully
+            raise
+        except BaseException:
+            self.breaker.abandoned()  # cancelled from outside: no verdict on the endpoint
+            raise
+        self.breaker.succeeded()
+        log.debug(
+            "LLM %s answered in %.0f ms: %d+%d tokens, %s USD, finish_reason=%s",
+            completion.model,
+            completion.latency_ms,
+            completion.usage.prompt_tokens,
+            completion.usage.completion_tokens,
+            "unknown" if completion.cost_usd is None else f"{completion.cost_usd:.6f}",
+            completion.finish_reason,
+        )
+        if tools and tool_choice == "auto" and self.tool_support.replied(called_a_tool=bool(completion.tool_calls)):
+            log.warning(
+                "LLM %s does not call tools (%s): routing calls stop; the offline router routes every message",
+                self.name,
+                self.tool_support.reason,
+            )
+        return completion
+
+    async def _call(self, request: _Request, deadline: Deadline | None) -> Completion:
+        started = time.perf_counter()
+        attempts = [0]
+        token = _ATTEMPTS.set(attempts)
+        try:
+            text = await self._request(request, deadline, attempts)
+            return self._read(text, latency_ms=(time.perf_counter() - started) * 1000)
+        except LLMError as exc:
+            exc.attempts, exc.latency_ms = attempts[0], (time.perf_counter() - started) * 1000
+            raise
+        finally:
+            _ATTEMPTS.reset(token)
+
+    async def _request(self, request: _Request, deadline: Deadline | None, attempts: list[int]) -> str:
+        """The reply body's text. The deadline covers every attempt, the back-off between them and the body."""
+        per_attempt = self._timeout if deadline is None else min(self._timeout, deadline.remaining())
+        try:
+            async with asyncio.timeout(None if deadline is None else deadline.remaining()):
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    model=self._model,
+                    messages=[_wire_message(message) for message in request.messages],
+                    tools=[_wire_tool(tool) for tool in request.tools] if request.tools else openai.omit,
+                    tool_choice=request.tool_choice if request.tools else openai.omit,
+                    temperature=request.temperature,
+                    max_tokens=request.max_tokens,
+                    timeout=per_attempt,
+                )
+                return raw.text
+        except TimeoutError:  # the deadline: the request in flight was cancelled and its connection closed
+            assert deadline is not None
+            raise LLMTimeout(
+                f"the LLM endpoint did not finish within this turn's {deadline.seconds:g} s model deadline "
+                f"({_plural(attempts[0], 'attempt')}); the request was abandoned"
+            ) from None
         except openai.APIStatusError as exc:
             # `from None`: the client's message quotes the server's text, which we redact here
             raise self._status_error(exc) from None
         except openai.APITimeoutError as exc:
             raise LLMTimeout(
-                f"the LLM endpoint did not answer within {self._timeout:g} s ({_attempts(exc.request.headers)})"
+                f"the LLM endpoint did not answer within {per_attempt:g} s ({_attempts(exc.request.headers)})"
             ) from exc
         except openai.APIConnectionError as exc:
             raise LLMUnavailable(
@@ -96,18 +212,6 @@ class OpenAIChatModel:
             ) from exc
         except openai.OpenAIError as exc:
             raise LLMBadResponse(f"the LLM call failed: {self._redact(str(exc))}") from None
-        latency_ms = (time.perf_counter() - started) * 1000
-        completion = self._read(raw.text, latency_ms=latency_ms)
-        log.debug(
-            "LLM %s answered in %.0f ms: %d+%d tokens, %.6f USD, finish_reason=%s",
-            completion.model,
-            latency_ms,
-            completion.usage.prompt_tokens,
-            completion.usage.completion_tokens,
-            completion.cost_usd,
-            completion.finish_reason,
-        )
-        return completion
 
     async def close(self) -> None:
         await self._client.close()
@@ -119,6 +223,27 @@ class OpenAIChatModel:
             raise LLMBadResponse(f"the LLM endpoint's reply is not JSON: {self._excerpt(text)}") from None
         if not isinstance(body, dict):
             raise LLMBadResponse(f"the LLM endpoint's reply is not a JSON object: {self._excerpt(text)}")
+        usage = _usage(body.get("usage"))
+        model = body.get("model")
+        model = model if isinstance(model, str) and model else self._model
+        # price by the configured name first: OpenAI answers with dated names (gpt-4o-mini-2024-07-18)
+        cost = self._prices.cost(self._model if self._model in self._prices else model, usage)
+        try:
+            content, tool_calls, finish_reason = self._message(body)
+        except LLMBadResponse as exc:  # an unusable reply still used tokens: they are counted
+            exc.usage, exc.cost_usd = usage, cost
+            raise
+        return Completion(
+            text=content,
+            tool_calls=tool_calls,
+            usage=usage,
+            model=model,
+            cost_usd=cost,
+            latency_ms=latency_ms,
+            finish_reason=finish_reason,
+        )
+
+    def _message(self, body: dict[str, Any]) -> tuple[str | None, tuple[ToolCall, ...], str | None]:
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices:
             error = body.get("error")
@@ -133,31 +258,19 @@ class OpenAIChatModel:
         finish_reason = finish_reason if isinstance(finish_reason, str) else None
         refusal = message.get("refusal")
         if isinstance(refusal, str) and refusal:
-            raise LLMBadResponse(f"the model refused: {self._excerpt(refusal)}")
+            raise LLMBadResponse(f"the model refused: {self._excerpt(refusal)}", finish_reason=finish_reason)
         if finish_reason == "content_filter":
-            raise LLMBadResponse("the LLM endpoint's content filter withheld the reply")
+            raise LLMBadResponse("the LLM endpoint's content filter withheld the reply", finish_reason=finish_reason)
         content = message.get("content")
         if content is not None and not isinstance(content, str):
             raise LLMBadResponse(f"the LLM endpoint's reply has content that is not text: {type(content).__name__}")
         tool_calls = self._tool_calls(message.get("tool_calls"))
         if content is None and not tool_calls:
             raise LLMBadResponse(
-                f"the LLM endpoint's reply has neither text nor tool calls (finish_reason={finish_reason})"
+                f"the LLM endpoint's reply has neither text nor tool calls (finish_reason={finish_reason})",
+                finish_reason=finish_reason,
             )
-        usage = _usage(body.get("usage"))
-        model = body.get("model")
-        model = model if isinstance(model, str) and model else self._model
-        # price by the configured name first: OpenAI answers with dated names (gpt-4o-mini-2024-07-18)
-        priced = self._model if self._model in self._prices else model
-        return Completion(
-            text=content,
-            tool_calls=tool_calls,
-            usage=usage,
-            model=model,
-            cost_usd=self._prices.cost(priced, usage),
-            latency_ms=latency_ms,
-            finish_reason=finish_reason,
-        )
+        return content, tool_calls, finish_reason
 
     def _tool_calls(self, value: object) -> tuple[ToolCall, ...]:
         if value is None:
@@ -224,6 +337,15 @@ class OpenAIChatModel:
     def _redact(self, text: str) -> str:
         # servers sometimes echo the key back in error messages
         return text.replace(self._api_key, "[redacted]") if self._api_key else text
+
+
+def _endpoint_failed(exc: LLMError) -> bool:
+    """What trips the breaker: no answer (refused, timed out) or a 5xx; a 4xx, even a 429, means it is there."""
+    return isinstance(exc, LLMTimeout) or (isinstance(exc, LLMUnavailable) and exc.status != 429)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _attempts(headers: Any) -> str:

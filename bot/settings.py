@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from escalation.durations import parse_duration
@@ -22,6 +22,8 @@ class EmbedderKind(StrEnum):
 
 
 Weight = Annotated[float, Field(ge=0.0, le=1.0)]
+# a turn's work besides the model (search, database, the platform's reply) gets at least this much of TURN_TIMEOUT
+TURN_SPARE_SECONDS = 5.0
 
 
 class Settings(BaseSettings):
@@ -117,8 +119,25 @@ class Settings(BaseSettings):
     )
     llm_api_key: SecretStr | None = Field(None, description="API key for LLM_BASE_URL (any value for Ollama).")
     llm_model: str | None = Field(None, description="Model that drafts cited answers; unset = offline answerer only.")
-    llm_timeout: float = Field(20.0, gt=0, le=600, description="Seconds to wait for one model call.")
-    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries for model calls that time out or get 5xx/429.")
+    llm_timeout: float = Field(
+        20.0, gt=0, le=600, description="Seconds one attempt of a model call may wait for an answer (per attempt)."
+    )
+    llm_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries for model calls that time out or get 5xx/429, while the deadline allows."
+    )
+    llm_turn_deadline: float = Field(
+        20.0,
+        gt=0,
+        le=600,
+        description="Seconds all model calls of one turn may take together, retries and slow bodies included; "
+        f"then the turn answers offline. At least {TURN_SPARE_SECONDS:g} s below TURN_TIMEOUT.",
+    )
+    llm_circuit_failures: int = Field(
+        3, ge=1, le=100, description="Model endpoint failures in a row (refused, time-out, 5xx) that open the circuit."
+    )
+    llm_circuit_cooldown: float = Field(
+        30.0, gt=0, le=3600, description="Seconds an open circuit skips the model before one request tries it again."
+    )
     llm_prices: str = Field(
         "", description="USD per 1M input/output tokens per model, e.g. `gpt-4o-mini=0.15/0.60,llama3.1=0/0`."
     )
@@ -254,6 +273,16 @@ class Settings(BaseSettings):
         parse_duration(value)
         return value
 
+    @model_validator(mode="after")
+    def _deadline_inside_turn(self) -> Settings:
+        if self.llm_turn_deadline + TURN_SPARE_SECONDS > self.turn_timeout:
+            raise ValueError(
+                f"LLM_TURN_DEADLINE ({self.llm_turn_deadline:g} s) must be at least {TURN_SPARE_SECONDS:g} s below "
+                f"TURN_TIMEOUT ({self.turn_timeout:g} s), so a turn whose model is slow still answers offline "
+                "before it is handed to a person"
+            )
+        return self
+
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and (
@@ -292,6 +321,9 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             name = ".".join(str(part) for part in error["loc"]).upper()
+            if not name:  # a rule across settings: its message names them, and the input is every setting
+                problems.append(error["msg"].removeprefix("Value error, "))
+                continue
             shown = "" if _looks_secret(name) else f" (got {error.get('input')!r})"
             problems.append(f"{name}: {error['msg']}{shown}")
         raise SettingsError("Invalid setting " + "; ".join(problems)) from None

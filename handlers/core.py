@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_CHARS = 4000
 SORRY = "Sorry, something went wrong on our side. A person from our team will follow up here shortly."
 
+NO_TOOLS_NOTE = "the model does not call tools; the offline router routes"
 
 @dataclass(frozen=True)
 class CoreConfig:
@@ -149,7 +150,9 @@ class Core:
         route = await self._router.route(text)
         deadline = Deadline(self._config.model_deadline_s)
         preset: dict[str, Any] = {}
-        if self._model is not None and self._route_template is not None and not conversation.active_workflow:
+        if self._model is not None and self._model.supports_tools is False and not conversation.active_workflow:
+            record.note(NO_TOOLS_NOTE)  # no routing call: its reply would be text nobody can use
+        elif self._model is not None and self._route_template is not None and not conversation.active_workflow:
             choice = await choose(
                 self._model,
                 self._route_template,

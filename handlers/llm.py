@@ -13,7 +13,8 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol, TypedDict
 
 from handlers.errors import HandlersError
 
@@ -25,20 +26,94 @@ Role = Literal["system", "user", "assistant", "tool"]
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class LLMError(HandlersError):
-    """A language-model call failed; the message says what happened in words."""
+class CallOutcome(StrEnum):
+    """What became of one model call, as decision records (`model_calls[].outcome`) and the digest count it."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    OK = "ok"  # a usable reply
+    FAILED = "failed"  # the endpoint answered, but refused the request (4xx) or sent something unusable
+    UNAVAILABLE = "unavailable"  # refused connections, 5xx, rate limits beyond the retries
+    TIMEOUT = "timeout"  # no reply within an attempt's time-out or the turn's deadline
+    SKIPPED = "skipped"  # not sent: the circuit breaker is open after repeated failures
+
+
+class CallAccounting(TypedDict):
+    """The keywords `DecisionRecord.count_model_call` takes about how a call went."""
+
+    outcome: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    finish_reason: str | None
+    latency_ms: float | None
+    detail: str
+
+
+class LLMError(HandlersError):
+    """A language-model call failed; the message says what happened in words.
+
+    The fields are what a decision record counts for the call: every attempt, and the tokens of a reply that
+    arrived but could not be used. A timed-out attempt has no reply and so no usage: it is counted with 0
+    tokens (never an estimate) and outcome "timeout", and `attempts` says how many requests were sent.
+    """
+
+    outcome: ClassVar[CallOutcome] = CallOutcome.FAILED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        attempts: int = 1,
+        latency_ms: float | None = None,
+        usage: Usage | None = None,
+        cost_usd: float | None = 0.0,
+        finish_reason: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status  # the HTTP status when the endpoint answered with one
+        self.attempts = attempts  # requests sent, retries included; 0 when none was
+        self.latency_ms = latency_ms  # wall time of the whole call, retries included
+        self.usage = usage or Usage(prompt_tokens=0, completion_tokens=0)
+        self.cost_usd = cost_usd  # None: the model has no price, so the turn's cost is unknown
+        self.finish_reason = finish_reason
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.usage.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.usage.completion_tokens
+
+    def accounting(self) -> CallAccounting:
+        """`record.count_model_call(step, model=..., prompt_version=..., **error.accounting())`."""
+        return CallAccounting(
+            outcome=self.outcome.value,
+            prompt_tokens=self.usage.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens,
+            cost_usd=self.cost_usd,
+            finish_reason=self.finish_reason,
+            latency_ms=self.latency_ms,
+            detail=str(self),
+        )
 
 
 class LLMTimeout(LLMError):
-    """The endpoint did not answer in time, retries included."""
+    """The endpoint did not answer in time: an attempt's time-out, or the turn's deadline, retries included."""
+
+    outcome = CallOutcome.TIMEOUT
 
 
 class LLMUnavailable(LLMError):
     """The endpoint could not be reached, failed (5xx) or kept rate-limiting (429), retries included."""
+
+    outcome = CallOutcome.UNAVAILABLE
+
+
+class LLMCircuitOpen(LLMUnavailable):
+    """Not sent: the endpoint failed again and again, so it is left alone for a cool-down (no time spent)."""
+
+    outcome = CallOutcome.SKIPPED
 
 
 class LLMBadResponse(LLMError):
@@ -104,7 +179,7 @@ class Completion:
     tool_calls: tuple[ToolCall, ...]
     usage: Usage
     model: str  # the model that answered, as the endpoint names it
-    cost_usd: float
+    cost_usd: float | None  # None: the model is missing from the price table ("price unknown", never $0)
     latency_ms: float  # wall time of the whole call, retries included
     finish_reason: str | None
 
@@ -135,6 +210,11 @@ class LanguageModel(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def supports_tools(self) -> bool | None:
+        """Does the endpoint call tools? None until known (a start-up probe, or replies seen at run time)."""
+        ...
+
     async def complete(
         self,
         messages: list[Message],
@@ -154,8 +234,9 @@ class ModelPrice(NamedTuple):
 class PriceTable:
     """USD per million input and output tokens, per model.
 
-    A model missing from the table costs 0.0 and is flagged: logged once, and listed in
-    `unknown_models`, so a wrong model name shows up rather than silently looking free.
+    A model missing from the table has no cost (None: "price unknown") and is flagged: logged once, and
+    listed in `unknown_models`, so a wrong model name shows up rather than silently looking free. A model
+    listed at 0/0 (a local one) is free: $0, not unknown.
     """
 
     def __init__(self, prices: Mapping[str, tuple[float, float]] | None = None) -> None:
@@ -210,20 +291,26 @@ class PriceTable:
     def price(self, model: str) -> ModelPrice | None:
         return self._prices.get(model)
 
-    def cost(self, model: str, usage: Usage) -> float:
+    def cost(self, model: str, usage: Usage) -> float | None:
+        """USD for `usage`, or None when the table does not price `model`."""
         price = self._prices.get(model)
         if price is None:
             if model not in self._unknown:
                 self._unknown.add(model)
-                log.warning("no price for LLM model %r in the price table: its calls are counted as costing 0", model)
-            return 0.0
+                log.warning(
+                    "no price for LLM model %r in LLM_PRICES: the cost of its calls is shown as unknown "
+                    "(list it, e.g. %s=0/0 for a local model)",
+                    model,
+                    model,
+                )
+            return None
         return (
             usage.prompt_tokens * price.input_usd_per_million + usage.completion_tokens * price.output_usd_per_million
         ) / 1_000_000
 
     @property
     def unknown_models(self) -> frozenset[str]:
-        """Models that were priced at 0.0 because the table does not list them."""
+        """Models whose calls had no price because the table does not list them."""
         return frozenset(self._unknown)
 
 

@@ -50,9 +50,7 @@ async def model_answer(
         completion = await model.complete([Message("user", prompt)], max_tokens=400, deadline=deadline)
     except LLMError as exc:
         log.warning("language model failed: %s", exc)
-        record.count_model_call(
-            "drafting", model=model.name, prompt_version=template.label, outcome="failed", detail=str(exc)
-        )
+        record.count_model_call("drafting", model=model.name, prompt_version=template.label, **exc.accounting())
         return ModelAnswer(None, (), rejected=f"model error: {exc}")
     record.count_model_call(
         "drafting",

@@ -90,9 +90,7 @@ async def choose(
             deadline=deadline,
         )
     except LLMError as exc:
-        record.count_model_call(
-            "routing", model=model.name, prompt_version=template.label, outcome="failed", detail=str(exc)
-        )
+        record.count_model_call("routing", model=model.name, prompt_version=template.label, **exc.accounting())
         record.note(f"tool routing failed ({exc}); the offline router decides")
         return ToolChoice(None)
     record.count_model_call(

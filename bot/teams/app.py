@@ -18,7 +18,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.channels import ChannelStore
-from bot.core_factory import build_core, build_language_model
+from bot.core_factory import build_core, start_language_model
 from bot.dedupe import EventDeduper
 from bot.llm_openai import OpenAIChatModel
 from bot.periodic import Periodic
@@ -104,7 +104,7 @@ def mount_teams(
     async def start(app: web.Application) -> None:
         chosen = core
         if chosen is None:  # the same core as every front end: with the configured language model, if any
-            built = build_language_model(services.settings)
+            built = await start_language_model(services.settings)
             model.extend([built] if built else [])
             chosen = await build_core(services, language_model=built)
         slot.runtime = build_runtime(services, redis, chosen, settings=settings, **auth)

@@ -113,11 +113,18 @@ async def test_a_dated_model_name_is_reported_and_priced_by_the_configured_name(
     assert prices.unknown_models == frozenset()
 
 
-async def test_an_unpriced_model_costs_nothing_and_is_flagged(fake: FakeOpenAI, make_model: MakeModel) -> None:
+async def test_an_unpriced_model_has_an_unknown_cost_and_is_flagged(fake: FakeOpenAI, make_model: MakeModel) -> None:
     prices = PriceTable.parse("gpt-4o-mini=0.15/0.60")
     completion = await make_model(prices=prices).complete(QUESTION)
-    assert completion.cost_usd == 0.0
+    assert completion.cost_usd is None  # "price unknown", never $0
     assert prices.unknown_models == {"fake-chat"}
+
+
+async def test_a_free_model_costs_zero_not_unknown(fake: FakeOpenAI, make_model: MakeModel) -> None:
+    prices = PriceTable.parse("fake-chat=0/0")
+    completion = await make_model(prices=prices).complete(QUESTION)
+    assert completion.cost_usd == 0.0
+    assert prices.unknown_models == frozenset()
 
 
 async def test_missing_usage_counts_as_zero(fake: FakeOpenAI, make_model: MakeModel) -> None:

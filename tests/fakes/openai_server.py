@@ -3,6 +3,13 @@
 Vectors are hashed bags of words: deterministic, and texts sharing words are similar.
 Chat completions answer from a script, one item per request, then "OK" once it runs out:
 `fake.script(Reply("hi"), Reply(tool_calls=(("lookup", '{"id": 1}'),)), Status(500), Delay(1.0), RawBody("{"))`.
+
+Items that behave like real servers seen misbehaving: `Reply("")` (empty content), `Echo()` (the prompt
+back), `Truncated(40)` (cut off, `finish_reason=length`), `broken_arguments("refund")` (arguments `{`),
+`Hang()` (never answers; records when the client gives up), `Trickle(3.0)` (the body a byte every 3 s, in
+real chunked writes). `FakeOpenAI(ignore_tools=True)` answers text whatever tools a request offers, and
+`FakeOpenAI(reject_tools="...")` refuses every request that offers tools with HTTP 400 (as Ollama does for
+a model without tool calling).
 """
 
 from __future__ import annotations
@@ -62,7 +69,43 @@ class RawBody:
     content_type: str = "application/json"
 
 
-ScriptItem = Reply | Status | Delay | RawBody
+@dataclass(frozen=True)
+class Echo:
+    """A model that does not follow instructions: the request's messages joined, sent back as the answer."""
+
+    finish_reason: str = "stop"
+    usage: tuple[int, int] | None = (900, 300)
+
+
+@dataclass(frozen=True)
+class Truncated:
+    """Cut off at `chars` characters with `finish_reason=length`: of `text`, or of the echoed prompt."""
+
+    chars: int
+    text: str | None = None
+    usage: tuple[int, int] | None = (900, 200)
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Never answer: wait until the client goes away (recorded in `FakeOpenAI.disconnects`) or the server stops."""
+
+
+@dataclass(frozen=True)
+class Trickle:
+    """Send `then`'s body one byte every `interval` seconds, in real chunked writes, until done or the client
+    goes away (recorded in `FakeOpenAI.disconnects`). A per-read time-out never fires on it."""
+
+    interval: float
+    then: Reply = field(default_factory=Reply)
+
+
+def broken_arguments(tool: str) -> Reply:
+    """A tool call whose arguments are a lone `{`, as small models write when they run out of tokens."""
+    return Reply(None, tool_calls=((tool, "{"),))
+
+
+ScriptItem = Reply | Status | Delay | RawBody | Echo | Truncated | Hang | Trickle
 
 
 def bag_of_words(text: str, dimension: int = DIMENSION) -> list[float]:
@@ -79,11 +122,14 @@ class FakeOpenAI:
     """Runs in its own thread and loop so that both async tests and subprocesses can call it."""
 
     fail_with: int | None = None  # answer every request with this HTTP status
+    ignore_tools: bool = False  # answer text even when tools are offered: tool calls in the script are dropped
+    reject_tools: str | None = None  # refuse requests offering tools: HTTP 400 with this message
     drop_one: bool = False  # return one vector fewer than asked
     requests: list[dict[str, Any]] = field(default_factory=list)  # embeddings request bodies
     api_keys: list[str] = field(default_factory=list)  # embeddings Authorization headers
     chat_requests: list[dict[str, Any]] = field(default_factory=list)  # chat completion request bodies
     chat_headers: list[dict[str, str]] = field(default_factory=list)  # their headers, lower-case names
+    disconnects: list[int] = field(default_factory=list)  # chat requests (by index) the client abandoned
     port: int = 0
     _script: deque[ScriptItem] = field(default_factory=deque, init=False, repr=False)
 
@@ -115,24 +161,71 @@ class FakeOpenAI:
             }
         )
 
-    async def _chat(self, request: web.Request) -> web.Response:
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
         text = await request.text()
         body = json.loads(text)
         self.chat_requests.append(body)
         self.chat_headers.append({key.lower(): value for key, value in request.headers.items()})
+        index = len(self.chat_requests) - 1
         if self.fail_with is not None:
             return _error(Status(self.fail_with))
+        if self.reject_tools is not None and body.get("tools"):
+            return _error(Status(400, self.reject_tools))
         item = self._script.popleft() if self._script else Reply()
         if isinstance(item, Delay):
             # wake early when the server stops, so that shutdown does not wait for the sleeper
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), item.seconds)
             item = item.then
+        if isinstance(item, Hang):
+            return await self._hang(request, index)
+        if isinstance(item, Trickle):
+            return await self._trickle(request, index, self._reply(item.then, body), interval=item.interval)
         if isinstance(item, Status):
             return _error(item)
         if isinstance(item, RawBody):
             return web.Response(text=item.body, status=item.status, content_type=item.content_type)
-        return web.json_response(_completion(item, body))
+        return web.json_response(self._reply(item, body))
+
+    def _reply(self, item: Reply | Echo | Truncated, body: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(item, Echo):
+            item = Reply(_prompt(body), finish_reason=item.finish_reason, usage=item.usage)
+        elif isinstance(item, Truncated):
+            text = _prompt(body) if item.text is None else item.text
+            item = Reply(text[: item.chars], finish_reason="length", usage=item.usage)
+        if self.ignore_tools and body.get("tools"):
+            junk = "Sure! I can help with that. " * 8
+            item = Reply(item.text if item.text else junk, finish_reason="stop", usage=(len(_prompt(body)) // 4, 200))
+        return _completion(item, body)
+
+    async def _hang(self, request: web.Request, index: int) -> web.Response:
+        while not self._stopping.is_set():
+            if _gone(request):
+                self.disconnects.append(index)
+                break
+            await asyncio.sleep(0.02)
+        return web.Response(status=503, text="the fake stopped hanging")
+
+    async def _trickle(
+        self, request: web.Request, index: int, answer: dict[str, Any], *, interval: float
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for byte in json.dumps(answer).encode():
+                await response.write(bytes([byte]))
+                # wake early when the server stops; notice a client that left between two bytes
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), interval)
+                if self._stopping.is_set():
+                    return response
+                if _gone(request):
+                    raise ConnectionResetError("the client went away")
+            await response.write_eof()
+        except ConnectionResetError:  # aiohttp's ClientConnectionResetError is one too
+            self.disconnects.append(index)
+        return response
 
     def start(self) -> FakeOpenAI:
         def routes(app: web.Application) -> None:
@@ -151,6 +244,17 @@ class FakeOpenAI:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def _gone(request: web.Request) -> bool:
+    """Has the client closed the connection? aiohttp does not cancel a handler when it does."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _prompt(body: dict[str, Any]) -> str:
+    """What the request said, every message's content joined: what a model that echoes sends back."""
+    return "\n\n".join(str(message.get("content") or "") for message in body.get("messages", []))
 
 
 def _error(item: Status) -> web.Response:

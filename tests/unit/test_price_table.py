@@ -1,4 +1,5 @@
-"""The LLM price table: one compact setting in, USD per call out; unknown models are flagged, not guessed."""
+"""The LLM price table: one compact setting in, USD per call out; unknown models are "price unknown" (None),
+flagged, never guessed and never $0; free models (0/0) are $0."""
 
 from __future__ import annotations
 
@@ -41,22 +42,29 @@ def test_the_compact_form_round_trips() -> None:
     assert PriceTable.parse(str(table)).price("gpt-4o-mini") == table.price("gpt-4o-mini")
 
 
-def test_an_unknown_model_costs_nothing_and_is_flagged_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unknown_model_has_no_cost_and_is_flagged_once(caplog: pytest.LogCaptureFixture) -> None:
     table = PriceTable.parse("gpt-4o-mini=0.15/0.60")
     with caplog.at_level(logging.WARNING, logger="handlers.llm"):
-        assert table.cost("gpt-4o", Usage(prompt_tokens=100, completion_tokens=10)) == 0.0
-        assert table.cost("gpt-4o", Usage(prompt_tokens=100, completion_tokens=10)) == 0.0
-        assert table.cost("mistral", Usage(prompt_tokens=1, completion_tokens=1)) == 0.0
+        assert table.cost("gpt-4o", Usage(prompt_tokens=100, completion_tokens=10)) is None
+        assert table.cost("gpt-4o", Usage(prompt_tokens=100, completion_tokens=10)) is None
+        assert table.cost("mistral", Usage(prompt_tokens=1, completion_tokens=1)) is None
     assert table.unknown_models == {"gpt-4o", "mistral"}
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 2
     assert "'gpt-4o'" in warnings[0]
-    assert "costing 0" in warnings[0]
+    assert "shown as unknown" in warnings[0] and "gpt-4o=0/0" in warnings[0]
+
+
+def test_free_is_zero_and_unknown_is_none_even_for_no_tokens() -> None:
+    table = PriceTable.parse("llama3.1:8b=0/0")
+    assert table.cost("llama3.1:8b", Usage(prompt_tokens=0, completion_tokens=0)) == 0.0
+    assert table.cost("llama3.1:8b", Usage(prompt_tokens=10_000, completion_tokens=10_000)) == 0.0
+    assert table.cost("llama3.2:3b", Usage(prompt_tokens=0, completion_tokens=0)) is None
 
 
 def test_an_empty_table_flags_every_model() -> None:
     table = PriceTable()
-    assert table.cost("anything", Usage(prompt_tokens=10, completion_tokens=10)) == 0.0
+    assert table.cost("anything", Usage(prompt_tokens=10, completion_tokens=10)) is None
     assert table.unknown_models == {"anything"}
 
 
