@@ -41,7 +41,7 @@ from handlers.llm import (
     ToolSpec,
     Usage,
 )
-from handlers.llm_health import BreakerSnapshot, CircuitBreaker, ToolSupport
+from handlers.llm_health import CIRCUIT_OPENED, BreakerSnapshot, CircuitBreaker, ToolSupport
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,8 @@ class OpenAIChatModel:
             completion = await self._call(_Request(messages, tools, temperature, max_tokens, tool_choice), deadline)
         except LLMError as exc:
             if _endpoint_failed(exc):
-                self.breaker.failed(str(exc))
+                if self.breaker.failed(str(exc)):
+                    exc.args = (f"{exc}; {CIRCUIT_OPENED}: the endpoint is skipped for {self.breaker.cooldown_s:g} s",)
             else:
                 self.breaker.succeeded()  # it answered, if not usefully
             raise

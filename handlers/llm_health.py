@@ -22,6 +22,9 @@ from handlers.llm import LLMCircuitOpen
 
 log = logging.getLogger(__name__)
 
+# ends the message of the failure that opened the circuit: the digest counts openings by it
+CIRCUIT_OPENED = "the circuit opened"
+
 
 class CircuitState(StrEnum):
     CLOSED = "closed"  # calls go through
@@ -49,8 +52,8 @@ class CircuitBreaker:
     ) -> None:
         if failures < 1 or cooldown_s <= 0:
             raise ValueError("a circuit breaker needs failures >= 1 and a cool-down > 0 s")
-        self._threshold = failures
-        self._cooldown = cooldown_s
+        self.failures = self._threshold = failures
+        self.cooldown_s = self._cooldown = cooldown_s
         self._clock = clock
         self._now = now
         self._state = CircuitState.CLOSED

@@ -137,6 +137,22 @@ class FakeOpenAI:
         """Queue the answers to the next chat completion requests, one item per request."""
         self._script.extend(items)
 
+    def reset(self) -> None:
+        """Forget the script, the switches and what was received: a server shared by a module's tests."""
+        self._script.clear()
+        self.fail_with, self.ignore_tools, self.reject_tools = None, False, None
+        for seen in (self.requests, self.api_keys, self.chat_requests, self.chat_headers, self.disconnects):
+            seen.clear()
+
+    async def disconnected(self, *, count: int = 1, timeout: float = 5.0) -> list[int]:  # noqa: ASYNC109
+        """The abandoned requests, once `count` of them were noticed (the fake polls its connections)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        # the server's thread appends, on its own loop: no event of this loop can be set from there
+        while len(self.disconnects) < count and loop.time() < end:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        return list(self.disconnects)
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
