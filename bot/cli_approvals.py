@@ -12,6 +12,7 @@ from rich.table import Table
 from bot.cli import run_async, settings
 from bot.cli_escalation import By, Groups, RoleOption, actor
 from bot.services import open_services, open_serving_services
+from escalation.formatting import approval_input_facts
 from escalation.models import Approval, ApprovalState, ProposedAction, Role
 
 out = Console()
@@ -27,6 +28,9 @@ def _show(approval: Approval) -> None:
         highlight=False,
         markup=False,
     )
+    if approval.input_sources:  # a value the customer never typed stands out before anyone approves it
+        inputs = "; ".join(f"{key}={shown}" for key, shown in approval_input_facts(approval))
+        out.print(f"  inputs: {inputs}", highlight=False, markup=False)
 
 
 def _params(pairs: list[str] | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core
 from bot.services import Services, open_serving_services
+from escalation.formatting import approval_input_facts
 from escalation.models import Actor, ApprovalState, Role
 from handlers.core import Core
 from handlers.models import (
@@ -61,6 +62,9 @@ def render(item: Outbound, *, conversation_key: str) -> None:
     elif isinstance(item, ApprovalRequest):
         a = item.approval
         out.print(f"[magenta]\\[staff] approval needed {a.id}[/]: {item.text} ({item.reason}) — /approve {a.id}")
+        if a.input_sources:
+            inputs = "; ".join(f"{key}={shown}" for key, shown in approval_input_facts(a))
+            out.print(f"     inputs: {inputs}", markup=False, highlight=False)
     elif isinstance(item, HandoffNotice):
         h = item.handoff
         out.print(f"[magenta]\\[staff] hand-off {h.id} → {h.assigned_to or 'unassigned'}[/]: {item.text}")

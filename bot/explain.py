@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.audit_format import describe
+from bot.explain_route import input_lines, route_lines, tool_call_lines
 from escalation.audit import AuditEvent
 from escalation.formatting import describe_params
 from escalation.models import Approval
@@ -20,12 +21,8 @@ def explain(record: DecisionRecord, approval: Approval | None, events: list[Audi
     ]
     step = 2
     if record.route is not None or record.route_ranked:
-        others = ", ".join(f"{label} {score:.2f}" for label, score in record.route_ranked[1:3])
-        lines.append(
-            f"{step}. Route: {record.route or 'out of scope'} (confidence {record.route_confidence or 0:.2f}"
-            + (f"; runners-up: {others}" if others else "")
-            + ")"
-        )
+        heading, *votes = route_lines(record)
+        lines += [f"{step}. {heading}", *votes]
         step += 1
     if record.retrieved:
         lines.append(
@@ -46,9 +43,8 @@ def explain(record: DecisionRecord, approval: Approval | None, events: list[Audi
             f"{record.completion_tokens} out, cost ${record.cost_usd:.4f}"
         )
         step += 1
-    for call in record.tool_calls:
-        action, workflow = call.get("action"), call.get("workflow")
-        lines.append(f"{step}. Proposed {action} for workflow {workflow}: {describe_params(call.get('params', {}))}")
+    for line in [*tool_call_lines(record), *input_lines(record)]:
+        lines.append(f"{step}. {line}")
         step += 1
     if record.policy_outcome:
         lines.append(f"{step}. Policy: {record.policy_outcome} by rule {record.policy_rule} — {record.policy_reason}")

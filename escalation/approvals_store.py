@@ -15,7 +15,7 @@ from escalation.models import POLICY_AUTO, Approval, ApprovalState, ProposedActi
 _COLUMNS: LiteralString = (
     "id, kind, workflow, action, params, proposed_params, org, conversation_key, decision_id, requested_by, risk, "
     "rule, state, decided_by, decided_at, decision_note, edited, expires_at, idempotency_key, attempts, last_error, "
-    "result, executed_at, rollback_of, rolled_back_at, created_at, version, request_text"
+    "result, executed_at, rollback_of, rolled_back_at, created_at, version, request_text, input_sources"
 )
 
 
@@ -52,9 +52,9 @@ class ApprovalStore:
         cur = await conn.execute(
             f"""INSERT INTO approvals (id, kind, workflow, action, params, proposed_params, org, conversation_key,
                     decision_id, requested_by, risk, rule, state, expires_at, idempotency_key, rollback_of,
-                    decided_by, decided_at, created_at, request_text)
+                    decided_by, decided_at, created_at, request_text, input_sources)
                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                        CASE WHEN %s::text IS NULL THEN NULL ELSE %s END, %s, %s)
+                        CASE WHEN %s::text IS NULL THEN NULL ELSE %s END, %s, %s, %s)
                 RETURNING {_COLUMNS}""".encode(),
             (
                 approval_id,
@@ -78,6 +78,7 @@ class ApprovalStore:
                 now,
                 now,
                 proposal.request_text,
+                Jsonb(proposal.input_sources),
             ),
         )
         row = await cur.fetchone()

@@ -85,6 +85,9 @@ class ProposedAction:
     amount_cents: int | None = None
     customer_tier: str | None = None
     request_text: str | None = None  # the customer message that started the workflow, in their words
+    # input name -> where its value came from: "customer" (their text), "model" (filled by a language model
+    # and found in the customer's messages), "lookup" (from a back-end lookup); empty when nobody said
+    input_sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class Approval:
     created_at: datetime
     version: int = 1  # bumped by every state change: a card shows a version and never goes back
     request_text: str | None = None
+    input_sources: dict[str, str] = field(default_factory=dict)  # as on `ProposedAction`
 
 
 @dataclass(frozen=True)

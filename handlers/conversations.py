@@ -74,6 +74,18 @@ class ConversationStore:
             cur = await conn.execute("SELECT 1 FROM turns WHERE decision_id = %s LIMIT 1", (decision_id,))
             return await cur.fetchone() is not None
 
+    async def customer_texts(self, key: str, *, limit: int = 200) -> list[str]:
+        """What customers wrote in this conversation, oldest first (never the bot's or staff's turns)."""
+        async with self._pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT text FROM turns WHERE conversation_key = %s AND role = 'customer' "
+                    "ORDER BY id DESC LIMIT %s",
+                    (key, limit),
+                )
+            ).fetchall()
+        return [row[0] for row in reversed(rows)]
+
     async def recent_turns(self, key: str, *, limit: int = 10) -> list[tuple[str, str, str]]:
         """(role, author, text), oldest first."""
         async with self._pool.connection() as conn:

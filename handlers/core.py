@@ -163,7 +163,11 @@ class Core:
                 company=self._config.company,
                 deadline=deadline,
             )
-            route, preset = combined_route(choice, route), choice.arguments
+            decision = combined_route(choice, route, threshold=self._threshold_of, human=self._config.human_workflow)
+            record.route_votes = decision.votes
+            route = decision.route
+            # the model's arguments belong to the workflow it picked, and only if that workflow is the route
+            preset = choice.arguments if choice.workflow == route.label else {}
         record.route, record.route_confidence = route.label, round(route.confidence, 4)
         record.route_ranked = [[label, round(score, 4)] for label, score in route.ranked]
         if conversation.active_workflow and not self._switches(route, conversation):
@@ -175,6 +179,10 @@ class Core:
         if route.label is not None and self._workflows.inputs_of(route.label) and self._confident(route):
             return await self._workflows.start(inbound, conversation, record, text, workflow=route.label, preset=preset)
         return await self._answer(inbound, conversation, record, text, route, deadline=deadline)
+
+    def _threshold_of(self, label: str) -> float | None:
+        workflow = self._escalation.policy.workflow(label)
+        return workflow.confidence_threshold if workflow is not None else None
 
     def _confident(self, route: Route) -> bool:
         workflow = self._escalation.policy.workflow(route.label or "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +20,10 @@ log = logging.getLogger(__name__)
 
 ANSWER_TOOL = "answer_question"
 HUMAN_TOOL = "talk_to_human"
-# The model's pick carries no calibrated probability: when the offline router disagrees the
-# choice gets this confidence, which is below the thresholds of the riskier workflows.
-DISAGREEMENT_CONFIDENCE = 0.65
+# The offline router's probability a model's pick needs to count as "also supported" (see `combined_route`).
+# It is low on purpose: a supported pick is scored at that probability, which cannot clear any workflow's
+# threshold while another label is on top, so support only lets the model steer away from acting.
+SUPPORT_FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,11 @@ def validated_arguments(model_name: str, raw: str) -> tuple[dict[str, Any], list
             dropped.append(f"{name}: not an input of this workflow")
             continue
         try:
-            model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
+            checked = model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
         except ValidationError as exc:
             dropped.append(f"{name}: {exc.errors()[0]['msg']}")
             continue
-        kept[name] = value
+        kept[name] = getattr(checked, name)  # as the input model reads it: 4000.0 is 4000, spaces stripped
     return kept, dropped
 
 
@@ -124,10 +126,56 @@ async def choose(
     return ToolChoice(call.name, kept, dropped)
 
 
-def combined_route(choice: ToolChoice, offline: Route) -> Route:
-    """The model's pick, with the offline router's probability when both agree."""
-    if choice.workflow is None:
-        return offline
-    if choice.workflow == offline.label:
-        return offline
-    return Route(choice.workflow, DISAGREEMENT_CONFIDENCE, offline.ranked)
+@dataclass(frozen=True)
+class RouteDecision:
+    route: Route
+    rule: str  # which rule of `combined_route` decided
+    votes: dict[str, Any]  # for the decision record: both picks, the rule, whether they agreed
+
+
+def combined_route(
+    choice: ToolChoice, offline: Route, *, threshold: Callable[[str], float | None], human: str = HUMAN_TOOL
+) -> RouteDecision:
+    """The offline router is a floor; the model's pick never clears a threshold on its own word.
+
+    `threshold(label)` is the workflow's confidence threshold in the policy (None if it has none).
+    Let p(label) be the offline router's probability for a label (0 when it is not in its ranking).
+    The first rule that applies decides:
+
+    1. no_model_vote: the model made no usable pick → the offline route.
+    2. agreed: both picked the same label → the offline route and its probability.
+    3. person_requested: the model called the human tool, or the offline router picked it at or over its
+       threshold → the human workflow (handing off is the safe direction), at p(human).
+    4. offline_kept: the offline label clears its threshold and the model's label is not supported, that is
+       p(model's label) < SUPPORT_FLOOR → the offline route.
+    5. model_supported (offline confident, model supported) or offline_unsure (offline under its threshold)
+       → the model's label at p(model's label). Its confidence is the offline evidence for it, so a risky
+       workflow starts only when the offline router backs it; otherwise the core answers from knowledge.
+    """
+    probability = dict(offline.ranked)
+    picked = choice.workflow
+    supported = probability.get(picked, 0.0) if picked is not None else None
+    votes: dict[str, Any] = {
+        "offline": [offline.label, round(offline.confidence, 4)],
+        "model": picked,
+        "agreed": picked is not None and picked == offline.label,
+        "model_probability": None if supported is None else round(supported, 4),
+        "support_floor": SUPPORT_FLOOR,
+    }
+
+    def decided(rule: str, route: Route) -> RouteDecision:
+        return RouteDecision(route, rule, {**votes, "rule": rule})
+
+    if picked is None:
+        return decided("no_model_vote", offline)
+    if picked == offline.label:
+        return decided("agreed", offline)
+    offline_threshold = threshold(offline.label) if offline.label is not None else None
+    offline_confident = offline_threshold is not None and offline.confidence >= offline_threshold
+    if picked == human or (offline.label == human and offline_confident):
+        return decided("person_requested", Route(human, probability.get(human, 0.0), offline.ranked))
+    assert supported is not None
+    if offline_confident and supported < SUPPORT_FLOOR:
+        return decided("offline_kept", offline)
+    rule = "model_supported" if offline_confident else "offline_unsure"
+    return decided(rule, Route(picked, supported, offline.ranked))

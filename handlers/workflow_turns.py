@@ -10,6 +10,7 @@ from escalation.service import Escalation, ProposalResult
 from handlers.conversations import Conversation, ConversationStore
 from handlers.decisions import DecisionRecord
 from handlers.errors import HandlersError
+from handlers.grounding import CUSTOMER, LOOKUP, MODEL, ground
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Reply
 from handlers.workflows import INPUT_MODELS, QUESTIONS, CustomerDirectory, extract, missing, validate
 
@@ -17,6 +18,7 @@ MAX_ASKS = 2
 _ASKS = "_asks"
 _CONFIDENCE = "_confidence"
 _REQUEST = "_request"  # the message that started the workflow: what approvers read as "in their words"
+_SOURCES = "_sources"  # input name -> where its value came from: customer | model | lookup
 
 
 def describe_action(workflow: str, params: dict[str, Any]) -> str:
@@ -65,10 +67,24 @@ class WorkflowTurns:
         preset: dict[str, Any] | None = None,
     ) -> list[Outbound]:
         fields = list(INPUT_MODELS[self._model(workflow)].model_fields)
-        # what the customer literally wrote wins over a model's (already validated) reading of it
-        gathered = {**(preset or {}), **extract(text, wanted=fields)}
-        if "reason" in fields and "reason" not in gathered and len(text.split()) >= 5:
-            gathered["reason"] = text[:500]  # the request itself usually says what went wrong
+        gathered: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        if preset:
+            # a model's value stands only if the customer wrote it; otherwise it is asked for like any other
+            said = await self._conversations.customer_texts(conversation.key)
+            grounding = ground(preset, [*said, text])
+            for why in grounding.dropped.values():
+                record.note(f"dropped the model's {why}; the customer is asked instead")
+            gathered.update(grounding.kept)
+            sources.update(dict.fromkeys(grounding.kept, MODEL))
+        if "reason" in fields and len(text.split()) >= 5:
+            # the request itself usually says what went wrong, and in the customer's words, not a model's
+            gathered["reason"], sources["reason"] = text[:500], CUSTOMER
+        # what the customer literally wrote wins over a model's reading of it
+        extracted = extract(text, wanted=fields)
+        gathered.update(extracted)
+        sources.update(dict.fromkeys(extracted, CUSTOMER))
+        gathered[_SOURCES] = sources
         # the router's confidence in the request itself, not in the follow-up answers, is what policy judges
         gathered[_CONFIDENCE] = record.route_confidence or 0.0
         gathered[_REQUEST] = text[:2000]
@@ -102,6 +118,7 @@ class WorkflowTurns:
                 )
             conversation.gathered[_ASKS] = asks
         conversation.gathered.update(found)
+        conversation.gathered[_SOURCES] = {**_sources_of(conversation), **dict.fromkeys(found, CUSTOMER)}
         record.note(f"continued {workflow}, found {sorted(found) or 'nothing'}")
         return await self._advance(inbound, conversation, record)
 
@@ -111,6 +128,7 @@ class WorkflowTurns:
         workflow = conversation.active_workflow
         assert workflow is not None
         inputs = {k: v for k, v in conversation.gathered.items() if not k.startswith("_")}
+        record.input_sources = {name: _sources_of(conversation).get(name, CUSTOMER) for name in inputs}
         needed = missing(self._model(workflow), inputs)
         if needed:
             return await self._ask(conversation, record, needed[0])
@@ -118,7 +136,7 @@ class WorkflowTurns:
         if checked.inputs is None:
             bad = checked.problems[0].split(":")[0]
             record.note(f"invalid input: {'; '.join(checked.problems)}")
-            conversation.gathered.pop(bad, None)
+            _forget(conversation, bad)
             return await self._ask(conversation, record, bad, prefix="That doesn't look right. ")
         params = checked.inputs.model_dump()
         if self._model(workflow) == "change_email":
@@ -138,11 +156,14 @@ class WorkflowTurns:
         customer = await self._directory.find_customer_by_email(params["current_email"]) if self._directory else None
         # never act on an account that belongs to another org than the one this conversation is scoped to
         if customer is None or (inbound.org is not None and customer.org != inbound.org):
-            conversation.gathered.pop("current_email", None)
+            _forget(conversation, "current_email")
             record.note("no account with that email in this org")
             return await self._ask(
                 conversation, record, "current_email", prefix="I couldn't find an account with that email address. "
             )
+        sources = _sources_of(conversation)
+        sources["customer_id"] = LOOKUP  # found by the address the customer gave
+        conversation.gathered[_SOURCES] = sources
         return {"customer_id": customer.id, "new_email": params["new_email"]}
 
     async def _propose(
@@ -159,6 +180,8 @@ class WorkflowTurns:
         policy = self._escalation.policy.workflow(workflow)
         assert policy is not None and policy.action is not None
         amount = params.get("amount_cents")
+        sources = _sources_of(conversation)
+        record.input_sources = {name: sources.get(name, CUSTOMER) for name in params}
         proposal = ProposedAction(
             workflow=workflow,
             action=policy.action,
@@ -170,8 +193,11 @@ class WorkflowTurns:
             confidence=confidence,
             amount_cents=amount if isinstance(amount, int) else None,
             request_text=request_text,
+            input_sources=record.input_sources,
         )
-        record.tool_calls.append({"workflow": workflow, "action": policy.action, "params": params})
+        record.tool_calls.append(
+            {"workflow": workflow, "action": policy.action, "params": params, "sources": record.input_sources}
+        )
         result = await self._escalation.propose(proposal, summary=f"{inbound.author.id}: {inbound.text[:300]}")
         self._record_outcome(record, result)
         conversation.active_workflow, conversation.gathered, conversation.asked_for = None, {}, None
@@ -245,3 +271,16 @@ class WorkflowTurns:
         record.outcome, record.handoff_id = "handed_off", handoff.id
         record.reply = "I've asked a person from our team to join; they'll reply here shortly."
         return [Reply(conversation.key, record.reply, record.id), HandoffNotice(handoff, f"Please take over: {reason}")]
+
+
+def _sources_of(conversation: Conversation) -> dict[str, str]:
+    stored = conversation.gathered.get(_SOURCES)
+    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+def _forget(conversation: Conversation, name: str) -> None:
+    """An input that has to be asked again: its value and where it came from both go."""
+    conversation.gathered.pop(name, None)
+    sources = _sources_of(conversation)
+    sources.pop(name, None)
+    conversation.gathered[_SOURCES] = sources

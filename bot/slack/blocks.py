@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from escalation.formatting import AMOUNT, describe_params, money
+from escalation.formatting import AMOUNT, approval_input_facts, describe_params, money
 from escalation.models import Approval, ApprovalState, Handoff, HandoffState
 from handlers.models import ActionKind, Button, Citation, Reply
 
@@ -114,13 +114,15 @@ def approval_card(approval: Approval, facts: CardFacts) -> list[Block]:
         facts.thread_link,
     )
     title = f"{'Undo' if approval.rollback_of else 'Approval needed'}: {approval.action}{_amount_line(approval)}"
+    # each input on its own line, saying where it came from: a value the customer never typed stands out
+    inputs = "\n".join(f"{escape(key)}={escape(shown)}" for key, shown in approval_input_facts(approval))
     fields = [
         f"*Customer*\n<@{approval.requested_by}>"
         if approval.requested_by.startswith("U")
         else f"*Customer*\n{escape(approval.requested_by)}",
         f"*Org*\n{escape(approval.org or 'none')}",
         f"*Action*\n`{approval.workflow}` → `{approval.action}`",
-        f"*Inputs*\n{escape(describe_params(approval.params)) or 'none'}",
+        f"*Inputs*\n{inputs or 'none'}",
         f"*Risk*\n{approval.risk.value}",
         f"*Confidence*\n{f'{confidence:.2f}' if confidence is not None else 'n/a'}",
         f"*Rule*\n`{approval.rule}`",

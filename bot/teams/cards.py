@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from escalation.formatting import AMOUNT, describe_params, money
+from escalation.formatting import AMOUNT, approval_input_facts, money
 from escalation.models import Approval, ApprovalState, Handoff, HandoffState
 from handlers.models import Citation, Reply
 
@@ -96,7 +96,8 @@ def approval_card(approval: Approval, *, summary: str, reason: str, decided_by: 
             [
                 ("Why", reason),
                 ("Org", approval.org or "—"),
-                ("Inputs", describe_params(approval.params)),
+                # one fact per input, saying where it came from: a value the customer never typed stands out
+                *approval_input_facts(approval),
                 ("Requested by", approval.requested_by),
                 ("Approval", approval.id),
             ]
