@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
+from handlers.llm import LanguageModel
 from knowledge.ingest import IngestOptions
 from tests.adapter.slack.harness import SECRET, STAFF_CHANNEL, Rig
 from tests.conftest import empty_queue, own_queue
@@ -61,12 +63,14 @@ async def prepared(services: Services) -> Services:
 
 
 @asynccontextmanager
-async def serve_slack(services: Services, config: Settings, fake: FakeSlack, queue: App) -> AsyncIterator[Rig]:
+async def serve_slack(
+    services: Services, config: Settings, fake: FakeSlack, queue: App, *, language_model: LanguageModel | None = None
+) -> AsyncIterator[Rig]:
     """The real aiohttp app with the Slack adapter mounted, its Web API calls going to `fake`, and a turn
-    worker answering what it stores."""
+    worker answering what it stores (with `language_model`, configured by `config`'s LLM_* settings)."""
     await empty_queue(services)
     config, worker = own_queue(config)
-    core = await build_core(services)
+    core = await build_core(dataclasses.replace(services, settings=config), language_model=language_model)
     async with open_redis(config) as redis:
         adapter = SlackAdapter(
             settings=config,
