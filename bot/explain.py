@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.audit_format import describe
+from bot.explain_model import model_steps
 from bot.explain_route import input_lines, route_lines, tool_call_lines
 from escalation.audit import AuditEvent
 from escalation.formatting import describe_params
@@ -37,11 +38,8 @@ def explain(record: DecisionRecord, approval: Approval | None, events: list[Audi
                 f"(dense {scores.get('dense', 0):.3f}, lexical {scores.get('lexical', 0):.3f})"
             )
         step += 1
-    if record.model:
-        lines.append(
-            f"{step}. Model: {record.model}, prompt {record.prompt_version or '—'}; tokens {record.prompt_tokens} in / "
-            f"{record.completion_tokens} out, cost ${record.cost_usd:.4f}"
-        )
+    for heading, *details in model_steps(record):
+        lines += [f"{step}. {heading}", *details]
         step += 1
     for line in [*tool_call_lines(record), *input_lines(record)]:
         lines.append(f"{step}. {line}")

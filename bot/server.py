@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bot.llm_openai import OpenAIChatModel
+from bot.model_health import judge, recent_calls
 from bot.queue_health import queue_health
 from bot.services import Services
 from bot.slack.app import SlackAdapter
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis", aioredis.Redis)
 SLACK: web.AppKey[SlackAdapter | None] = web.AppKey("slack")
+CORE: web.AppKey[Core | None] = web.AppKey("core")
 
 
 HEALTH_TIMEOUT = 2.0
@@ -139,12 +142,28 @@ async def _slack(slack: SlackAdapter | None) -> list[_Check]:
     return [("slack", status, [] if status == "ok" else [f"Slack: {status}"])]
 
 
+async def _model(services: Services, core: Core | None) -> list[_Check]:
+    model = core.language_model if core is not None else None
+    if not isinstance(model, OpenAIChatModel):
+        return []  # no model configured: the offline answerer needs no endpoint
+    try:
+        calls = await _within(recent_calls(services.pool))
+    except Exception:  # PostgreSQL's own check says why; this process's view still tells something
+        calls = []
+    status = judge(calls, model.health())
+    return [("model", status.shown(), status.problems())]
+
+
 async def healthz(request: web.Request) -> web.Response:
     """All checks at once, each within `HEALTH_TIMEOUT` seconds. "down" (503) when PostgreSQL or Slack fails;
-    "degraded" (200) while customers are still answered: Redis down, or turns waiting longer than
-    `HEALTH_MAX_QUEUE_AGE` or failing again and again; "ok" otherwise. `problems` says why, a line each."""
+    "degraded" (200) while customers are still answered: Redis down, turns waiting longer than
+    `HEALTH_MAX_QUEUE_AGE` or failing again and again, or the model endpoint failing (turns answer offline);
+    "ok" otherwise. `problems` says why, a line each."""
     found = await asyncio.gather(
-        _database(request.app[SERVICES]), _redis(request.app[REDIS]), _slack(request.app[SLACK])
+        _database(request.app[SERVICES]),
+        _redis(request.app[REDIS]),
+        _slack(request.app[SLACK]),
+        _model(request.app[SERVICES], request.app[CORE]),
     )
     results = [check for group in found for check in group]
     checks = {name: shown for name, shown, _ in results}
@@ -194,6 +213,7 @@ def build_app(
     app[SERVICES] = services
     app[REDIS] = redis
     app[SLACK] = slack
+    app[CORE] = core
     if slack is not None:
         slack.mount(app)
     if services.settings.teams_enabled:

@@ -37,6 +37,7 @@ from knowledge.search import HybridSearcher
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 4000
+OFFLINE_ANSWERER = ("offline-grounded", "extractive-1")  # quotes the best passages (handlers/answering.py)
 SORRY = "Sorry, something went wrong on our side. A person from our team will follow up here shortly."
 
 NO_TOOLS_NOTE = "the model does not call tools; the offline router routes"
@@ -85,6 +86,11 @@ class Core:
             return await self._staff.handle(inbound)
         started = time.perf_counter()
         record = DecisionRecord(
+    @property
+    def language_model(self) -> LanguageModel | None:
+        """The model this core asks, if any (for /healthz)."""
+        return self._model
+
             id=inbound.decision_id or new_decision_id(),
             conversation_key=inbound.conversation_key,
             org=inbound.org,
@@ -222,7 +228,8 @@ class Core:
         ]
         draft = grounded_answer(text, results)
         record.confidence = draft.confidence
-        record.model, record.prompt_version = "offline-grounded", "extractive-1"
+        # `record.model` names the answerer of the reply; each model call of the turn is on `record.model_calls`
+        record.model, record.prompt_version = OFFLINE_ANSWERER
         threshold = self._threshold(self._config.answer_workflow)
         if results and draft.confidence >= threshold:
             answer, citations = draft.text, draft.citations
@@ -232,7 +239,9 @@ class Core:
                 )
                 if drafted.text is not None:
                     answer, citations = drafted.text, drafted.citations
+                    record.model, record.prompt_version = self._model.name, self._template.label
                 elif drafted.not_found:
+                    record.model, record.prompt_version = self._model.name, self._template.label
                     record.note("the model found no answer in the retrieved passages")
                     return await self._not_sure(
                         inbound, conversation, record, text, route=route, confidence=draft.confidence

@@ -39,6 +39,7 @@ class BreakerSnapshot:
     opened_at: datetime | None  # when it last opened; None while closed
     times_opened: int  # from closed to open, since the process started (a failed trial is the same outage)
     last_error: str | None
+    last_verdict_at: datetime | None  # when a call last succeeded or failed in this process
 
 
 class CircuitBreaker:
@@ -62,6 +63,7 @@ class CircuitBreaker:
         self._opened_at: datetime | None = None
         self._times_opened = 0
         self._last_error: str | None = None
+        self._verdict_at: datetime | None = None
 
     def before_call(self) -> None:
         """Let a call through, or raise `LLMCircuitOpen` at once (no time spent, nothing sent)."""
@@ -85,11 +87,13 @@ class CircuitBreaker:
         if self._state is not CircuitState.CLOSED:
             log.info("LLM circuit closed: the endpoint answered again")
         self._state, self._failures, self._opened_at = CircuitState.CLOSED, 0, None
+        self._verdict_at = self._now()
 
     def failed(self, error: str) -> bool:
         """The endpoint could not be reached, timed out or failed (5xx). True when this failure opened the circuit."""
         self._failures += 1
         self._last_error = error
+        self._verdict_at = self._now()
         if self._state is CircuitState.OPEN:
             return False  # a call that was sent before the circuit opened
         if self._state is CircuitState.HALF_OPEN:
@@ -122,6 +126,7 @@ class CircuitBreaker:
             opened_at=self._opened_at,
             times_opened=self._times_opened,
             last_error=self._last_error,
+            last_verdict_at=self._verdict_at,
         )
 
 

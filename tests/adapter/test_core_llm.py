@@ -15,6 +15,7 @@ from handlers.core import Core
 from handlers.decisions import DecisionStore
 from handlers.llm import PriceTable
 from handlers.models import InboundMessage, Platform, Reply
+from handlers.prompts import load_prompt
 from knowledge.ingest import IngestOptions
 from tests.fakes.openai_server import Delay, FakeOpenAI, RawBody, Status
 from tests.fakes.openai_server import Reply as Say
@@ -66,7 +67,7 @@ async def test_a_cited_draft_is_used_with_its_citations(core: Core, services: Se
     assert (
         "[1] Resetting a forgotten password" in prompt and "Customer question:\nHow do I reset my password?" in prompt
     )
-    assert record.model == "openai:gpt-test" and record.prompt_version == "answer@2026-11-25.1"  # type: ignore[attr-defined]
+    assert record.model == "openai:gpt-test" and record.prompt_version == load_prompt("answer").label  # type: ignore[attr-defined]
     # two calls: choosing the tool, then drafting the answer
     assert (record.prompt_tokens, record.completion_tokens) == (24, 6)  # type: ignore[attr-defined]
     assert record.cost_usd == pytest.approx(24 / 1e6 * 1 + 6 / 1e6 * 2)  # type: ignore[attr-defined]
