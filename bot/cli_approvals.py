@@ -29,8 +29,14 @@ def _show(approval: Approval) -> None:
         markup=False,
     )
     if approval.input_sources:  # a value the customer never typed stands out before anyone approves it
-        inputs = "; ".join(f"{key}={shown}" for key, shown in approval_input_facts(approval))
-        out.print(f"  inputs: {inputs}", highlight=False, markup=False)
+        out.print(f"  inputs: {_inputs(approval)}", highlight=False, markup=False)
+
+
+def _inputs(approval: Approval) -> str:
+    """Each input with where it came from, when the conversation core said; else the params as JSON."""
+    if not approval.input_sources:
+        return json.dumps(approval.params)
+    return "; ".join(f"{key}={shown}" for key, shown in approval_input_facts(approval))
 
 
 def _params(pairs: list[str] | None) -> dict[str, Any]:
@@ -51,14 +57,14 @@ async def list_approvals(
     """Recent approvals, newest first."""
     async with open_services(settings(), check_embedder=False) as services:
         approvals = await services.escalation.list_approvals(states=tuple(state) if state else None)
-    table = Table("id", "state", "workflow", "action", "params", "requested by", "decided by", "created")
+    table = Table("id", "state", "workflow", "action", "inputs", "requested by", "decided by", "created")
     for a in approvals:
         table.add_row(
             a.id,
             a.state.value,
             a.workflow,
             a.action,
-            json.dumps(a.params),
+            _inputs(a),
             a.requested_by,
             a.decided_by or "",
             f"{a.created_at:%Y-%m-%d %H:%M}",

@@ -65,6 +65,12 @@ def test_a_confident_offline_request_for_a_person_beats_the_model() -> None:
     assert decided.route.confidence == 0.97
 
 
+def test_a_confident_offline_request_for_a_person_wins_even_over_a_supported_pick() -> None:
+    route = offline(("talk_to_human", 0.62), ("answer", 0.3), ("out_of_scope", 0.05))
+    decided = combined_route(ToolChoice("answer"), route, threshold=threshold)
+    assert decided.route == route
+
+
 def test_a_model_only_pick_never_clears_a_threshold_on_its_word() -> None:
     """Whatever the offline ranking, a pick it does not back never gets a confidence it does not give."""
     for route in [
