@@ -154,7 +154,8 @@ def _directive(segment: str, *, user: str, tool_text: str, context: str) -> Dire
     claim_at = _CLAIM.search(segment)
     action = segment[: claim_at.start()] if claim_at else segment
     claim = segment[claim_at.end() :].strip(" .\"'") if claim_at else None
-    explicit = next((m for m in _EXPLICIT_CALL.finditer(action) if _is_tool_name(m, tool_text)), None)
+    names = set(re.findall(r'"name": "([^"]+)"', tool_text))
+    explicit = next((m for m in _EXPLICIT_CALL.finditer(action) if _is_tool_name(m, names)), None)
     tool = explicit.group(2).lower() if explicit else _keyword_tool(action)
     if tool is None and claim is None:  # "use the example order number": for what the customer asked
         tool = _keyword_tool(user)
@@ -172,11 +173,11 @@ def _directive(segment: str, *, user: str, tool_text: str, context: str) -> Dire
     return Directive(segment, tool, explicit is not None, arguments, times, claim or None)
 
 
-def _is_tool_name(match: re.Match[str], tool_text: str) -> bool:
+def _is_tool_name(match: re.Match[str], offered: set[str]) -> bool:
     """ "call refund" names a tool; "use the example order number" does not."""
     verb, name = match.group(1).lower(), match.group(2)
     named = verb in {"call", "invoke"} or bool(match.group(3))
-    return named or "_" in name or f'"{name.lower()}"' in tool_text.lower()
+    return named or "_" in name or name.lower() in offered
 
 
 def _keyword_tool(text: str) -> str | None:

@@ -21,7 +21,7 @@ says so."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from escalation.models import Approval, ApprovalState
@@ -96,8 +96,7 @@ class Evidence:
     approvals: list[Approval]
     runs: list[Run]
     calls: list[Call]  # model requests
-    published: str  # the text of the org's own knowledge documents, titles included
-    notes: list[str] = field(default_factory=list)
+    published: str  # what the org's knowledge base (titles too) and the bot's fixed questions show
 
     @property
     def words(self) -> str:
