@@ -128,18 +128,49 @@ def kpi_lines(now: Kpis, before: Kpis, *, minutes_per_ticket: float) -> list[Kpi
             f"{before.failed_actions} / {before.rollbacks}",
             _count_change(now.failed_actions + now.rollbacks, before.failed_actions + before.rollbacks),
         ),
-        KpiLine(
-            "Cost per completed task",
-            money(now.cost_per_task),
-            money(before.cost_per_task),
-            _relative_change(now.cost_per_task, before.cost_per_task),
-        ),
+        KpiLine("Cost per completed task", cost_per_task(now), cost_per_task(before), _cost_change(now, before)),
         KpiLine(
             "Rework hours avoided",
             f"{now.rework_hours_avoided:g} h ({now.resolved_without_human} × {minutes_per_ticket:g} min)",
             f"{before.rework_hours_avoided:g} h",
             _count_change(now.rework_hours_avoided, before.rework_hours_avoided),
         ),
+        *_model_lines(now, before),
+    ]
+
+
+def cost_per_task(kpis: Kpis) -> str:
+    """Never $0 for calls nobody priced: "price unknown", with what is known as a lower bound."""
+    if not kpis.cost_unknown or kpis.cost_per_task is None:
+        return money(kpis.cost_per_task)
+    if kpis.cost_usd == 0:
+        return "price unknown"
+    return f"≥ {money(kpis.cost_per_task)} (some prices unknown)"
+
+
+def _cost_change(now: Kpis, before: Kpis) -> str:
+    # a change against a cost nobody knows would be made up
+    return "" if now.cost_unknown or before.cost_unknown else _relative_change(now.cost_per_task, before.cost_per_task)
+
+
+def model_endpoint(kpis: Kpis) -> str:
+    """How many turns went without the model because it was unreachable or slow, and how often the circuit opened."""
+    if not kpis.model_turns:
+        return NONE
+    opened = f"; circuit opened {kpis.circuit_opened}×" if kpis.circuit_opened else ""
+    return f"{kpis.offline_turns} of {kpis.model_turns:,} turns answered offline (model unreachable or slow{opened})"
+
+
+def _model_lines(now: Kpis, before: Kpis) -> list[KpiLine]:
+    if not (now.model_turns or before.model_turns):
+        return []  # no model configured: nothing to say about one
+    return [
+        KpiLine(
+            "Model endpoint",
+            model_endpoint(now),
+            model_endpoint(before),
+            _count_change(now.offline_turns, before.offline_turns),
+        )
     ]
 
 

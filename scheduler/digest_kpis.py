@@ -17,7 +17,11 @@ Definitions (the README's "Weekly digest" section says the same in prose):
   with changes (both by a person), denied, expired, approved by policy, still pending.
 - approval turnaround: request to a person's decision, over approvals a person decided.
 - failed actions: approvals whose action ended failed in the week; rollbacks: actions rolled back in the week.
-- cost per completed task: model cost of every decision in the week ÷ resolved conversations.
+- cost per completed task: model cost of every decision in the week ÷ resolved conversations; "price unknown"
+  when a decision called a model missing from LLM_PRICES (a free model, priced 0/0, is $0).
+- model endpoint: of the decisions that called the model (or meant to), those where a call went unanswered
+  (unreachable, too slow for the turn's deadline, or skipped by the open circuit): they were answered
+  without it; and how often the circuit opened.
 - rework hours avoided: resolved without a human × MINUTES_PER_TICKET ÷ 60.
 """
 
@@ -76,6 +80,10 @@ class Kpis:
     tokens: int = 0
     cost_usd: float = 0.0
     rework_hours_avoided: float = 0.0
+    model_turns: int = 0
+    offline_turns: int = 0
+    circuit_opened: int = 0
+    cost_unknown: int = 0  # decisions whose cost is not known: `cost_usd` is then a lower bound
 
     @property
     def automation_rate(self) -> float | None:
@@ -194,4 +202,8 @@ def compute(
         tokens=sum(row.tokens for row in costs),
         cost_usd=round(cost, 6),
         rework_hours_avoided=round(automated * minutes_per_ticket / 60, 2),
+        model_turns=sum(row.model_turns for row in costs),
+        offline_turns=sum(row.offline_turns for row in costs),
+        circuit_opened=sum(row.circuit_opened for row in costs),
+        cost_unknown=sum(row.cost_unknown for row in costs),
     )

@@ -12,9 +12,12 @@ from typing import Any, LiteralString
 
 from psycopg.types.json import Jsonb
 
+from handlers.llm import CallOutcome
+from handlers.llm_health import CIRCUIT_OPENED
 from scheduler.slots import Pool
 
 POLICY_AUTO = "policy:auto"
+UNANSWERED = [CallOutcome.UNAVAILABLE.value, CallOutcome.TIMEOUT.value, CallOutcome.SKIPPED.value]
 # A customer asking again about the same document this soon after an answer means the answer missed.
 REASK_WINDOW: LiteralString = "30 minutes"
 
@@ -74,6 +77,10 @@ class CostRow:
     decisions: int
     tokens: int
     cost_usd: float
+    model_turns: int = 0  # decisions that called the model, or meant to
+    offline_turns: int = 0  # of those, the ones where a call went unanswered: unreachable, too slow, circuit open
+    circuit_opened: int = 0  # calls whose failure opened the circuit breaker
+    cost_unknown: int = 0  # decisions with a call of an unpriced model: their cost is not known
 
 
 @dataclass(frozen=True)
@@ -193,8 +200,16 @@ WHERE (%(org)s::text IS NULL OR org = %(org)s)
 ORDER BY created_at, id
 """
 
+# Model call outcomes (handlers.llm.CallOutcome): a turn went without the model when a call was unavailable,
+# timed out or was skipped by the open circuit; the failure that opened it says so in its detail.
 _COSTS: LiteralString = """
-SELECT org, route, count(*), sum(prompt_tokens + completion_tokens), sum(cost_usd)
+SELECT org, route, count(*), sum(prompt_tokens + completion_tokens), sum(cost_usd),
+       count(*) FILTER (WHERE model_calls <> '[]'::jsonb),
+       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(model_calls) c
+                                      WHERE c ->> 'outcome' = ANY(%(unanswered)s))),
+       coalesce(sum((SELECT count(*) FROM jsonb_array_elements(model_calls) c
+                      WHERE c ->> 'detail' LIKE %(opened)s)), 0),
+       count(*) FILTER (WHERE cost_unknown)
 FROM decisions
 WHERE created_at >= %(start)s AND created_at < %(end)s AND (%(org)s::text IS NULL OR org = %(org)s)
 GROUP BY org, route ORDER BY org NULLS FIRST, route NULLS FIRST
@@ -249,7 +264,14 @@ class DigestQueries:
         self._pool = pool
 
     async def _rows(self, query: LiteralString, start: datetime, end: datetime, org: str | None) -> list[Any]:
-        params = {"start": start, "end": end, "org": org, "auto": POLICY_AUTO}
+        params = {
+            "start": start,
+            "end": end,
+            "org": org,
+            "auto": POLICY_AUTO,
+            "unanswered": UNANSWERED,
+            "opened": f"%{CIRCUIT_OPENED}%",
+        }
         async with self._pool.connection() as conn:
             return await (await conn.execute(query, params)).fetchall()
 
@@ -265,7 +287,10 @@ class DigestQueries:
 
     async def costs(self, start: datetime, end: datetime, *, org: str | None) -> list[CostRow]:
         rows = await self._rows(_COSTS, start, end, org)
-        return [CostRow(row[0], row[1], int(row[2]), int(row[3] or 0), float(row[4] or 0.0)) for row in rows]
+        return [
+            CostRow(row[0], row[1], int(row[2]), int(row[3] or 0), float(row[4] or 0.0), *(int(n) for n in row[5:9]))
+            for row in rows
+        ]
 
     async def errors(self, start: datetime, end: datetime, *, org: str | None) -> list[ErrorRow]:
         return [ErrorRow(*row) for row in await self._rows(_ERRORS, start, end, org)]

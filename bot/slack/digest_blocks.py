@@ -63,7 +63,14 @@ def _kpis(digest: Digest) -> list[Block]:
     for line in kpi_lines(digest.kpis, digest.previous, minutes_per_ticket=digest.minutes_per_ticket):
         change = f"  {line.change}" if line.change else ""
         fields.append(f"*{_esc(line.label)}*\n{_esc(line.value)}{change}\n_last week: {_esc(line.previous)}_")
-    return [{"type": "section", "fields": [{"type": "mrkdwn", "text": _cut(f, MAX_FIELD)} for f in fields[:10]]}]
+    # a section holds at most MAX_FIELDS fields: the rest (the model endpoint's line) go in a second one
+    return [
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": _cut(f, MAX_FIELD)} for f in fields[i : i + MAX_FIELDS]],
+        }
+        for i in range(0, len(fields), MAX_FIELDS)
+    ]
 
 
 def _breakdown(title: str, rows: tuple[Breakdown, ...]) -> list[Block]:
