@@ -18,7 +18,7 @@ import logging
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import openai
 from openai.types.chat import (
@@ -34,6 +34,7 @@ from handlers.llm import (
     LLMBadResponse,
     LLMError,
     LLMTimeout,
+    LLMToolsRefused,
     LLMUnavailable,
     Message,
     PriceTable,
@@ -46,6 +47,7 @@ from handlers.llm_health import CIRCUIT_OPENED, BreakerSnapshot, CircuitBreaker,
 log = logging.getLogger(__name__)
 
 _EXCERPT = 200  # characters of a server's text quoted in an error message
+_NOT_ABOUT_TOOLS = frozenset({401, 403, 404, 408, 429})  # the key, the model, time, rate: whatever the text says
 # requests the client sent for the call running in this task, retries included (see `_count_attempt`)
 _ATTEMPTS: ContextVar[list[int] | None] = ContextVar("llm_attempts", default=None)
 
@@ -63,7 +65,6 @@ class _Request:
     tools: list[ToolSpec] | None
     temperature: float
     max_tokens: int
-    tool_choice: Literal["auto", "required"]
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,6 @@ class OpenAIChatModel:
         temperature: float = 0.0,
         max_tokens: int = 512,
         deadline: Deadline | None = None,
-        tool_choice: Literal["auto", "required"] = "auto",
     ) -> Completion:
         """One model call, within `deadline` when given. Raises `LLMCircuitOpen` at once while the breaker is
         open, and `LLMTimeout` without sending anything when the deadline is already used up."""
@@ -137,8 +137,14 @@ class OpenAIChatModel:
             )
         self.breaker.before_call()
         try:
-            completion = await self._call(_Request(messages, tools, temperature, max_tokens, tool_choice), deadline)
+            completion = await self._call(_Request(messages, tools, temperature, max_tokens), deadline)
         except LLMError as exc:
+            if isinstance(exc, LLMToolsRefused) and self.tool_support.refused(str(exc)):
+                log.warning(
+                    "LLM %s does not call tools (%s): routing calls stop; the offline router routes every message",
+                    self.name,
+                    exc,
+                )
             if _endpoint_failed(exc):
                 if self.breaker.failed(str(exc)):
                     exc.args = (f"{exc}; {CIRCUIT_OPENED}: the endpoint is skipped for {self.breaker.cooldown_s:g} s",)
@@ -158,7 +164,7 @@ class OpenAIChatModel:
             "unknown" if completion.cost_usd is None else f"{completion.cost_usd:.6f}",
             completion.finish_reason,
         )
-        if tools and tool_choice == "auto" and self.tool_support.replied(called_a_tool=bool(completion.tool_calls)):
+        if tools and self.tool_support.replied(called_a_tool=bool(completion.tool_calls)):
             log.warning(
                 "LLM %s does not call tools (%s): routing calls stop; the offline router routes every message",
                 self.name,
@@ -188,7 +194,7 @@ class OpenAIChatModel:
                     model=self._model,
                     messages=[_wire_message(message) for message in request.messages],
                     tools=[_wire_tool(tool) for tool in request.tools] if request.tools else openai.omit,
-                    tool_choice=request.tool_choice if request.tools else openai.omit,
+                    tool_choice="auto" if request.tools else openai.omit,
                     temperature=request.temperature,
                     max_tokens=request.max_tokens,
                     timeout=per_attempt,
@@ -202,7 +208,7 @@ class OpenAIChatModel:
             ) from None
         except openai.APIStatusError as exc:
             # `from None`: the client's message quotes the server's text, which we redact here
-            raise self._status_error(exc) from None
+            raise self._status_error(exc, tools_offered=bool(request.tools)) from None
         except openai.APITimeoutError as exc:
             raise LLMTimeout(
                 f"the LLM endpoint did not answer within {per_attempt:g} s ({_attempts(exc.request.headers)})"
@@ -304,10 +310,15 @@ class OpenAIChatModel:
             )
         return tuple(calls)
 
-    def _status_error(self, exc: openai.APIStatusError) -> LLMError:
+    def _status_error(self, exc: openai.APIStatusError, *, tools_offered: bool) -> LLMError:
         status = exc.status_code
         attempts = _attempts(exc.response.request.headers)
         detail = self._server_message(exc)
+        if tools_offered and status not in _NOT_ABOUT_TOOLS and "tool" in detail.lower():
+            return LLMToolsRefused(
+                f"the LLM endpoint refused a request offering tools (HTTP {status}, {attempts}): {detail}",
+                status=status,
+            )
         if status == 429:
             return LLMUnavailable(
                 f"the LLM endpoint kept rate-limiting requests (HTTP 429, {attempts}): {detail}", status=status

@@ -2,19 +2,19 @@
 
 A server that ignores `tools` (many local models) still got a routing call every turn: hundreds of junk
 tokens, up to minutes on a CPU, for nothing. One tiny request at start-up, offering one trivial tool and
-requiring a call, tells: a tool call means yes; a text reply, or a 4xx that mentions tools, means no, and the
-offline router routes every message. An endpoint that cannot be reached does not stop start-up: the answer
-stays unknown, routing calls are tried per turn (and stop if their replies never call a tool), and the
-circuit breaker applies.
+asking for it to be called, tells: a tool call means yes; a text reply, or a refusal that mentions tools
+(Ollama's 400 "does not support tools", older llama.cpp's 500 "tools param requires --jinja flag"), means
+no, and the offline router routes every message. An endpoint that cannot be reached does not stop start-up:
+the answer stays unknown, routing calls are tried per turn (and stop if their replies never call a tool),
+and the circuit breaker applies.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 from bot.llm_openai import OpenAIChatModel
-from handlers.llm import Deadline, LLMBadResponse, LLMError, Message, ToolSpec
+from handlers.llm import Deadline, LLMError, LLMToolsRefused, Message, ToolSpec
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,6 @@ _ASK = [
     Message("system", "You are being checked for tool calling. Call the ping tool; do not write any text."),
     Message("user", "ping"),
 ]
-_REJECTED_AS_SUCH = {401, 403, 404, 429}  # the key, the model name, rate limits: not a verdict on tools
 
 
 async def probe_tools(model: OpenAIChatModel, *, seconds: float = PROBE_SECONDS) -> bool | None:
@@ -55,21 +54,13 @@ async def probe_tools(model: OpenAIChatModel, *, seconds: float = PROBE_SECONDS)
 
 
 async def _ask(model: OpenAIChatModel, seconds: float) -> tuple[bool | None, str]:
-    deadline = Deadline(seconds)
-    choices: tuple[Literal["required", "auto"], ...] = ("required", "auto")
-    for choice in choices:
-        try:
-            completion = await model.complete(_ASK, tools=[_PING], max_tokens=32, deadline=deadline, tool_choice=choice)
-        except LLMBadResponse as exc:
-            text = str(exc)
-            if exc.status is None or exc.status in _REJECTED_AS_SUCH or "tool" not in text.lower():
-                return None, text
-            if choice == "required" and "tool_choice" in text:
-                continue  # it knows tools but not a required call: ask again the ordinary way
-            return False, f"it refused a request offering a tool: {text}"
-        except LLMError as exc:  # unreachable, 5xx, time-out, circuit open
-            return None, str(exc)
-        if completion.tool_calls:
-            return True, f"it called the {completion.tool_calls[0].name} tool when asked to"
-        return False, "it answered with text when a tool call was required (it ignores `tools`)"
-    return None, "the endpoint refused both ways of asking for a tool call"
+    # asked the way routing asks (tool_choice "auto"), so the verdict is what routing calls would get
+    try:
+        completion = await model.complete(_ASK, tools=[_PING], max_tokens=32, deadline=Deadline(seconds))
+    except LLMToolsRefused as exc:
+        return False, str(exc)
+    except LLMError as exc:  # unreachable, 5xx, time-out, a wrong key or model name, an unusable reply
+        return None, str(exc)
+    if completion.tool_calls:
+        return True, f"it called the {completion.tool_calls[0].name} tool when asked to"
+    return False, "it answered with text when asked to call a tool (it ignores `tools`)"

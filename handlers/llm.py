@@ -120,6 +120,14 @@ class LLMBadResponse(LLMError):
     """The endpoint refused the request (4xx) or answered with something unusable."""
 
 
+class LLMToolsRefused(LLMBadResponse):
+    """The endpoint refused a request because it offered tools: this model (or server) does not call tools.
+
+    Seen as a 400 from Ollama ("... does not support tools"), from vLLM without `--enable-auto-tool-choice`,
+    and as a 500 from older llama.cpp servers ("tools param requires --jinja flag"): not an outage.
+    """
+
+
 class BadPriceTable(HandlersError, ValueError):
     """A price table setting cannot be read; the message names the bad part."""
 

@@ -6,7 +6,8 @@ seconds, so a dead endpoint costs a turn no time. After the cool-down it is half
 (the others still fail at once); its success closes the breaker, its failure opens it for another cool-down.
 
 Tool support: unknown until the start-up probe says, and learned at run time too: when requests that offer
-tools get `give_up_after` replies in a row without a tool call, the model does not call tools.
+tools get `give_up_after` replies in a row without a tool call, or one refusal because of the tools, the
+model does not call tools.
 """
 
 from __future__ import annotations
@@ -143,6 +144,12 @@ class ToolSupport:
 
     def probed(self, supported: bool | None, reason: str) -> None:
         self.known, self.reason = supported, reason
+
+    def refused(self, reason: str) -> bool:
+        """The endpoint refused a request because it offered tools. True when this is news."""
+        news = self.known is not False
+        self.known, self.reason = False, reason
+        return news
 
     def replied(self, *, called_a_tool: bool) -> bool:
         """One reply to a request that offered tools. True when this reply made us stop offering them."""

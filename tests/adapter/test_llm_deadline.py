@@ -24,6 +24,7 @@ from handlers.llm import (
     LLMBadResponse,
     LLMCircuitOpen,
     LLMTimeout,
+    LLMToolsRefused,
     LLMUnavailable,
     Message,
     PriceTable,
@@ -200,28 +201,41 @@ async def test_a_model_that_never_calls_tools_is_noticed_at_run_time(
     assert "does not call tools (3 replies in a row to requests offering tools called none)" in caplog.text
 
 
+async def test_a_refusal_because_of_tools_is_learned_at_once_and_is_no_outage(
+    fake: FakeOpenAI, make_model: MakeModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.script(Status(500, "tools param requires --jinja flag"), Reply("drafted"))
+    model = make_model(max_retries=0, breaker=CircuitBreaker(failures=1, cooldown_s=60))
+    with caplog.at_level(logging.WARNING, logger="bot.llm_openai"), pytest.raises(LLMToolsRefused):
+        await model.complete(QUESTION, tools=[TOOL])
+    assert model.supports_tools is False
+    assert "does not call tools (the LLM endpoint refused a request offering tools (HTTP 500" in caplog.text
+    assert (await model.complete(QUESTION)).text == "drafted"  # the breaker did not open: the endpoint is up
+    assert model.health().breaker.state is CircuitState.CLOSED
+
+
 @pytest.mark.parametrize(
     ("server", "script", "verdict", "words"),
     [
         ({}, [Reply(None, tool_calls=(("ping", "{}"),))], True, "calls tools"),
-        ({"ignore_tools": True}, [], False, "does not call tools (it answered with text when a tool call was"),
+        ({"ignore_tools": True}, [], False, "does not call tools (it answered with text when asked to call a tool"),
         (
             {"reject_tools": "registry.ollama.ai/library/gemma:2b does not support tools"},
             [],
             False,
-            "does not call tools (it refused a request offering a tool: the LLM endpoint rejected the request "
-            "(HTTP 400): registry.ollama.ai/library/gemma:2b does not support tools)",
+            "does not call tools (the LLM endpoint refused a request offering tools (HTTP 400, 1 attempt): "
+            "registry.ollama.ai/library/gemma:2b does not support tools)",
         ),
         (
             {},
-            [Status(400, "tool_choice 'required' is not supported"), Reply(None, tool_calls=(("ping", "{}"),))],
-            True,
-            "calls tools",
+            [Status(500, "tools param requires --jinja flag")],  # an older llama.cpp server
+            False,
+            "does not call tools (the LLM endpoint refused a request offering tools (HTTP 500, 1 attempt)",
         ),
         ({"fail_with": 500}, [], None, "could not check whether it calls tools"),
         ({}, [Status(401, "bad key")], None, "could not check whether it calls tools (the LLM endpoint rejected"),
     ],
-    ids=["calls", "ignores-tools", "rejects-tools", "no-required-choice", "server-error", "bad-key"],
+    ids=["calls", "ignores-tools", "ollama-400", "llama.cpp-500", "server-error", "bad-key"],
 )
 async def test_the_start_up_probe_says_once_whether_the_model_calls_tools(
     fake: FakeOpenAI,
@@ -242,7 +256,7 @@ async def test_the_start_up_probe_says_once_whether_the_model_calls_tools(
     [line] = [record.getMessage() for record in caplog.records if record.name == "bot.llm_probe"]
     assert f"LLM openai:fake-chat at {fake.base_url}" in line and words in line
     first = fake.chat_requests[0]
-    assert first["tools"][0]["function"]["name"] == "ping" and first["tool_choice"] == "required"
+    assert first["tools"][0]["function"]["name"] == "ping" and first["tool_choice"] == "auto"  # as routing asks
 
 
 async def test_a_probe_of_an_unreachable_endpoint_returns_quickly_and_leaves_tools_unknown(

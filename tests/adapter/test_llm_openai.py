@@ -246,10 +246,11 @@ async def test_rate_limits_beyond_the_retries_make_the_endpoint_unavailable(
 @pytest.mark.parametrize(
     ("status", "words"),
     [
-        (400, "rejected the request (HTTP 400): this model does not support tools"),
+        # a refusal that names the tools it was offered: the model does not call tools (LLMToolsRefused)
+        (400, "refused a request offering tools (HTTP 400, 1 attempt): this model does not support tools"),
         (401, "rejected the API key (HTTP 401)"),
         (404, "does not know model 'fake-chat'"),
-        (422, "rejected the request (HTTP 422)"),
+        (422, "refused a request offering tools (HTTP 422, 1 attempt)"),
     ],
 )
 async def test_a_client_error_is_a_bad_response_with_its_status_and_is_not_retried(
