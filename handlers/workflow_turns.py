@@ -139,6 +139,12 @@ class WorkflowTurns:
             _forget(conversation, bad)
             return await self._ask(conversation, record, bad, prefix="That doesn't look right. ")
         params = checked.inputs.model_dump()
+        if "order_id" in params and not await self._order_in_org(inbound, params["order_id"]):
+            _forget(conversation, "order_id")
+            record.note(f"order {params['order_id']} is not an order of {inbound.org}; asked again")
+            return await self._ask(
+                conversation, record, "order_id", prefix="I couldn't find an order with that number for your account. "
+            )
         if self._model(workflow) == "change_email":
             resolved = await self._resolve_customer(inbound, conversation, record, params)
             if isinstance(resolved, list):
@@ -149,6 +155,15 @@ class WorkflowTurns:
         return await self._propose(
             inbound, conversation, record, workflow, params, confidence=confidence, request_text=request
         )
+
+    async def _order_in_org(self, inbound: InboundMessage, order_id: str) -> bool:
+        """Never propose an action on another org's order: a card naming it would show an approver (and the
+        customer) that it exists. Without a back end to ask, or outside an org, the executor decides."""
+        if self._directory is None or inbound.org is None:
+            return True
+        order = await self._directory.get_order(order_id)
+        owner = await self._directory.customer(order.customer_id) if order is not None else None
+        return owner is not None and owner.org == inbound.org
 
     async def _resolve_customer(
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, params: dict[str, Any]

@@ -102,3 +102,7 @@ class CustomerDirectory(Protocol):
     """Looks customers up in the back end (the demo back end implements it)."""
 
     async def find_customer_by_email(self, email: str) -> Any: ...  # has .id and .org, or None
+
+    async def get_order(self, order_id: str) -> Any: ...  # has .customer_id, or None
+
+    async def customer(self, customer_id: str) -> Any: ...  # has .org, or None

@@ -24,6 +24,7 @@ from handlers.models import (
     Reply,
 )
 from handlers.ports import Route
+from handlers.workflows import QUESTIONS
 from knowledge.ingest import IngestOptions
 
 pytestmark = pytest.mark.integration
@@ -140,6 +141,22 @@ async def test_email_change_needs_an_account_in_the_conversations_org(core: Core
     )
     out = await say(core, "peter.gibbons@initech.example", conversation=conversation, org="initech")
     assert any(isinstance(item, ApprovalRequest) and item.reason.endswith("a human always approves") for item in out)
+
+
+async def test_no_card_names_another_orgs_order(core: Core, services: Services) -> None:
+    conversation = key()
+    # A-10243 is Initech's: from a Globex conversation it is "not found", and no approver ever sees it
+    first = reply(await say(core, "Please cancel my order A-10243", conversation=conversation, org="globex"))
+    assert first.text == "I couldn't find an order with that number for your account. " + QUESTIONS["order_id"]
+    out = await say(core, "Sorry, it is A-10239", conversation=conversation, org="globex")  # Globex's own
+    cards = [item for item in out if isinstance(item, ApprovalRequest)]
+    assert len(cards) == 1 and cards[0].approval.params["order_id"] == "A-10239"
+    async with services.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM approvals WHERE conversation_key = %s AND params->>'order_id' = 'A-10243'",
+            (conversation,),
+        )
+        assert (await cur.fetchone()) == (0,)
 
 
 async def test_out_of_scope_offers_a_human_and_records_a_gap(core: Core, services: Services) -> None:
