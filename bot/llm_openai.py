@@ -211,7 +211,7 @@ class OpenAIChatModel:
             raise self._status_error(exc, tools_offered=bool(request.tools)) from None
         except openai.APITimeoutError as exc:
             raise LLMTimeout(
-                f"the LLM endpoint did not answer within {per_attempt:g} s ({_attempts(exc.request.headers)})"
+                f"the LLM endpoint did not answer within {per_attempt:.3g} s ({_attempts(exc.request.headers)})"
             ) from exc
         except openai.APIConnectionError as exc:
             raise LLMUnavailable(
