@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 MAX_CHARS = 4000
 OFFLINE_ANSWERER = ("offline-grounded", "extractive-1")  # quotes the best passages (handlers/answering.py)
 SORRY = "Sorry, something went wrong on our side. A person from our team will follow up here shortly."
-
 NO_TOOLS_NOTE = "the model does not call tools; the offline router routes"
+
 
 @dataclass(frozen=True)
 class CoreConfig:
@@ -80,17 +80,17 @@ class Core:
         self._route_template = load_prompt("route") if language_model else None
         self._staff = StaffActions(escalation, decisions, conversations, gaps)
 
+    @property
+    def language_model(self) -> LanguageModel | None:
+        """The model this core asks, if any (for /healthz)."""
+        return self._model
+
     async def handle(self, inbound: InboundMessage | InboundAction) -> list[Outbound]:
         """One catch-all per inbound event: whatever fails, the person is told something true."""
         if isinstance(inbound, InboundAction):
             return await self._staff.handle(inbound)
         started = time.perf_counter()
         record = DecisionRecord(
-    @property
-    def language_model(self) -> LanguageModel | None:
-        """The model this core asks, if any (for /healthz)."""
-        return self._model
-
             id=inbound.decision_id or new_decision_id(),
             conversation_key=inbound.conversation_key,
             org=inbound.org,
