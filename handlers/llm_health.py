@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # ends the message of the failure that opened the circuit: the digest counts openings by it
 CIRCUIT_OPENED = "the circuit opened"
+# starts the message of a call the open circuit skipped: the digest counts these, rather than listing each
+SKIPPED_CALL = "the LLM endpoint was not called"
 
 
 class CircuitState(StrEnum):
@@ -77,7 +79,7 @@ class CircuitBreaker:
         wait = max(0.0, self._retry_at - self._clock())
         trial = " (a trial request is on its way)" if self._state is CircuitState.HALF_OPEN else ""
         raise LLMCircuitOpen(
-            f"the LLM endpoint was not called: it failed {self._failures} times in a row, so the circuit is open "
+            f"{SKIPPED_CALL}: it failed {self._failures} times in a row, so the circuit is open "
             f"since {_clock_time(self._opened_at)}{trial}; next try in {wait:.0f} s ({self._last_error})",
             attempts=0,
             latency_ms=0.0,

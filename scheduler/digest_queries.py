@@ -13,7 +13,7 @@ from typing import Any, LiteralString
 from psycopg.types.json import Jsonb
 
 from handlers.llm import CallOutcome
-from handlers.llm_health import CIRCUIT_OPENED
+from handlers.llm_health import CIRCUIT_OPENED, SKIPPED_CALL
 from scheduler.slots import Pool
 
 POLICY_AUTO = "policy:auto"
@@ -218,15 +218,18 @@ GROUP BY org, route ORDER BY org NULLS FIRST, route NULLS FIRST
 # Bot errors (the catch-all fired), model calls that failed and fell back, and queued turns that failed
 # (the database or a platform was down; the turn was retried, or is still waiting). A queued turn's
 # decision id is derived from its event (handlers.decisions.decision_id_for), so `explain` finds it.
+# Calls the open circuit skipped are not listed one by one: the model endpoint line counts them.
 _ERRORS: LiteralString = """
 SELECT * FROM (
 SELECT d.id, d.org, d.route, d.created_at, d.outcome,
        coalesce((SELECT string_agg(n, '; ') FROM jsonb_array_elements_text(d.notes) n
-                 WHERE n LIKE 'error:%%' OR n LIKE 'tool routing failed%%' OR n LIKE '%%(model error:%%'), '')
+                 WHERE n LIKE 'error:%%'
+                    OR ((n LIKE 'tool routing failed%%' OR n LIKE '%%(model error:%%') AND n NOT LIKE %(skipped)s)), '')
 FROM decisions d
 WHERE d.created_at >= %(start)s AND d.created_at < %(end)s AND (%(org)s::text IS NULL OR d.org = %(org)s)
   AND (d.outcome = 'error' OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(d.notes) n
-                                      WHERE n LIKE 'tool routing failed%%' OR n LIKE '%%(model error:%%'))
+                                      WHERE (n LIKE 'tool routing failed%%' OR n LIKE '%%(model error:%%')
+                                        AND n NOT LIKE %(skipped)s))
 UNION ALL
 SELECT 'dec_' || left(encode(sha256(convert_to(e.platform || ':' || e.event_key, 'UTF8')), 'hex'), 12),
        NULL, NULL, e.received_at,
@@ -271,6 +274,7 @@ class DigestQueries:
             "auto": POLICY_AUTO,
             "unanswered": UNANSWERED,
             "opened": f"%{CIRCUIT_OPENED}%",
+            "skipped": f"%{SKIPPED_CALL}%",
         }
         async with self._pool.connection() as conn:
             return await (await conn.execute(query, params)).fetchall()

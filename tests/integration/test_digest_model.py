@@ -16,9 +16,10 @@ from psycopg.types.json import Jsonb
 from bot.services import Services
 from bot.slack.digest_blocks import digest_blocks
 from bot.teams.digest_card import digest_card
-from handlers.llm_health import CIRCUIT_OPENED
+from handlers.llm_health import CIRCUIT_OPENED, SKIPPED_CALL
 from scheduler.digest import DigestSources, IsoWeek, Kpis, build_digest
 from scheduler.digest_format import cost_per_task, kpi_lines, model_endpoint
+from scheduler.digest_model import MODEL_ERROR
 from scheduler.digest_render import render_markdown, render_text
 from tests.integration.digest_seed import Seeder, empty_tables
 
@@ -45,17 +46,26 @@ async def seed(kb: Services) -> AsyncIterator[Seeder]:
 
 
 async def turn(
-    seed: Seeder, when: datetime, calls: list[dict[str, Any]], *, cost: float = 0.0, cost_unknown: bool = False
-) -> None:
+    seed: Seeder,
+    when: datetime,
+    calls: list[dict[str, Any]],
+    *,
+    cost: float = 0.0,
+    cost_unknown: bool = False,
+    notes: tuple[str, ...] = (),
+) -> str:
     """A customer's question answered by the bot (settled, so the conversation is resolved), with its model calls."""
     number = next(_ids)
     decision = f"dec_model{number:04d}"
-    await seed.message(f"m:{number}", "globex", when, decision=decision, outcome="answered", route="answer", cost=cost)
+    await seed.message(
+        f"m:{number}", "globex", when, decision=decision, outcome="answered", route="answer", cost=cost, notes=notes
+    )
     async with seed.services.pool.connection() as conn:
         await conn.execute(
             "UPDATE decisions SET model_calls = %s, cost_unknown = %s WHERE id = %s",
             (Jsonb(calls), cost_unknown, decision),
         )
+    return decision
 
 
 async def test_turns_without_the_model_and_circuit_openings_are_counted(seed: Seeder) -> None:
@@ -64,8 +74,19 @@ async def test_turns_without_the_model_and_circuit_openings_are_counted(seed: Se
     await turn(seed, at(0, 9), [call("routing", "ok"), call("drafting", "ok")], cost=0.002)
     await turn(seed, at(0, 10), [call("routing", "ok"), call("drafting", "rejected")], cost=0.003)
     await turn(seed, at(1, 9), [call("routing", "timeout"), call("drafting", "timeout")])
-    await turn(seed, at(1, 10), [call("routing", "unavailable"), call("drafting", "unavailable", opened)])
-    await turn(seed, at(1, 11), [call("routing", "skipped"), call("drafting", "skipped")])
+    opening = await turn(
+        seed,
+        at(1, 10),
+        [call("routing", "unavailable"), call("drafting", "unavailable", opened)],
+        notes=(f"model draft not used (model error: {opened}); quoted the passages instead",),
+    )
+    skipped = f"{SKIPPED_CALL}: it failed 3 times in a row, so the circuit is open since 10:00:00 UTC"
+    await turn(
+        seed,
+        at(1, 11),
+        [call("routing", "skipped"), call("drafting", "skipped")],
+        notes=(f"tool routing failed ({skipped}); the offline router decides",),
+    )
     await turn(seed, at(2, 9), [call("routing", "failed", "HTTP 400"), call("drafting", "ok")], cost=0.001)
     await seed.message("m:offline", "globex", at(2, 10), decision="dec_offline", outcome="answered")  # no model
     # W46: 2 turns, none without the model
@@ -94,6 +115,8 @@ async def test_turns_without_the_model_and_circuit_openings_are_counted(seed: Se
     assert expected in json.dumps(digest_blocks(digest), ensure_ascii=False)
     assert expected in json.dumps(digest_card(digest), ensure_ascii=False)
     assert "price unknown" not in render_text(digest)  # every call was priced: the cost is known
+    # the failure that opened the circuit is an exception to look at; each skipped turn is only counted above
+    assert [item.ref for item in digest.exceptions_of(MODEL_ERROR)] == [opening]
 
 
 async def test_an_unpriced_model_makes_the_cost_per_task_unknown_not_zero(seed: Seeder) -> None:
