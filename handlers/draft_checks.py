@@ -12,6 +12,7 @@ import string
 from dataclasses import dataclass
 
 from handlers.answering import cited_numbers
+from handlers.draft_claims import claimed_actions
 from handlers.draft_facts import unsupported_facts
 from handlers.prompts import PromptTemplate
 
@@ -112,5 +113,9 @@ def review(
     elif unsupported := unsupported_facts(draft, *(passages[number - 1] for number in valid), question):
         reasons.append(
             "the draft states what its cited passages and the question do not: " + ", ".join(unsupported[:10])
+        )
+    if claims := claimed_actions(draft, passages=passages):
+        reasons.append(
+            "the draft says an action was done, which an answer never does: " + "; ".join(map(repr, claims[:3]))
         )
     return Review(tuple(reasons), tuple(sorted(valid)))
