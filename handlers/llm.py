@@ -34,6 +34,8 @@ class CallOutcome(StrEnum):
     UNAVAILABLE = "unavailable"  # refused connections, 5xx, rate limits beyond the retries
     TIMEOUT = "timeout"  # no reply within an attempt's time-out or the turn's deadline
     SKIPPED = "skipped"  # not sent: the circuit breaker is open after repeated failures
+    REJECTED = "rejected"  # a usable reply that a check refused (a draft that echoes, claims or misquotes)
+    NOT_FOUND = "not_found"  # the drafting model read the passages and found no answer in them
 
 
 class CallAccounting(TypedDict):

@@ -106,7 +106,7 @@ async def choose(
         finish_reason=completion.finish_reason,
         latency_ms=completion.latency_ms,
     )
-    record.model = model.name
+    # `record.model` names the answerer of the reply (set by the core); this call is on `record.model_calls`
     for call in completion.tool_calls:
         record.tool_calls.append({"tool": call.name, "arguments": call.arguments[:500], "source": "model"})
     if len(completion.tool_calls) != 1:
