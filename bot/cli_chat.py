@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from bot.answer_markup import shorten, to_plain
 from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core
@@ -33,6 +35,7 @@ from handlers.text import clean_text
 from handlers.turns import answer_now
 
 out = Console(highlight=False)
+ANSWER_LIMIT = 3000  # a terminal scrolls, but an answer longer than this is cut at a sentence
 HELP = """Type a message as the customer. Commands:
   /as customer|staff       switch who is typing (staff messages take the conversation over)
   /approvals               pending approvals          /approve ID [AMOUNT]   approve (AMOUNT: a new amount, 35.00)
@@ -52,7 +55,7 @@ def render(item: Outbound, *, conversation_key: str) -> None:
     if isinstance(item, Reply):
         if item.conversation_key != conversation_key:
             out.print(f"[dim](to conversation {item.conversation_key})[/]")
-        out.print(f"[bold cyan]bot>[/] {item.text}", markup=True)
+        out.print(f"[bold cyan]bot>[/] {escape(to_plain(shorten(item.text, ANSWER_LIMIT)))}", markup=True)
         for c in item.citations:
             where = " › ".join((c.title, *c.heading_path))
             stale = " [yellow]STALE: past its review date[/]" if c.stale else ""

@@ -11,6 +11,12 @@ from escalation.models import Approval
 from handlers.decisions import DecisionRecord
 
 
+def _searched_how(record: DecisionRecord) -> str:
+    """A follow-up is searched with the earlier question of its thread: say so, so the passages make sense."""
+    as_written = " ".join(record.inbound.split()).startswith(record.search_query or "")
+    return "" if as_written else " (the message read with the earlier question of its thread)"
+
+
 def explain(record: DecisionRecord, approval: Approval | None, events: list[AuditEvent]) -> str:
     when = f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC" if record.created_at else "unsaved"
     lines = [
@@ -29,6 +35,8 @@ def explain(record: DecisionRecord, approval: Approval | None, events: list[Audi
         lines.append(
             f"{step}. Retrieved {len(record.retrieved)} passages (answer confidence {record.confidence or 0:.2f}):"
         )
+        if record.search_query:
+            lines.append(f"   Searched for: {record.search_query[:300]!r}" + _searched_how(record))
         for number, passage in enumerate(record.retrieved, start=1):
             where = " › ".join([passage["title"], *passage.get("heading_path", [])])
             stale = " [STALE]" if passage.get("freshness") == "stale" else ""

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from escalation.service import Escalation
-from handlers.answering import grounded_answer
+from handlers.answering import SEARCH_DEPTH, grounded_answer, passages_to_read
 from handlers.conversations import BOT, Conversation, ConversationStore
 from handlers.decisions import DecisionRecord, DecisionStore, new_decision_id
+from handlers.follow_ups import LOOK_BACK, SearchQuery, leans_on_earlier, offline_query, rewritten_query
 from handlers.llm import Deadline, LanguageModel
 from handlers.llm_answer import model_answer
 from handlers.models import (
     STAFF_ROLES,
     ActionKind,
+    AnswerPart,
     Button,
     Citation,
     HandoffNotice,
@@ -30,9 +32,10 @@ from handlers.ports import Route, Router
 from handlers.prompts import load_prompt
 from handlers.staff_actions import StaffActions
 from handlers.tool_routing import choose, combined_route
+from handlers.unit_scoring import UnitScorer
 from handlers.workflow_turns import WorkflowTurns
 from knowledge.gaps import GapLog, GapReason
-from knowledge.search import HybridSearcher
+from knowledge.search import HybridSearcher, top
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,9 @@ class Core:
         self._model = language_model
         self._template = load_prompt("answer") if language_model else None
         self._route_template = load_prompt("route") if language_model else None
+        self._rewrite_template = load_prompt("rewrite") if language_model else None
+        # the offline answerer scores sentences with the search's own embedder (the question is cached there)
+        self._scorer = UnitScorer(searcher.embedder)
         self._staff = StaffActions(escalation, decisions, conversations, gaps)
 
     @property
@@ -145,9 +151,8 @@ class Core:
         outbound = await self._decide(inbound, conversation, record, text)
         if prefix and outbound and isinstance(outbound[0], Reply):
             first = outbound[0]
-            outbound[0] = Reply(
-                first.conversation_key, prefix + first.text, first.decision_id, first.citations, first.buttons
-            )
+            parts = (AnswerPart(prefix.strip()), *first.parts) if first.parts else ()
+            outbound[0] = replace(first, text=prefix + first.text, parts=parts)
         return outbound
 
     async def _decide(
@@ -213,7 +218,13 @@ class Core:
         *,
         deadline: Deadline,
     ) -> list[Outbound]:
-        results = await self._searcher.search(text, org=inbound.org, limit=self._config.passages, per_document=1)
+        query = await self._search_query(conversation, text, record, deadline=deadline)
+        record.search_query = query.text
+        if query.context is not None:
+            record.note(f"follow-up: searched {query.how}")
+        found = await self._searcher.search(query.text, org=inbound.org, limit=SEARCH_DEPTH, per_document=None)
+        results = top(found, limit=self._config.passages, per_document=1)  # what a model is sent
+        read = passages_to_read(found, results, question=query.text)
         record.retrieved = [
             {
                 "doc_key": r.doc_key,
@@ -224,21 +235,21 @@ class Core:
                 "score": round(r.score, 4),
                 "scores": {k: round(v, 4) for k, v in r.scores.items()},
             }
-            for r in results
+            for r in read
         ]
-        draft = grounded_answer(text, results)
+        draft = await grounded_answer(text, read, scorer=self._scorer, context=query.context, query=query.text)
         record.confidence = draft.confidence
         # `record.model` names the answerer of the reply; each model call of the turn is on `record.model_calls`
         record.model, record.prompt_version = OFFLINE_ANSWERER
         threshold = self._threshold(self._config.answer_workflow)
-        if results and draft.confidence >= threshold:
-            answer, citations = draft.text, draft.citations
+        if results and draft.text and draft.confidence >= threshold:
+            answer, citations, parts = draft.text, draft.citations, draft.parts
             if self._model is not None and self._template is not None:
                 drafted = await model_answer(
                     self._model, self._template, text, results, record, company=self._config.company, deadline=deadline
                 )
                 if drafted.text is not None:
-                    answer, citations = drafted.text, drafted.citations
+                    answer, citations, parts = drafted.text, drafted.citations, ()
                     record.model, record.prompt_version = self._model.name, self._template.label
                 elif drafted.not_found:
                     record.model, record.prompt_version = self._model.name, self._template.label
@@ -254,11 +265,23 @@ class Core:
                 Button(ActionKind.TALK_TO_HUMAN, "Talk to a human", record.id),
             )
             return await self._reply(
-                record, conversation, answer, outcome="answered", citations=citations, buttons=buttons
+                record, conversation, answer, outcome="answered", citations=citations, buttons=buttons, parts=parts
             )
         return await self._not_sure(
             inbound, conversation, record, text, route=route, confidence=draft.confidence, found=bool(results)
         )
+
+    async def _search_query(
+        self, conversation: Conversation, text: str, record: DecisionRecord, *, deadline: Deadline
+    ) -> SearchQuery:
+        """The message as written, or, for a follow-up, read with the earlier question of its thread."""
+        if not leans_on_earlier(text):
+            return SearchQuery(text)
+        turns = await self._conversations.recent_turns(conversation.key, limit=4 * LOOK_BACK)
+        earlier = [turn_text for role, _, turn_text in turns if role == "customer"][:-1]  # the last one is this
+        if self._model is not None and self._rewrite_template is not None:
+            return await rewritten_query(self._model, self._rewrite_template, text, earlier, record, deadline=deadline)
+        return offline_query(text, earlier)
 
     async def _not_sure(
         self,
@@ -320,10 +343,11 @@ class Core:
         outcome: str,
         citations: tuple[Citation, ...] = (),
         buttons: tuple[Button, ...] = (),
+        parts: tuple[AnswerPart, ...] = (),
     ) -> list[Outbound]:
         record.outcome, record.reply = outcome, text
         await self._conversations.add_turn(conversation.key, role="bot", author="bot", text=text, decision_id=record.id)
-        return [Reply(conversation.key, text, record.id, citations, buttons)]
+        return [Reply(conversation.key, text, record.id, citations, buttons, parts)]
 
     async def _handoff_after_error(self, inbound: InboundMessage, record: DecisionRecord) -> list[Outbound]:
         handoff = await self._escalation.handoffs.create(

@@ -61,6 +61,7 @@ class DecisionRecord:
     route_votes: dict[str, Any] | None = None  # the offline router's and the model's picks, and the rule applied
     input_sources: dict[str, str] = field(default_factory=dict)  # workflow input -> customer | model | lookup
     cost_unknown: bool = False  # a model call had no price: `cost_usd` is then a lower bound, never shown as $0
+    search_query: str | None = None  # what an answer turn searched: the message, or a follow-up read with its thread
     created_at: datetime | None = None
 
     def note(self, text: str) -> None:

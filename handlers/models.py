@@ -68,6 +68,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Fact:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class AnswerPart:
+    """One piece of an answer, in reading order. `text` is light Markdown (**bold**, *italic*, `code`, links) and
+    reads right on its own; `facts` is a table row as label/value pairs for channels that can lay them out;
+    `sources` are the citation numbers it came from (shown after it as [n])."""
+
+    text: str
+    facts: tuple[Fact, ...] = ()
+    sources: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Button:
     kind: ActionKind
     label: str
@@ -81,6 +98,8 @@ class Reply:
     decision_id: str | None = None
     citations: tuple[Citation, ...] = ()
     buttons: tuple[Button, ...] = ()
+    # the answer as structured pieces (a table row as facts); `text` says the same for channels that show text
+    parts: tuple[AnswerPart, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,11 @@ class HybridSearcher:
         self._config = config
         self._today = today
 
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder questions are searched with; answers score their sentences with the same one."""
+        return self._embedder
+
     async def search(
         self,
         question: str,
@@ -150,6 +155,11 @@ class HybridSearcher:
             )
         results.sort(key=lambda result: (-result.score, result.chunk_id))
         return _limit(results, limit=limit, per_document=per_document)
+
+
+def top(results: list[SearchResult], *, limit: int, per_document: int | None) -> list[SearchResult]:
+    """The first `limit` of ranked results, at most `per_document` from any one document (None: no such cap)."""
+    return _limit(results, limit=limit, per_document=per_document)
 
 
 def _limit(results: list[SearchResult], *, limit: int, per_document: int | None) -> list[SearchResult]:

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.answer_markup import fitted_parts, markers, shorten, to_slack
 from escalation.formatting import AMOUNT, approval_input_facts, describe_params, money
 from escalation.models import Approval, ApprovalState, Handoff, HandoffState
 from handlers.models import ActionKind, Button, Citation, Reply
 
 Block = dict[str, Any]
 TEXT_LIMIT = 2900  # Slack refuses section text over 3000 characters
+ANSWER_LIMIT = 2400  # an answer is read in a thread: longer ones are cut at a sentence, their sources say where more is
+MAX_FIELDS = 10  # a section holds at most ten fields
 ACTION_PREFIX = "sb:"
 APPROVE_WITH_CHANGES = "sb:approve_with_changes"
 HANDOFF_CLOSE = "sb:handoff_close"
@@ -73,12 +76,35 @@ def citation_line(citation: Citation, *, now: datetime | None = None) -> str:
 
 
 def reply_blocks(reply: Reply, *, now: datetime | None = None) -> list[Block]:
-    blocks = [section(escape(reply.text))]
+    blocks = answer_blocks(reply)
     if reply.citations:
         blocks.append(context(*(citation_line(c, now=now) for c in reply.citations)))
     if reply.buttons:
         blocks.append({"type": "actions", "elements": [_reply_button(b) for b in reply.buttons]})
     return blocks
+
+
+def answer_blocks(reply: Reply) -> list[Block]:
+    """The answer in mrkdwn, cut to one section's worth: a table row as label/value fields, each piece with its
+    [n] sources, the closing pointer ("More in [1].") in small print."""
+    if not reply.parts:
+        return [section(to_slack(shorten(reply.text, ANSWER_LIMIT)))]
+    blocks: list[Block] = []
+    for part in fitted_parts(reply, ANSWER_LIMIT):
+        if part.facts and len(part.facts) <= MAX_FIELDS:
+            fields = [f"*{to_slack(fact.label)}*\n{to_slack(fact.value)}" for fact in part.facts]
+            fields[-1] += markers(part)
+            blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, 2000)} for f in fields]})
+        elif part.sources or part.facts:
+            blocks.append(section(to_slack(part.text) + markers(part)))
+        else:
+            blocks.append(context(to_slack(part.text)))
+    return blocks
+
+
+def reply_text(reply: Reply) -> str:
+    """The message's `text`: what notifications show, in mrkdwn like the blocks."""
+    return clip(to_slack(reply.text), 3900)
 
 
 def _reply_button(item: Button) -> Block:

@@ -110,7 +110,7 @@ class SlackSender:
         response = await self.client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
-            text=blocks.clip(reply.text, 3900),
+            text=blocks.reply_text(reply),
             blocks=blocks.reply_blocks(reply),
             unfurl_links=False,
             metadata=tag,

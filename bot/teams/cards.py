@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.answer_markup import fitted_parts, markers, shorten, to_teams
 from escalation.formatting import AMOUNT, approval_input_facts, money
 from escalation.models import Approval, ApprovalState, Handoff, HandoffState
 from handlers.models import Citation, Reply
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+ANSWER_LIMIT = 2400  # an answer in a card: longer ones are cut at a sentence, their sources say where more is
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
 # Action.Execute verbs; the bot maps them to `ActionKind`s
@@ -56,12 +58,30 @@ _VERBS = {"helpful": HELPFUL, "not_helpful": NOT_HELPFUL, "talk_to_human": TALK_
 
 def answer_card(reply: Reply) -> dict[str, Any]:
     """What the customer sees: the answer, numbered sources with their freshness, and feedback buttons."""
-    body = [text(reply.text)]
+    body = answer_body(reply)
     if reply.citations:
         body.append(text("Sources", weight="Bolder", size="Small", spacing="Medium"))
         body += [text(citation_line(c), size="Small", spacing="None") for c in reply.citations]
     actions = [execute(b.label, _VERBS[b.kind.value], {"target": b.target}) for b in reply.buttons]
     return card(body, actions)
+
+
+def answer_body(reply: Reply) -> list[dict[str, Any]]:
+    """The answer as TextBlocks (Markdown the card renders), a table row as a FactSet, each piece with its [n]
+    sources, the closing pointer ("More in [1].") small and subtle; cut to ANSWER_LIMIT at a sentence."""
+    if not reply.parts:
+        return [text(to_teams(shorten(reply.text, ANSWER_LIMIT)))]
+    body: list[dict[str, Any]] = []
+    for part in fitted_parts(reply, ANSWER_LIMIT):
+        if part.facts:
+            facts = [{"title": fact.label, "value": to_teams(fact.value)} for fact in part.facts]
+            facts[-1]["value"] += markers(part)
+            body.append({"type": "FactSet", "facts": facts})
+        elif part.sources:
+            body.append(text(to_teams(part.text) + markers(part)))
+        else:
+            body.append(text(to_teams(part.text), size="Small", isSubtle=True))
+    return body
 
 
 def _facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:

@@ -61,8 +61,10 @@ def reply(outbound: list[Outbound]) -> Reply:
 async def test_a_question_is_answered_with_citations(core: Core) -> None:
     out = await say(core, "How do I reset my password?", conversation=key())
     answer = reply(out)
-    assert answer.text.startswith("Here is what our help centre says:")
-    assert "[1]" in answer.text
+    # the direct answer first (the article's steps, not its introduction), then where there is more
+    assert answer.text.startswith("1. On the sign-in screen, tap or click **Forgot password?**.\n2. ")
+    assert answer.text.endswith("confirm it. [1]\n\nMore in [1].")
+    assert [part.sources for part in answer.parts] == [(1,), ()]
     assert answer.citations[0].url == "https://help.acme.example/accounts/reset-your-password"
     assert [b.kind for b in answer.buttons] == [ActionKind.HELPFUL, ActionKind.NOT_HELPFUL, ActionKind.TALK_TO_HUMAN]
 

@@ -109,5 +109,6 @@ async def test_instructions_hidden_in_a_knowledge_document_are_only_quoted(
         )
     )
     reply = next(item for item in out if isinstance(item, Reply))
-    assert reply.text.startswith("Here is what our help centre says:")
+    # the offline answer quotes the passage, "instruction" and all, and nothing acts on it
+    assert "handled within 5 business days" in reply.text and reply.text.endswith("More in [1].")
     assert await auto_executed_risky(services) == before

@@ -21,7 +21,9 @@ async def test_question_is_answered_in_its_thread_with_citations(rig: Rig) -> No
     # the fake is shared by the package's tests: wait for this thread's answer, not any earlier post
     [call] = await thread(rig, "C0ACME", ts)
     text = blocks_text(call)
-    assert "Here is what our help centre says" in call.params["text"]
+    # mrkdwn, not Markdown: the steps' bold is Slack's single star, in the blocks and the notification text
+    assert call.params["text"].startswith("1. On the sign-in screen, tap or click *Forgot password?*.")
+    assert "**" not in text
     assert "https://help.acme.example/accounts/reset-your-password" in text
     assert "updated" in text and "[1]" in text
     for action in ("sb:helpful", "sb:not_helpful", "sb:talk_to_human"):

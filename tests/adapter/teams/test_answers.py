@@ -30,11 +30,15 @@ async def test_a_question_is_answered_with_citations_in_a_card(teams: Teams) -> 
     card = answer.card
     assert card is not None and card["version"] == "1.4"
     blocks = [item["text"] for item in card["body"]]
-    assert blocks[0].startswith("Here is what our help centre says:") and "[1]" in blocks[0]
-    assert blocks[1] == "Sources"
-    assert blocks[2].startswith("[1] [")
-    assert "(https://help.acme.example/accounts/reset-your-password)" in blocks[2]
-    assert "(updated " in blocks[2]
+    # the direct answer (the steps) first, then the pointer, small, then the sources
+    assert blocks[0].startswith("1. On the sign-in screen, tap or click **Forgot password?**.") and blocks[0].endswith(
+        " [1]"
+    )
+    assert blocks[1] == "More in [1]." and card["body"][1]["isSubtle"] is True
+    assert blocks[2] == "Sources"
+    assert blocks[3].startswith("[1] [")
+    assert "(https://help.acme.example/accounts/reset-your-password)" in blocks[3]
+    assert "(updated " in blocks[3]
     actions = card["actions"]
     assert [(a["type"], a["verb"], a["title"]) for a in actions] == [
         ("Action.Execute", "helpful", "Helpful"),

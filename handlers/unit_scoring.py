@@ -1,0 +1,152 @@
+"""How well each unit of the retrieved passages answers the question: meaning (the search's own embedder),
+the question's words weighted by how rare they are among the passages, exact codes and numbers, and the
+standing of the passage it comes from."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from handlers.extract import Unit, UnitKind, units_of
+from handlers.question_terms import Terms, codes_in, numbers_in, words
+from knowledge.embedder import Embedder, Vectors
+from knowledge.models import SearchResult
+
+# Weights of the parts of a unit's score, chosen on the development set (examples/eval/acme-answers-dev.jsonl).
+MEANING, WORDS, STANDING = 0.5, 0.5, 0.15
+EXACT_BONUS = 0.4  # the unit names the code or number the question names
+KEY_BONUS = 0.35  # ... and is about it: the code is its table row's first cell, or opens the sentence or item
+AMOUNT_BONUS = 0.08  # a "how long / how much" question, and the unit states that kind of amount
+STEP_BONUS = 0.15  # a "how do I" question, and the unit is a numbered step
+CONTEXT_SHARE = 0.5  # a word found only around a unit (its table's header, its list's lead-in) counts half
+PLACE = 0.1  # the question's words in the title and headings of the unit's passage
+
+
+@dataclass(frozen=True)
+class Scored:
+    unit: Unit
+    passage: int  # index into the search results
+    document: int  # the passage's document (several passages can come from one)
+    score: float
+    exact: bool  # names one of the question's codes or numbers
+    covered: frozenset[str]  # the question's words it contains, itself or in its context
+    meaning: float = 0.0  # cosine with the question
+    placed: frozenset[str] = frozenset()  # the question's words in its passage's title and headings
+
+
+class UnitVectors:
+    """Vectors of units already seen: the same articles answer most questions, so after the first few turns
+    scoring embeds only the question, which the search has already embedded (and the embedder cached)."""
+
+    def __init__(self, embedder: Embedder, *, size: int = 8192) -> None:
+        self._embedder = embedder
+        self._size = size
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+
+    async def of(self, texts: list[str]) -> list[Vectors]:
+        missing = list(dict.fromkeys(text for text in texts if text not in self._cache))
+        if missing:
+            for text, vector in zip(missing, await self._embedder.embed(missing), strict=True):
+                self._cache[text] = vector
+        found = []
+        for text in texts:
+            self._cache.move_to_end(text)
+            found.append(self._cache[text])
+        while len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return found
+
+    async def one(self, text: str) -> Vectors:
+        """The question's vector: through the embedder, whose own cache holds what the search embedded."""
+        vectors = await self._embedder.embed([text])
+        first: Vectors = vectors[0]
+        return first
+
+
+def embedding_text(unit: Unit) -> str:
+    # an item alone ("be complete, with all accessories") needs its lead-in to mean anything
+    return f"{unit.context}: {unit.text}" if unit.kind is UnitKind.ITEM and unit.context else unit.text
+
+
+class UnitScorer:
+    def __init__(self, embedder: Embedder, *, embed_at_most: int = 16) -> None:
+        self.vectors = UnitVectors(embedder)
+        self._embed_at_most = embed_at_most  # per turn: the rest are judged on their words alone
+
+    async def score(self, terms: Terms, query: str, results: list[SearchResult]) -> list[Scored]:
+        units = [(index, unit) for index, result in enumerate(results) for unit in units_of(result.text)]
+        if not units:
+            return []
+        rarity = _rarity([unit for _, unit in units])
+        top = max(result.score for result in results) or 1.0
+        possible = sum(weight * rarity.get(word, 1.0) for word, weight in terms.weights.items()) or 1.0
+        # a passage whose title or heading names what is asked ("Damaged on arrival") speaks for all its units
+        placed = [
+            frozenset(terms.weights.keys() & words(" ".join((result.title, *result.heading_path))))
+            for result in results
+        ]
+        places = [sum(terms.weights[word] * rarity.get(word, 1.0) for word in found) / possible for found in placed]
+        drafts = []
+        for index, unit in units:
+            own, around = words(unit.text), words(unit.context)
+            covered = frozenset(word for word in terms.weights if word in own or word in around)
+            matched = sum(
+                terms.weights[word] * rarity.get(word, 1.0) * (1.0 if word in own else CONTEXT_SHARE)
+                for word in covered
+            )
+            named = terms.exact & (codes_in(unit.text) | numbers_in(unit.text))
+            exact = bool(named)
+            standing = max(0.0, results[index].score / top)
+            base = WORDS * matched / possible + STANDING * standing + PLACE * places[index]
+            if named:
+                base += EXACT_BONUS * len(named) / len(terms.exact) + (KEY_BONUS if _about(unit, named) else 0.0)
+            if terms.amount_in(unit.text):
+                base += AMOUNT_BONUS
+            if terms.how_to and unit.step is not None:
+                base += STEP_BONUS
+            drafts.append((index, unit, base, exact, covered))
+        meaning = await self._meaning(query, [(unit, base) for _, unit, base, _, _ in drafts])
+        return [
+            Scored(
+                unit,
+                index,
+                results[index].document_id,
+                base + MEANING * meaning[position],
+                exact,
+                covered,
+                meaning[position],
+                placed[index],
+            )
+            for position, (index, unit, base, exact, covered) in enumerate(drafts)
+        ]
+
+    async def _meaning(self, query: str, drafts: list[tuple[Unit, float]]) -> list[float]:
+        """Cosine of each unit with the question; units outside the best few by words get a low default."""
+        order = sorted(range(len(drafts)), key=lambda i: -drafts[i][1])[: self._embed_at_most]
+        question = await self.vectors.one(query)
+        vectors = await self.vectors.of([embedding_text(drafts[i][0]) for i in order])
+        meaning = [0.0] * len(drafts)
+        known = {i: float(np.dot(question, vector)) for i, vector in zip(order, vectors, strict=True)}
+        floor = min(known.values(), default=0.0)
+        for i in range(len(drafts)):
+            meaning[i] = known.get(i, floor)
+        return meaning
+
+
+def _about(unit: Unit, named: frozenset[str]) -> bool:
+    """Does the unit define what it names ("E118 | Time sync failed", "**E111 – download failed:** …")?"""
+    opening = unit.facts[0][1] if unit.facts else " ".join(unit.text.split()[:4])
+    return bool(named & (codes_in(opening) | numbers_in(opening)))
+
+
+def _rarity(units: list[Unit]) -> dict[str, float]:
+    """Inverse document frequency over the units at hand: "E118" or "Klarna" outweighs "order"."""
+    counts: dict[str, int] = {}
+    for unit in units:
+        for word in words(unit.text) | words(unit.context):
+            counts[word] = counts.get(word, 0) + 1
+    total = len(units)
+    return {word: math.log(1 + total / (1 + count)) for word, count in counts.items()}
