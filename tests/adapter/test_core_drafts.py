@@ -5,7 +5,6 @@ passages do not is kept on the decision record with the reason, and the customer
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,12 +20,11 @@ from handlers.llm import PriceTable
 from handlers.llm_answer import numbered_passages
 from handlers.models import InboundMessage, Platform, Reply
 from handlers.prompts import load_prompt
-from knowledge.ingest import IngestOptions
+from tests.adapter.model_core import core_with_model, fake_openai
 from tests.fakes.openai_server import Echo, FakeOpenAI, Truncated
 from tests.fakes.openai_server import Reply as Say
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
 CUSTOMER = Actor("U-cust", Role.CUSTOMER)
 PASSWORD = "How do I reset my password?"
 PRICE = "How much does Acme Plus cost?"
@@ -38,24 +36,14 @@ ROUTE_PROMPT = load_prompt("route")
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
+    with fake_openai() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
-    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
-    model = OpenAIChatModel(
-        base_url=fake.base_url,
-        api_key="sk-test",
-        model="gpt-test",
-        timeout=5,
-        max_retries=0,
-        prices=PriceTable.parse("gpt-test=1/2"),
-    )
-    yield await build_core(services, language_model=model)
-    await model.close()
+    async with core_with_model(services, fake, seconds_per_call=5) as built:
+        yield built
 
 
 _turns = iter(range(1_000_000))

@@ -3,49 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-from bot.core_factory import build_core
-from bot.llm_openai import OpenAIChatModel
 from bot.services import Services
 from escalation.models import Actor, Role
 from handlers.core import Core
 from handlers.decisions import DecisionStore
-from handlers.llm import PriceTable
 from handlers.models import InboundMessage, Platform, Reply
 from handlers.prompts import load_prompt
-from knowledge.ingest import IngestOptions
+from tests.adapter.model_core import core_with_model, fake_openai
 from tests.fakes.openai_server import Delay, FakeOpenAI, RawBody, Status
 from tests.fakes.openai_server import Reply as Say
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
 CUSTOMER = Actor("U-cust", Role.CUSTOMER)
 QUESTION = "How do I reset my password?"
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
+    with fake_openai() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
-    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
-    model = OpenAIChatModel(
-        base_url=fake.base_url,
-        api_key="sk-test",
-        model="gpt-test",
-        timeout=2,
-        max_retries=0,
-        prices=PriceTable.parse("gpt-test=1/2"),
-    )
-    yield await build_core(services, language_model=model)
-    await model.close()
+    async with core_with_model(services, fake, seconds_per_call=2) as built:
+        yield built
 
 
 async def ask(core: Core, services: Services, text: str = QUESTION) -> tuple[Reply, object]:

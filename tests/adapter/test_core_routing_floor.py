@@ -7,13 +7,10 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from bot.cli_explain import explain_decision
-from bot.core_factory import build_core
-from bot.llm_openai import OpenAIChatModel
 from bot.services import Services
 from bot.slack import blocks
 from bot.teams import cards
@@ -21,38 +18,26 @@ from escalation.models import Actor, Approval, Role
 from handlers.conversations import ConversationStore
 from handlers.core import Core
 from handlers.decisions import DecisionRecord, DecisionStore
-from handlers.llm import PriceTable
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Platform, Reply
 from handlers.workflows import QUESTIONS
-from knowledge.ingest import IngestOptions
+from tests.adapter.model_core import core_with_model, fake_openai
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openai_server import Reply as Say
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
 CUSTOMER = Actor("U-cust", Role.CUSTOMER)
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
+    with fake_openai() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
-    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
-    model = OpenAIChatModel(
-        base_url=fake.base_url,
-        api_key="sk-test",
-        model="gpt-test",
-        timeout=5,
-        max_retries=0,
-        prices=PriceTable.parse("gpt-test=1/2"),
-    )
-    yield await build_core(services, language_model=model)
-    await model.close()
+    async with core_with_model(services, fake, seconds_per_call=5) as built:
+        yield built
 
 
 def calls(tool: str, **arguments: object) -> Say:

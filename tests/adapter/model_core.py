@@ -1,0 +1,45 @@
+"""A core that asks a model on the local fake OpenAI server, over HTTP: shared by the core-with-model tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+from bot.core_factory import build_core
+from bot.llm_openai import OpenAIChatModel
+from bot.services import Services
+from handlers.core import Core
+from handlers.llm import PriceTable
+from knowledge.ingest import IngestOptions
+from tests.fakes.openai_server import FakeOpenAI
+
+REPO = Path(__file__).resolve().parents[2]
+PRICES = "gpt-test=1/2"  # USD per million tokens in / out
+
+
+@contextmanager
+def fake_openai() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@asynccontextmanager
+async def core_with_model(services: Services, fake: FakeOpenAI, *, seconds_per_call: float) -> AsyncIterator[Core]:
+    """The sample knowledge base ingested, and a core whose model (no retries) is `fake`."""
+    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
+    model = OpenAIChatModel(
+        base_url=fake.base_url,
+        api_key="sk-test",
+        model="gpt-test",
+        timeout=seconds_per_call,
+        max_retries=0,
+        prices=PriceTable.parse(PRICES),
+    )
+    try:
+        yield await build_core(services, language_model=model)
+    finally:
+        await model.close()
