@@ -14,8 +14,11 @@ from rich.table import Table
 from bot.cli import run_async, settings
 from bot.services import open_services
 from escalation.durations import parse_duration
+from knowledge.embedder import Embedder
 from knowledge.ingest import IngestOptions, IngestSummary
 from knowledge.models import Freshness, SearchMode, SearchResult, embedding_input
+from knowledge.store import KnowledgeStore
+from knowledge.units import embedding_text, unit_key, units_of
 
 out = Console()
 err = Console(stderr=True)
@@ -244,9 +247,22 @@ async def reindex() -> None:
                 part = rows[start : start + batch]
                 vectors = await embedder.embed([embedding_input(context, body) for _, context, body in part])
                 await store.set_embeddings([chunk_id for chunk_id, _, _ in part], vectors)
+                await _reembed_units(embedder, store, [(chunk_id, body) for chunk_id, _, body in part])
                 bar.advance(task, len(part))
         regapped = await services.gaps.reembed()
     out.print(f"re-embedded {len(rows)} chunks and {regapped} gaps with {embedder.name}")
+
+
+async def _reembed_units(embedder: Embedder, store: KnowledgeStore, chunks: list[tuple[int, str]]) -> None:
+    """The units an answer compares with a question (knowledge/units.py), in the new embedder's space too."""
+    wanted = list(
+        dict.fromkeys((chunk_id, embedding_text(unit)) for chunk_id, body in chunks for unit in units_of(body))
+    )
+    if wanted:
+        vectors = await embedder.embed([text for _, text in wanted])
+        await store.add_unit_vectors(
+            [(chunk_id, unit_key(text), vector) for (chunk_id, text), vector in zip(wanted, vectors, strict=True)]
+        )
 
 
 def register(app: typer.Typer) -> None:

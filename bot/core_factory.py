@@ -81,5 +81,6 @@ async def build_core(services: Services, *, language_model: LanguageModel | None
         router=await build_router(services),
         workflows=WorkflowTurns(services.escalation, conversations, directory=directory),
         language_model=language_model,
+        unit_vectors=services.store,
         config=CoreConfig(model_deadline_s=services.settings.llm_turn_deadline),
     )

@@ -81,6 +81,9 @@ def _answerer(record: DecisionRecord) -> str | None:
 
 def _passages_cited(record: DecisionRecord) -> str:
     """The retrieved passages the reply cites, numbered as in the retrieval list above."""
+    marked = sorted((p["cited"], number) for number, p in enumerate(record.retrieved, start=1) if p.get("cited"))
+    if marked:  # the core marks the cited chunks: two passages can share a title and heading
+        return "".join(f"[{number}]" for _, number in marked)
     numbered = {
         (passage.get("title"), tuple(passage.get("heading_path", []))): number
         for number, passage in enumerate(record.retrieved, start=1)

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from handlers.answer_eval import AnswerQuestion, Judged, judge
-from handlers.answering import SEARCH_DEPTH, grounded_answer, passages_to_read
+from handlers.answering import SEARCH_DEPTH, grounded_answer, passages_to_read, sources_of
 from handlers.decisions import DecisionRecord
 from handlers.follow_ups import SearchQuery, leans_on_earlier, offline_query, rewritten_query
 from handlers.llm import Deadline, LanguageModel
@@ -49,7 +49,7 @@ class AnswerEvaluation:
         self._searcher = searcher
         self._setup = setup
         self._model = model
-        self._scorer = UnitScorer(searcher.embedder)
+        self._scorer = UnitScorer(searcher.embedder, store)
 
     async def run(
         self, docs: Path, questions: list[AnswerQuestion], *, on_question: Callable[[], None] | None = None
@@ -114,9 +114,7 @@ class AnswerEvaluation:
             deadline=deadline,
         )
         if drafted.text is not None:
-            by_place = {(r.title, r.heading_path): r for r in results}  # one passage per document is sent
-            sources = tuple(by_place[(c.title, c.heading_path)] for c in drafted.citations)
-            return judge(question, drafted.text, sources, read, source=model.name)
+            return judge(question, drafted.text, sources_of(drafted.citations, results), read, source=model.name)
         if drafted.not_found:
             return judge(question, "", (), read, source=f"{model.name}: not found")
         return replace(offline, source=f"offline ({drafted.rejected})")

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from handlers.extract import Unit, UnitKind
 from handlers.models import AnswerPart, Citation, Fact
-from handlers.question_terms import Terms, codes_in, numbers_in, question_terms, words
+from handlers.question_terms import Part, Terms, codes_in, numbers_in, question_terms, words
 from handlers.unit_scoring import Scored, UnitScorer
 from knowledge.models import Freshness, SearchResult
 from knowledge.search import top
+from knowledge.units import Unit, UnitKind
 
 # all-MiniLM-L6-v2 cosine of the best passage: unrelated questions sit near 0.1-0.25 on the
 # sample base, answerable ones at 0.45-0.8. Confidence maps that range onto 0-1.
@@ -22,6 +23,7 @@ STEPS_WORDS = 110  # a how-to's numbered steps are kept whole up to this
 HOW_TO_REACH, HOW_TO_SHARE = 5, 0.85  # a step among the best five units, nearly as good as the best, leads
 SECOND_UNIT = 0.9  # another unit joins the answer only when it scores nearly as well as the first
 AMOUNT_UNIT = 0.75  # a unit stating the amount asked for ("60 minutes") leads if it scores this share of the best
+AMOUNT_FOR_PART = 0.25  # a part asking "how long" is answered by a unit that says how long
 PART_UNIT = 0.55  # ... or answers a part of the question the first does not, scoring at least this share
 # The offline answerer reads more than a model is sent: the sentence that answers is often in another section
 # of the best document than the one that scored best as a whole.
@@ -125,10 +127,17 @@ def _pick(terms: Terms, scored: list[Scored]) -> list[Scored]:
     picked = [lead]
     budget = ANSWER_WORDS
     for part in terms.parts:
-        if _answers(picked, part):
+        if _answers(terms, picked, part):
             continue
-        best = max(ranked, key=lambda s: s.score + len(part & s.covered) / len(part))
-        if best not in picked and part & best.covered and best.score >= PART_UNIT * lead.score:
+        candidates = [
+            s
+            for s in ranked
+            if s not in picked
+            and part.words & s.covered
+            and (not part.wants or terms.amount_in(s.unit.text, part.wants))
+        ]
+        best = max(candidates, key=lambda s: _for_part(terms, s, part), default=None)
+        if best is not None and _for_part(terms, best, part) >= PART_UNIT * _for_part(terms, lead, part):
             picked.append(best)
             budget -= _length(best)
     second = None if terms.parts else _second(terms, lead, [s for s in ranked if s not in picked])
@@ -154,13 +163,19 @@ def _second(terms: Terms, lead: Scored, rest: list[Scored]) -> Scored | None:
     return None
 
 
-def _answers(picked: list[Scored], part: frozenset[str]) -> bool:
-    """A part is answered when a picked unit holds half its words or more."""
-    return any(len(part & s.covered) * 2 >= len(part) for s in picked)
+def _answers(terms: Terms, picked: list[Scored], part: Part) -> bool:
+    """A part is answered when a picked unit holds half its words or more, and states the amount it asks for."""
+    return any(
+        len(part.words & s.covered) * 2 >= len(part.words)
+        and (not part.wants or terms.amount_in(s.unit.text, part.wants))
+        for s in picked
+    )
 
 
-def _covered(picked: list[Scored]) -> frozenset[str]:
-    return frozenset().union(*(s.covered for s in picked))
+def _for_part(terms: Terms, scored: Scored, part: Part) -> float:
+    """How well a unit answers one part: its score, the share of the part's words it holds, the amount asked."""
+    amount = AMOUNT_FOR_PART if part.wants and terms.amount_in(scored.unit.text, part.wants) else 0.0
+    return scored.score + len(part.words & scored.covered) / len(part.words) + amount
 
 
 def _length(scored: Scored) -> int:
@@ -305,6 +320,22 @@ def _worth_pointing_to(picked: list[Scored], results: list[SearchResult], terms:
         if key <= own and all(term in result.text.lower() for term in exact):
             kept.append(index)
     return kept
+
+
+def sources_of(citations: tuple[Citation, ...], results: list[SearchResult]) -> tuple[SearchResult, ...]:
+    """The passages behind a model draft's citations (it was sent one passage per document, so a title and
+    heading name one)."""
+    by_place = {(result.title, result.heading_path): result for result in results}
+    return tuple(by_place[(c.title, c.heading_path)] for c in citations if (c.title, c.heading_path) in by_place)
+
+
+def mark_cited(retrieved: list[dict[str, Any]], sources: tuple[SearchResult, ...]) -> None:
+    """Write each cited passage's citation number into the decision record's retrieval list: two passages can
+    share a title and heading (a long table cut in two), so only the chunk says which one was cited."""
+    number = {source.chunk_id: position for position, source in enumerate(sources, start=1)}
+    for passage in retrieved:
+        if passage.get("chunk_id") in number:
+            passage["cited"] = number[passage["chunk_id"]]
 
 
 def cited_numbers(text: str) -> set[int]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from escalation.service import Escalation
-from handlers.answering import SEARCH_DEPTH, grounded_answer, passages_to_read
+from handlers.answering import SEARCH_DEPTH, grounded_answer, mark_cited, passages_to_read, sources_of
 from handlers.conversations import BOT, Conversation, ConversationStore
 from handlers.decisions import DecisionRecord, DecisionStore, new_decision_id
 from handlers.follow_ups import LOOK_BACK, SearchQuery, leans_on_earlier, offline_query, rewritten_query
@@ -33,6 +33,7 @@ from handlers.prompts import load_prompt
 from handlers.staff_actions import StaffActions
 from handlers.tool_routing import choose, combined_route
 from handlers.unit_scoring import UnitScorer
+from handlers.unit_vectors import UnitVectorStore
 from handlers.workflow_turns import WorkflowTurns
 from knowledge.gaps import GapLog, GapReason
 from knowledge.search import HybridSearcher, top
@@ -68,6 +69,7 @@ class Core:
         router: Router,
         workflows: WorkflowTurns,
         language_model: LanguageModel | None = None,
+        unit_vectors: UnitVectorStore | None = None,
         config: CoreConfig = CoreConfig(),
     ) -> None:
         self._searcher = searcher
@@ -82,8 +84,9 @@ class Core:
         self._template = load_prompt("answer") if language_model else None
         self._route_template = load_prompt("route") if language_model else None
         self._rewrite_template = load_prompt("rewrite") if language_model else None
-        # the offline answerer scores sentences with the search's own embedder (the question is cached there)
-        self._scorer = UnitScorer(searcher.embedder)
+        # the offline answerer compares units with the question in the search's own embedding space: the question's
+        # vector is the search's (cached), the units' were stored at ingestion (`unit_vectors`)
+        self._scorer = UnitScorer(searcher.embedder, unit_vectors)
         self._staff = StaffActions(escalation, decisions, conversations, gaps)
 
     @property
@@ -227,6 +230,7 @@ class Core:
         read = passages_to_read(found, results, question=query.text)
         record.retrieved = [
             {
+                "chunk_id": r.chunk_id,
                 "doc_key": r.doc_key,
                 "title": r.title,
                 "heading_path": list(r.heading_path),
@@ -243,13 +247,14 @@ class Core:
         record.model, record.prompt_version = OFFLINE_ANSWERER
         threshold = self._threshold(self._config.answer_workflow)
         if results and draft.text and draft.confidence >= threshold:
-            answer, citations, parts = draft.text, draft.citations, draft.parts
+            answer, citations, parts, sources = draft.text, draft.citations, draft.parts, draft.sources
             if self._model is not None and self._template is not None:
                 drafted = await model_answer(
                     self._model, self._template, text, results, record, company=self._config.company, deadline=deadline
                 )
                 if drafted.text is not None:
                     answer, citations, parts = drafted.text, drafted.citations, ()
+                    sources = sources_of(drafted.citations, results)
                     record.model, record.prompt_version = self._model.name, self._template.label
                 elif drafted.not_found:
                     record.model, record.prompt_version = self._model.name, self._template.label
@@ -259,6 +264,7 @@ class Core:
                     )
                 else:
                     record.note(f"model draft not used ({drafted.rejected}); quoted the passages instead")
+            mark_cited(record.retrieved, sources)
             buttons = (
                 Button(ActionKind.HELPFUL, "Helpful", record.id),
                 Button(ActionKind.NOT_HELPFUL, "Not helpful", record.id),

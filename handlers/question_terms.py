@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+")
 # identifiers said exactly: E118, A-10231, AG-20817734, CR2477, order_not_cancellable (not 2FA or 5GHz: a code
@@ -29,7 +30,7 @@ _WANTS = {
     "duration": re.compile(
         r"\b(how (long|soon|often|fast)|until|what time|by when|deadline|cut-?off|expire|valid)\b", re.IGNORECASE
     ),
-    "money": re.compile(r"\b(how much|cost|costs|fee|fees|charged?)\b", re.IGNORECASE),
+    "money": re.compile(r"\b(how much|cost|costs|fee|fees)\b", re.IGNORECASE),
     "count": re.compile(r"\b(how many|limit|limits|maximum|minimum|max|min)\b", re.IGNORECASE),
 }
 _AMOUNTS = {
@@ -67,19 +68,30 @@ _ALIASES = re.compile(r"\b(european union|united states|united kingdom)\b")
 _ALIAS_OF = {"european union": "eu", "united states": "us", "united kingdom": "uk"}
 
 
-def words(text: str) -> set[str]:
-    """Content words, stemmed; stop words and single characters left out."""
+@lru_cache(maxsize=32768)
+def words(text: str) -> frozenset[str]:
+    """Content words, stemmed; stop words and single characters left out (remembered: passages repeat)."""
     lowered = _ALIASES.sub(lambda found: _ALIAS_OF[found.group(1)], text.lower())
-    return {stem(word) for word in _WORD.findall(lowered) if word not in _STOP and len(word) > 1}
+    return frozenset(stem(word) for word in _WORD.findall(lowered) if word not in _STOP and len(word) > 1)
 
 
-def codes_in(text: str) -> set[str]:
-    return {code.lower() for code in _CODE.findall(text)}
+@lru_cache(maxsize=32768)
+def codes_in(text: str) -> frozenset[str]:
+    return frozenset(code.lower() for code in _CODE.findall(text))
 
 
-def numbers_in(text: str) -> set[str]:
+@lru_cache(maxsize=32768)
+def numbers_in(text: str) -> frozenset[str]:
     """Numbers worth matching exactly: two digits or more ("Hub 2" names a product, "409" a status)."""
-    return {number.replace(",", "") for number in _NUMBER.findall(text) if len(number) > 1}
+    return frozenset(number.replace(",", "") for number in _NUMBER.findall(text) if len(number) > 1)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One of the things a message asks ("how long does a refund take" / "where does the money go")."""
+
+    words: frozenset[str]
+    wants: frozenset[str]  # the kind of amount this part asks for, if any
 
 
 @dataclass(frozen=True)
@@ -89,11 +101,12 @@ class Terms:
     numbers: frozenset[str]
     wants: frozenset[str]  # the kinds of amount asked for: "duration", "money", "count"
     how_to: bool  # "how do I": steps answer it
-    parts: tuple[frozenset[str], ...]  # the words of each thing asked, when the message asks more than one
+    parts: tuple[Part, ...]  # each thing asked, when the message asks more than one
 
-    def amount_in(self, text: str) -> bool:
-        """Does `text` state the kind of amount the question asks for ("60 minutes" for "how long")?"""
-        return any(_AMOUNTS[kind].search(text) for kind in self.wants)
+    def amount_in(self, text: str, wants: frozenset[str] | None = None) -> bool:
+        """Does `text` state the kind of amount the question (or one part: `wants`) asks for ("60 minutes" for
+        "how long")?"""
+        return any(_AMOUNTS[kind].search(text) for kind in (self.wants if wants is None else wants))
 
     @property
     def exact(self) -> frozenset[str]:
@@ -104,22 +117,24 @@ class Terms:
 CONTEXT_WEIGHT = 0.5  # an earlier question's words count, but the new message decides between rows
 
 
+def _wanted(text: str) -> frozenset[str]:
+    return frozenset(kind for kind, asks in _WANTS.items() if asks.search(text))
+
+
 def question_terms(text: str, *, context: str | None = None) -> Terms:
     """`context`: the earlier question a follow-up ("And for the EU plug?") leans on."""
     own = words(text)
     weights = dict.fromkeys(own, 1.0)
     for word in words(context or "") - own:
         weights[word] = CONTEXT_WEIGHT
-    pieces = [words(piece) for piece in _PART_BREAK.split(text) if piece and piece.strip()]
-    parts = tuple(frozenset(piece) for piece in pieces if piece)
+    pieces = [piece for piece in _PART_BREAK.split(text) if piece and words(piece)]
+    parts = tuple(Part(words(piece), _wanted(piece)) for piece in pieces)
     return Terms(
         weights=weights,
         codes=frozenset(codes_in(text)),
         numbers=frozenset(numbers_in(text) - {n for code in codes_in(text) for n in numbers_in(code)}),
         # "What about Klarna?" after "How long do refunds to PayPal take?" still asks how long
-        wants=frozenset(
-            kind for kind, asks in _WANTS.items() if asks.search(text) or (context and asks.search(context))
-        ),
+        wants=_wanted(text) | (_wanted(context) if context else frozenset()),
         how_to=bool(_HOW_TO.search(text)),
         parts=parts if len(parts) > 1 else (),
     )

@@ -5,15 +5,15 @@ standing of the passage it comes from."""
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from handlers.extract import Unit, UnitKind, units_of
 from handlers.question_terms import Terms, codes_in, numbers_in, words
-from knowledge.embedder import Embedder, Vectors
+from handlers.unit_vectors import UnitVectors, UnitVectorStore
+from knowledge.embedder import Embedder
 from knowledge.models import SearchResult
+from knowledge.units import Unit, embedding_text, units_of
 
 # Weights of the parts of a unit's score, chosen on the development set (examples/eval/acme-answers-dev.jsonl).
 MEANING, WORDS, STANDING = 0.5, 0.5, 0.15
@@ -37,44 +37,9 @@ class Scored:
     placed: frozenset[str] = frozenset()  # the question's words in its passage's title and headings
 
 
-class UnitVectors:
-    """Vectors of units already seen: the same articles answer most questions, so after the first few turns
-    scoring embeds only the question, which the search has already embedded (and the embedder cached)."""
-
-    def __init__(self, embedder: Embedder, *, size: int = 8192) -> None:
-        self._embedder = embedder
-        self._size = size
-        self._cache: OrderedDict[str, Vectors] = OrderedDict()
-
-    async def of(self, texts: list[str]) -> list[Vectors]:
-        missing = list(dict.fromkeys(text for text in texts if text not in self._cache))
-        if missing:
-            for text, vector in zip(missing, await self._embedder.embed(missing), strict=True):
-                self._cache[text] = vector
-        found = []
-        for text in texts:
-            self._cache.move_to_end(text)
-            found.append(self._cache[text])
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        return found
-
-    async def one(self, text: str) -> Vectors:
-        """The question's vector: through the embedder, whose own cache holds what the search embedded."""
-        vectors = await self._embedder.embed([text])
-        first: Vectors = vectors[0]
-        return first
-
-
-def embedding_text(unit: Unit) -> str:
-    # an item alone ("be complete, with all accessories") needs its lead-in to mean anything
-    return f"{unit.context}: {unit.text}" if unit.kind is UnitKind.ITEM and unit.context else unit.text
-
-
 class UnitScorer:
-    def __init__(self, embedder: Embedder, *, embed_at_most: int = 16) -> None:
-        self.vectors = UnitVectors(embedder)
-        self._embed_at_most = embed_at_most  # per turn: the rest are judged on their words alone
+    def __init__(self, embedder: Embedder, store: UnitVectorStore | None = None, *, embed_at_most: int = 16) -> None:
+        self.vectors = UnitVectors(embedder, store, embed_at_most=embed_at_most)
 
     async def score(self, terms: Terms, query: str, results: list[SearchResult]) -> list[Scored]:
         units = [(index, unit) for index, result in enumerate(results) for unit in units_of(result.text)]
@@ -108,7 +73,7 @@ class UnitScorer:
             if terms.how_to and unit.step is not None:
                 base += STEP_BONUS
             drafts.append((index, unit, base, exact, covered))
-        meaning = await self._meaning(query, [(unit, base) for _, unit, base, _, _ in drafts])
+        meaning = await self._meaning(query, [(results[i].chunk_id, unit, base) for i, unit, base, _, _ in drafts])
         return [
             Scored(
                 unit,
@@ -123,17 +88,15 @@ class UnitScorer:
             for position, (index, unit, base, exact, covered) in enumerate(drafts)
         ]
 
-    async def _meaning(self, query: str, drafts: list[tuple[Unit, float]]) -> list[float]:
-        """Cosine of each unit with the question; units outside the best few by words get a low default."""
-        order = sorted(range(len(drafts)), key=lambda i: -drafts[i][1])[: self._embed_at_most]
-        question = await self.vectors.one(query)
-        vectors = await self.vectors.of([embedding_text(drafts[i][0]) for i in order])
-        meaning = [0.0] * len(drafts)
-        known = {i: float(np.dot(question, vector)) for i, vector in zip(order, vectors, strict=True)}
+    async def _meaning(self, query: str, drafts: list[tuple[int, Unit, float]]) -> list[float]:
+        """Cosine of each unit with the question, best candidates by words first (so the few embedded in a turn,
+        when units have no stored vector, are the likeliest); a unit left without a vector gets the lowest."""
+        order = sorted(range(len(drafts)), key=lambda i: -drafts[i][2])
+        question = await self.vectors.question(query)
+        vectors = await self.vectors.of([(drafts[i][0], embedding_text(drafts[i][1])) for i in order])
+        known = {i: float(np.dot(question, v)) for i, v in zip(order, vectors, strict=True) if v is not None}
         floor = min(known.values(), default=0.0)
-        for i in range(len(drafts)):
-            meaning[i] = known.get(i, floor)
-        return meaning
+        return [known.get(i, floor) for i in range(len(drafts))]
 
 
 def _about(unit: Unit, named: frozenset[str]) -> bool:

@@ -16,6 +16,7 @@ from knowledge.errors import KnowledgeError, UnreadableDocument
 from knowledge.loaders import parse_file
 from knowledge.models import Chunk, ParsedDocument, chunk_context, embedding_input
 from knowledge.store import KnowledgeStore, NewDocument, StoredVersion
+from knowledge.units import embedding_text, unit_key, units_of
 
 log = logging.getLogger(__name__)
 
@@ -165,16 +166,25 @@ class Ingestor:
             for pending in batch
             for chunk in pending.chunks
         ]
+        # each chunk's answerable units too, so an answer never embeds during a turn (knowledge/units.py)
+        unit_texts = [
+            [embedding_text(unit) for unit in units_of(chunk.text)] for pending in batch for chunk in pending.chunks
+        ]
+        distinct = list(dict.fromkeys(text for texts_of_chunk in unit_texts for text in texts_of_chunk))
         try:
-            vectors = await self._embedder.embed(texts)
+            vectors = await self._embedder.embed(texts + distinct)
         except KnowledgeError as exc:
             summary.failed += [(pending.doc.doc_key, str(exc)) for pending in batch]
             return
+        unit_vector = dict(zip(distinct, vectors[len(texts) :], strict=True))
+        units = [[(unit_key(text), unit_vector[text]) for text in texts_of_chunk] for texts_of_chunk in unit_texts]
         offset = 0
         for pending in batch:
             count = len(pending.chunks)
             try:
-                await self._store.replace_document(pending.doc, pending.chunks, vectors[offset : offset + count])
+                await self._store.replace_document(
+                    pending.doc, pending.chunks, vectors[offset : offset + count], units=units[offset : offset + count]
+                )
             except Exception as exc:  # one document's failure must not stop the batch
                 log.exception("storing %s failed", pending.doc.doc_key)
                 summary.failed.append((pending.doc.doc_key, f"storage error: {exc}"))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 from pgvector import Vector
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
@@ -100,6 +102,7 @@ class KnowledgeStore:
             await conn.execute("DROP INDEX IF EXISTS kb_chunks_embedding_public")
             await conn.execute("UPDATE kb_chunks SET embedding = NULL")
             await conn.execute("UPDATE kb_gaps SET embedding = NULL")
+            await conn.execute("DELETE FROM kb_unit_vectors")  # another model's: answers embed units again as needed
             for table in ("kb_chunks", "kb_gaps"):
                 await conn.execute(
                     sql.SQL("ALTER TABLE {} ALTER COLUMN embedding TYPE vector({})").format(sql.Identifier(table), size)
@@ -125,13 +128,21 @@ class KnowledgeStore:
             rows = await cur.fetchall()
         return {row[0]: StoredVersion(row[1], row[2], row[3], row[4], row[5], tuple(row[6]), row[7]) for row in rows}
 
-    async def replace_document(self, doc: NewDocument, chunks: list[Chunk], vectors: Vectors) -> int:
-        """Insert or replace a document and all its chunks in one transaction.
+    async def replace_document(
+        self,
+        doc: NewDocument,
+        chunks: list[Chunk],
+        vectors: Vectors,
+        *,
+        units: Sequence[Sequence[tuple[bytes, Vectors]]] = (),
+    ) -> int:
+        """Insert or replace a document and all its chunks in one transaction; `units` are each chunk's
+        (unit key, vector) pairs (knowledge/units.py), stored with it.
 
         A concurrent search sees either the old chunks or the new ones, never a mix.
         """
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk is required")
+        if len(chunks) != len(vectors) or (units and len(units) != len(chunks)):
+            raise ValueError("one vector per chunk is required, and units for every chunk or none")
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 """INSERT INTO kb_documents
@@ -170,7 +181,35 @@ class KnowledgeStore:
                             Vector(vector),
                         )
                     )
+            if units:
+                await _copy_unit_vectors(
+                    conn, document_id, [(c.ordinal, pairs) for c, pairs in zip(chunks, units, strict=True)]
+                )
         return document_id
+
+    async def unit_vectors(self, chunk_ids: list[int]) -> dict[int, dict[bytes, Vectors]]:
+        """The stored unit vectors of these chunks, by chunk and unit key."""
+        found: dict[int, dict[bytes, Vectors]] = {chunk_id: {} for chunk_id in chunk_ids}
+        async with self._pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT chunk_id, unit_key, embedding FROM kb_unit_vectors WHERE chunk_id = ANY(%s)",
+                    (chunk_ids,),
+                    binary=True,  # vectors as bytes: parsing 100 vectors from text costs milliseconds
+                )
+            ).fetchall()
+        for chunk_id, key, vector in rows:
+            found[chunk_id][bytes(key)] = np.asarray(vector.to_numpy(), dtype=np.float32)
+        return found
+
+    async def add_unit_vectors(self, rows: list[tuple[int, bytes, Vectors]]) -> None:
+        """Vectors of units embedded at answer time (a chunk stored before units were, or a new splitter)."""
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO kb_unit_vectors (chunk_id, unit_key, embedding) VALUES (%s, %s, %s) "
+                "ON CONFLICT DO NOTHING",  # a chunk deleted meanwhile fails the foreign key: see the caller
+                [(chunk_id, key, Vector(vector)) for chunk_id, key, vector in rows],
+            )
 
     async def update_metadata(self, document_id: int, doc: NewDocument) -> None:
         """Owner, dates, tags or URL changed but the title and text did not: nothing to re-embed."""
@@ -239,3 +278,20 @@ class KnowledgeStore:
                 "UPDATE kb_chunks SET embedding = %s WHERE id = %s",
                 [(Vector(vector), chunk_id) for chunk_id, vector in zip(ids, vectors, strict=True)],
             )
+
+
+async def _copy_unit_vectors(
+    conn: Any, document_id: int, units: list[tuple[int, Sequence[tuple[bytes, Vectors]]]]
+) -> None:
+    rows = await (
+        await conn.execute("SELECT ordinal, id FROM kb_chunks WHERE document_id = %s", (document_id,))
+    ).fetchall()
+    ids = dict(rows)
+    async with (
+        conn.cursor() as cur,
+        cur.copy("COPY kb_unit_vectors (chunk_id, unit_key, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(["int8", "bytea", "vector"])
+        for ordinal, pairs in units:
+            for key, vector in dict(pairs).items():  # a unit said twice in a chunk is stored once
+                await copy.write_row((ids[ordinal], key, Vector(vector)))

@@ -1,11 +1,15 @@
 """A passage cut into the smallest pieces that can answer a question: a table row with its header, a list item
-with the sentence that introduces its list, a sentence. Pure text in, units out; nothing is reworded."""
+with the sentence that introduces its list, a sentence. Pure text in, units out; nothing is reworded.
+
+Ingestion embeds every unit (`unit_key`, `embedding_text`), so an answer scores them without embedding anything."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from knowledge.chunking import split_sentences
 
@@ -42,8 +46,9 @@ class _Group:
     heading: str
 
 
-def units_of(passage: str) -> list[Unit]:
-    """Every unit of `passage`, in reading order."""
+@lru_cache(maxsize=8192)
+def units_of(passage: str) -> tuple[Unit, ...]:
+    """Every unit of `passage`, in reading order (remembered: the same passages answer many questions)."""
     units: list[Unit] = []
     lead_in = ""
     for number, group in enumerate(_groups(passage)):
@@ -61,7 +66,21 @@ def units_of(passage: str) -> list[Unit]:
             ]
             continue
         lead_in = ""
-    return units
+    return tuple(units)
+
+
+def embedding_text(unit: Unit) -> str:
+    """What is embedded for a unit: an item with its lead-in ("be complete" alone means nothing); a sentence
+    without the rhetorical question before it ("Changed your mind? You can return …")."""
+    if unit.kind is UnitKind.ITEM and unit.context:
+        return f"{unit.context}: {unit.text}"
+    _, mark, answer = unit.text.partition("? ")
+    return answer if mark and answer else unit.text
+
+
+def unit_key(text: str) -> bytes:
+    """The stored vector's key: a hash of the embedded text, so a changed splitter never meets a stale vector."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def render_row(facts: tuple[tuple[str, str], ...]) -> str:

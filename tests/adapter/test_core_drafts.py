@@ -213,10 +213,10 @@ async def test_explain_names_each_model_step_and_the_rejected_draft(
     drafted = next(line for line in lines if line.startswith("- drafting:"))
     assert drafted.startswith(f"- drafting: gpt-test, prompt {ANSWER_PROMPT.label} — rejected; tokens 12 in / 3 out")
     assert "Total: tokens 24 in / 6 out, cost $0.000036" in lines
-    # numbered as in the retrieval list: the passages (title and headings) the reply's citations name
-    where = [(passage["title"], tuple(passage["heading_path"])) for passage in record.retrieved]
-    cited = "".join(f"[{where.index((c.title, c.heading_path)) + 1}]" for c in reply.citations)
-    assert cited
+    # numbered as in the retrieval list: the passages the core marked as cited, one per citation of the reply
+    marked = sorted((p["cited"], n) for n, p in enumerate(record.retrieved, start=1) if p.get("cited"))
+    assert [cited for cited, _ in marked] == [c.number for c in reply.citations]
+    cited = "".join(f"[{number}]" for _, number in marked)
     answer = next(line for line in lines if ". Answer:" in line)
     assert answer.endswith(
         f"Answer: quoted offline from passages {cited} (offline-grounded, extractive-1); "

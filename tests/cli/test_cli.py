@@ -187,6 +187,7 @@ COMMANDS = [
     ["db", "migrate"],
     ["db", "status"],
     ["eval", "retrieval"],
+    ["eval", "answers"],
     ["eval", "routing"],
     ["autonomy", "show"],
     ["autonomy", "set"],

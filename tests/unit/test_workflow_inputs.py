@@ -66,5 +66,5 @@ def test_confidence_from_the_best_passage() -> None:
 
 
 def test_cited_numbers() -> None:
-    # which sentences answer is tested with the extractor (tests/unit/test_extract.py, test_offline_answers.py)
+    # which sentences answer: tests/unit/test_units.py, test_offline_answers.py and tests/integration/
     assert cited_numbers("See [1] and [3], not [x] or [100].") == {1, 3}
