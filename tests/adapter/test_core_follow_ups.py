@@ -4,25 +4,20 @@ question, which is searched and recorded; a rewrite that cannot be used falls ba
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-from bot.core_factory import build_core
-from bot.llm_openai import OpenAIChatModel
 from bot.services import Services
 from escalation.models import Actor, Role
 from handlers.core import Core
 from handlers.decisions import DecisionRecord, DecisionStore
-from handlers.llm import PriceTable
 from handlers.models import InboundMessage, Platform, Reply
 from handlers.prompts import load_prompt
-from knowledge.ingest import IngestOptions
+from tests.adapter.model_core import core_with_model, fake_openai
 from tests.fakes.openai_server import FakeOpenAI, Status
 from tests.fakes.openai_server import Reply as Say
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
 CUSTOMER = Actor("U-cust", Role.CUSTOMER)
 ROUTE_TO_ANSWER = Say(None, tool_calls=(("answer_question", "{}"),))
 FIRST, FOLLOW_UP = "How long do refunds to PayPal take?", "What about Klarna?"
@@ -30,20 +25,14 @@ FIRST, FOLLOW_UP = "How long do refunds to PayPal take?", "What about Klarna?"
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
+    with fake_openai() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
-    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
-    model = OpenAIChatModel(
-        base_url=fake.base_url, api_key="sk-test", model="gpt-test", timeout=2, max_retries=0,
-        prices=PriceTable.parse("gpt-test=1/2"),
-    )  # fmt: skip
-    yield await build_core(services, language_model=model)
-    await model.close()
+    async with core_with_model(services, fake, seconds_per_call=2) as built:
+        yield built
 
 
 @pytest.fixture(autouse=True)
