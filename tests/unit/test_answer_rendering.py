@@ -10,6 +10,7 @@ from bot.slack.blocks import ANSWER_LIMIT as SLACK_LIMIT
 from bot.slack.blocks import answer_blocks, reply_text
 from bot.teams.cards import answer_body
 from handlers.models import AnswerPart, Citation, Fact, Reply
+from handlers.outbound_codec import decode, encode
 
 ROW = AnswerPart(
     "Code E118 · Meaning: Time sync failed · What to try: Check the router allows NTP (UDP 123)",
@@ -81,3 +82,9 @@ def test_a_long_answer_is_cut_at_a_sentence_and_keeps_its_pointer() -> None:
     assert blocks[0]["text"]["text"].endswith("… [1]") and len(blocks[0]["text"]["text"]) <= 2900
     assert shorten("short", 10) == "short"
     assert shorten("word " * 10, 22) == "word word word word …"  # no sentence end: the last whole word
+
+
+def test_an_answer_with_parts_survives_the_outbound_record() -> None:
+    # a durable turn re-run delivers what was decided: the structured answer included
+    reply = _answer(ROW, AnswerPart("More in [1]."))
+    assert decode(encode([reply])) == [reply]

@@ -93,3 +93,12 @@ def test_a_question_stays_with_its_answer_and_code_is_never_quoted() -> None:
 def test_a_wrapped_first_line_is_not_taken_for_a_title() -> None:
     passage = "Returns are created online\nin a couple of minutes."
     assert [u.text for u in units_of(passage)] == ["Returns are created online in a couple of minutes."]
+
+
+def test_odd_passages_give_odd_units_but_never_fail() -> None:
+    assert units_of("") == () and units_of("```\nonly code\n```") == ()
+    assert [u.text for u in units_of("Use a | b for pipes.")] == ["Use a | b for pipes."]  # prose, not a table
+    ragged = units_of("| A | B |\n|---|---|\n| 1 | 2 | 3 |\n| x |")
+    assert [u.facts for u in ragged] == [(("A", "1"), ("B", "2"), ("", "3")), (("A", "x"),)]
+    assert ragged[0].text == "A 1 · B: 2 · 3"
+    assert len(units_of("1. " + "step " * 2000)[0].text) == len("step " * 2000) - 1
