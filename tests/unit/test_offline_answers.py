@@ -86,6 +86,17 @@ async def test_a_second_passage_that_adds_nothing_is_not_quoted_or_cited() -> No
     assert [c.title for c in draft.citations] == ["Error codes"]
 
 
+async def test_another_article_that_repeats_the_code_is_not_added_to_the_answer() -> None:
+    # it names the code and a word the row lacks, and scores close: still the second passage that adds nothing
+    results = [
+        passage(TABLE, score=1.0, title="Error codes"),
+        passage("On the hub, error E118 also shows in the event log.", score=0.98, title="Hub event log"),
+    ]
+    question = "What does error E118 mean on my hub?"
+    draft = await grounded_answer(question, results, scorer=UnitScorer(WordsEmbedder()))
+    assert [c.title for c in draft.citations] == ["Error codes"] and "event log" not in draft.text
+
+
 async def test_a_unit_that_states_how_long_leads_when_the_question_asks_how_long() -> None:
     article = passage(
         "The reset link is sent to the address on your account. The reset link is valid for 60 minutes.",
