@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.core_factory import build_core
 from bot.llm_openai import OpenAIChatModel
@@ -43,3 +46,20 @@ async def core_with_model(services: Services, fake: FakeOpenAI, *, seconds_per_c
         yield await build_core(services, language_model=model)
     finally:
         await model.close()
+
+
+def model_core_fixtures(*, seconds_per_call: float) -> tuple[Any, Any]:
+    """A test module's `fake` (the model server) and `core` fixtures, both module-scoped:
+    `fake, core = model_core_fixtures(seconds_per_call=5)`."""
+
+    @pytest.fixture(scope="module")
+    def fake() -> Iterator[FakeOpenAI]:
+        with fake_openai() as server:
+            yield server
+
+    @pytest.fixture(scope="module")
+    async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
+        async with core_with_model(services, fake, seconds_per_call=seconds_per_call) as built:
+            yield built
+
+    return fake, core

@@ -4,8 +4,6 @@ passages do not is kept on the decision record with the reason, and the customer
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
 
 from bot.cli_explain import explain_decision
@@ -20,7 +18,7 @@ from handlers.llm import PriceTable
 from handlers.llm_answer import numbered_passages
 from handlers.models import InboundMessage, Platform, Reply
 from handlers.prompts import load_prompt
-from tests.adapter.model_core import core_with_model, fake_openai
+from tests.adapter.model_core import model_core_fixtures
 from tests.fakes.openai_server import Echo, FakeOpenAI, Truncated
 from tests.fakes.openai_server import Reply as Say
 
@@ -34,16 +32,7 @@ ANSWER_PROMPT = load_prompt("answer")
 ROUTE_PROMPT = load_prompt("route")
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
-    async with core_with_model(services, fake, seconds_per_call=5) as built:
-        yield built
+fake, core = model_core_fixtures(seconds_per_call=5)
 
 
 _turns = iter(range(1_000_000))

@@ -3,8 +3,6 @@ question, which is searched and recorded; a rewrite that cannot be used falls ba
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
 
 from bot.services import Services
@@ -13,7 +11,7 @@ from handlers.core import Core
 from handlers.decisions import DecisionRecord, DecisionStore
 from handlers.models import InboundMessage, Platform, Reply
 from handlers.prompts import load_prompt
-from tests.adapter.model_core import core_with_model, fake_openai
+from tests.adapter.model_core import model_core_fixtures
 from tests.fakes.openai_server import FakeOpenAI, Status
 from tests.fakes.openai_server import Reply as Say
 
@@ -23,16 +21,7 @@ ROUTE_TO_ANSWER = Say(None, tool_calls=(("answer_question", "{}"),))
 FIRST, FOLLOW_UP = "How long do refunds to PayPal take?", "What about Klarna?"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
-    async with core_with_model(services, fake, seconds_per_call=2) as built:
-        yield built
+fake, core = model_core_fixtures(seconds_per_call=2)
 
 
 @pytest.fixture(autouse=True)

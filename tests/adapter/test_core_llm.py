@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
 
 from bot.services import Services
@@ -12,7 +10,7 @@ from handlers.core import Core
 from handlers.decisions import DecisionStore
 from handlers.models import InboundMessage, Platform, Reply
 from handlers.prompts import load_prompt
-from tests.adapter.model_core import core_with_model, fake_openai
+from tests.adapter.model_core import model_core_fixtures
 from tests.fakes.openai_server import Delay, FakeOpenAI, RawBody, Status
 from tests.fakes.openai_server import Reply as Say
 
@@ -21,16 +19,7 @@ CUSTOMER = Actor("U-cust", Role.CUSTOMER)
 QUESTION = "How do I reset my password?"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
-    async with core_with_model(services, fake, seconds_per_call=2) as built:
-        yield built
+fake, core = model_core_fixtures(seconds_per_call=2)
 
 
 async def ask(core: Core, services: Services, text: str = QUESTION) -> tuple[Reply, object]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -20,7 +19,7 @@ from handlers.core import Core
 from handlers.decisions import DecisionRecord, DecisionStore
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Platform, Reply
 from handlers.workflows import QUESTIONS
-from tests.adapter.model_core import core_with_model, fake_openai
+from tests.adapter.model_core import model_core_fixtures
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openai_server import Reply as Say
 
@@ -28,16 +27,7 @@ pytestmark = pytest.mark.integration
 CUSTOMER = Actor("U-cust", Role.CUSTOMER)
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-async def core(services: Services, fake: FakeOpenAI) -> AsyncIterator[Core]:
-    async with core_with_model(services, fake, seconds_per_call=5) as built:
-        yield built
+fake, core = model_core_fixtures(seconds_per_call=5)
 
 
 def calls(tool: str, **arguments: object) -> Say:
