@@ -23,6 +23,8 @@ AMOUNT_BONUS = 0.08  # a "how long / how much" question, and the unit states tha
 STEP_BONUS = 0.15  # a "how do I" question, and the unit is a numbered step
 CONTEXT_SHARE = 0.5  # a word found only around a unit (its table's header, its list's lead-in) counts half
 PLACE = 0.1  # the question's words in the title and headings of the unit's passage
+SECTION = 0.1  # the question's words in the headings of the unit's own section (the title left out)
+TITLE_AMOUNT = 0.1  # a "how long / how much" question, and the unit states the amount its article's title names
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,12 @@ class UnitScorer:
             for result in results
         ]
         places = [sum(terms.weights[word] * rarity.get(word, 1.0) for word in found) / possible for found in placed]
+        # ... and its own section's headings more ("Pausing your membership" over the article's introduction)
+        sections = [
+            sum(terms.weights[word] * rarity.get(word, 1.0) for word in terms.weights.keys() & words(" ".join(path)))
+            / possible
+            for path in (result.heading_path for result in results)
+        ]
         drafts = []
         for index, unit in units:
             own, around = words(unit.text), words(unit.context)
@@ -65,11 +73,13 @@ class UnitScorer:
             named = terms.exact & (codes_in(unit.text) | numbers_in(unit.text))
             exact = bool(named)
             standing = max(0.0, results[index].score / top)
-            base = WORDS * matched / possible + STANDING * standing + PLACE * places[index]
+            base = WORDS * matched / possible + STANDING * standing + PLACE * places[index] + SECTION * sections[index]
             if named:
                 base += EXACT_BONUS * len(named) / len(terms.exact) + (KEY_BONUS if _about(unit, named) else 0.0)
             if terms.amount_in(unit.text):
                 base += AMOUNT_BONUS
+                if numbers_in(unit.text) & numbers_in(results[index].title):
+                    base += TITLE_AMOUNT  # "within 30 days" under "the 30-day return window": the article's rule
             if terms.how_to and unit.step is not None:
                 base += STEP_BONUS
             drafts.append((index, unit, base, exact, covered))

@@ -13,6 +13,8 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 # A sentence ends after . ! ? or … (optionally closed by a quote or bracket) before a capital.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}")
+# a plain-text heading: one short line in capitals ("HOW TO RESET", "WHEN TO RESET (AND WHEN NOT TO)")
+_CAPITALS_HEADING = re.compile(r"^(?=[^a-z]*[A-Z]{2})[^a-z.!?:;]{2,80}$")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "no.", "mr.", "mrs.", "dr.", "inc.", "st.")
 
 
@@ -31,7 +33,7 @@ def extract_title(text: str) -> str | None:
 
 
 def chunk_document(text: str, *, markup: str, title: str, max_chars: int) -> list[Chunk]:
-    sections = _sections(text, title=title) if markup == "markdown" else [_Section((), _paragraphs(text))]
+    sections = _sections(text, title=title) if markup == "markdown" else _text_sections(text)
     chunks: list[Chunk] = []
     for section in sections:
         for body in _pack(section.blocks, max_chars=max_chars):
@@ -72,6 +74,18 @@ def _sections(text: str, *, title: str) -> list[_Section]:
         start = number + 1
     _add_section(sections, stack, lines[start:], title=title)
     return sections
+
+
+def _text_sections(text: str) -> list[_Section]:
+    """Plain text (and PDF text) marks its sections with a line in capitals: each starts a section named by it,
+    so a step list is found under "How to reset" as it would be in Markdown."""
+    sections = [_Section((), [])]
+    for block in _paragraphs(text):
+        if "\n" not in block and _CAPITALS_HEADING.match(block):
+            sections.append(_Section((block.capitalize(),), []))
+        else:
+            sections[-1].blocks.append(block)
+    return [section for section in sections if section.blocks]
 
 
 def _add_section(sections: list[_Section], stack: list[tuple[int, str]], lines: list[str], *, title: str) -> None:

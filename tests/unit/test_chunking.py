@@ -360,3 +360,18 @@ def test_empty_document_gives_no_chunks() -> None:
 )
 def test_extract_title(text: str, expected: str | None) -> None:
     assert extract_title(text) == expected
+
+
+def test_plain_text_sections_are_named_by_their_lines_in_capitals() -> None:
+    text = (
+        "Factory resetting the hub\n\nA reset erases everything.\n\n\nBEFORE YOU START\n\n  1. Back up the hub.\n\n"
+        "HOW TO RESET\n\n  1. Press and hold for 15 seconds.\n  2. Release.\n\nNOTE: the LED turns red.\n\nE102 E103\n"
+    )
+    chunks = chunk_document(text, markup="text", title="Factory resetting the hub", max_chars=1200)
+    assert [(c.heading_path, c.text.split("\n")[0].strip()) for c in chunks] == [
+        ((), "Factory resetting the hub"),
+        (("Before you start",), "1. Back up the hub."),
+        # a line with a colon is prose ("NOTE: …"), and codes alone are not a heading either
+        (("How to reset",), "1. Press and hold for 15 seconds."),
+    ]
+    assert "NOTE: the LED turns red." in chunks[2].text and "E102 E103" in chunks[2].text

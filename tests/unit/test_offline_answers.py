@@ -33,7 +33,13 @@ class WordsEmbedder:
 
 
 def passage(
-    text: str, *, score: float, title: str = "Article", document: int | None = None, stale: bool = False
+    text: str,
+    *,
+    score: float,
+    title: str = "Article",
+    document: int | None = None,
+    stale: bool = False,
+    headings: tuple[str, ...] = (),
 ) -> SearchResult:
     chunk = next(_ids)
     return SearchResult(
@@ -42,7 +48,7 @@ def passage(
         doc_key=f"docs/{title.lower().replace(' ', '-')}",
         org=None,
         title=title,
-        heading_path=(),
+        heading_path=headings,
         text=text,
         source_url=None,
         owner=None,
@@ -169,3 +175,41 @@ async def test_units_are_embedded_once_and_the_question_through_the_embedder() -
 async def test_no_passages_no_answer() -> None:
     draft = await grounded_answer("Anything?", [], scorer=UnitScorer(WordsEmbedder()))
     assert draft.text == "" and draft.citations == () and draft.confidence == 0.0
+
+
+async def test_a_how_long_question_is_answered_by_the_amount_the_articles_title_names() -> None:
+    title = "Return policy and the 30-day return window"
+    results = [
+        passage(
+            "Gifts delivered in December can be returned until 31 January.",
+            score=1.0,
+            title=title,
+            document=7,
+            headings=("Holiday season extension",),
+        ),
+        passage("Most products can be returned within 30 days of delivery.", score=0.5, title=title, document=7),
+    ]
+    draft = await grounded_answer(
+        "How long do I have to return something?", results, scorer=UnitScorer(WordsEmbedder())
+    )
+    assert draft.text.startswith("Most products can be returned within 30 days of delivery. [1]")
+    assert draft.sources == (results[1],)
+
+
+async def test_a_section_named_by_the_question_outranks_the_articles_introduction() -> None:
+    title = "Changing or cancelling your plan"
+    results = [
+        passage(
+            "From Manage membership you can pause your membership or cancel it.", score=1.0, title=title, document=8
+        ),
+        passage(
+            "You can pause your membership for 1, 2 or 3 months.",
+            score=0.6,
+            title=title,
+            document=8,
+            headings=("Pausing your membership",),
+        ),
+    ]
+    draft = await grounded_answer("Can I pause my membership?", results, scorer=UnitScorer(WordsEmbedder()))
+    assert draft.text.startswith("You can pause your membership for 1, 2 or 3 months. [1]")
+    assert draft.sources == (results[1],)
