@@ -81,6 +81,7 @@ def build_app() -> typer.Typer:
             cli_chat,
             cli_db,
             cli_digest,
+            cli_doctor,
             cli_escalation,
             cli_eval,
             cli_explain,
@@ -103,6 +104,7 @@ def build_app() -> typer.Typer:
         cli_run.register(app)
         cli_digest.register(app)
         app.add_typer(cli_teams.teams_app, name="teams")
+        app.command("doctor")(cli_doctor.doctor)
         _registered = True
     return app
 

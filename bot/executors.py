@@ -17,7 +17,8 @@ SOURCES = {"demo": "the demo back end (DEMO_BACKEND)", "webhook": "your webhook 
 
 
 @asynccontextmanager
-async def open_executors(settings: Settings, pool: Pool) -> AsyncIterator[ExecutorRegistry]:
+async def open_executors(settings: Settings, pool: Pool, *, dry_run: bool = False) -> AsyncIterator[ExecutorRegistry]:
+    """`dry_run`: the webhook marks every request as a drill (the demo back end is made safe by its pool)."""
     registry = ExecutorRegistry()
     if settings.demo_backend:
         demo = DemoBackend(pool)
@@ -33,6 +34,7 @@ async def open_executors(settings: Settings, pool: Pool) -> AsyncIterator[Execut
             actions=settings.webhook_action_names,
             timeout=settings.webhook_timeout,
             max_attempts=settings.webhook_max_attempts,
+            dry_run=dry_run,
         )
         try:
             registry.register(webhook)

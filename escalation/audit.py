@@ -111,3 +111,43 @@ class AuditLog:
         async with self._pool.connection() as conn:
             rows = await (await conn.execute(query.encode(), [*params, limit])).fetchall()
         return [AuditEvent(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ExecutedAction:
+    """An executed approval and the audit events recorded about it."""
+
+    approval_id: str
+    kind: str  # action | undo
+    workflow: str
+    action: str
+    risk: str
+    executed_at: datetime
+    events: frozenset[str]
+
+
+_EXECUTED_WITH_EVENTS = """
+    SELECT a.id, a.kind, a.workflow, a.action, a.risk, a.executed_at,
+           coalesce(array_agg(DISTINCT l.event) FILTER (WHERE l.event IS NOT NULL), '{}')
+    FROM approvals a
+    LEFT JOIN audit_log l ON l.subject_type = 'approval' AND l.subject_id = a.id
+    WHERE a.executed_at >= %s AND a.risk = ANY(%s)
+    GROUP BY a.id ORDER BY a.executed_at"""
+
+
+async def executed_since(pool: Pool, since: datetime, *, risks: tuple[str, ...]) -> list[ExecutedAction]:
+    """Approvals of these risks executed since `since`, each with the names of its audit events."""
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(_EXECUTED_WITH_EVENTS, (since, list(risks)))).fetchall()
+    return [
+        ExecutedAction(
+            approval_id=row[0],
+            kind=row[1],
+            workflow=row[2],
+            action=row[3],
+            risk=row[4],
+            executed_at=row[5],
+            events=frozenset(row[6]),
+        )
+        for row in rows
+    ]

@@ -35,6 +35,9 @@ class WorkflowPolicy(BaseModel):
     inputs: str | None = None  # name of the typed input model the conversation core fills
     action: str | None = None  # None: the workflow never acts (answers, hand-offs)
     rollback: str | None = None  # the action that undoes `action`
+    reversible: bool | None = None  # false: `action` cannot be undone (doctor accepts no rollback); None: unsaid
+    # parameters `supportbot doctor --drill` runs `action` with, against a sandbox (never real data)
+    drill: dict[str, Any] | None = None
     risk: Risk = Risk.LOW
     autonomy: Stage = Stage.APPROVE
     confidence_threshold: float = Field(0.6, ge=0, le=1)
@@ -55,6 +58,10 @@ class WorkflowPolicy(BaseModel):
     def _consistent(self) -> WorkflowPolicy:
         if self.rollback and not self.action:
             raise ValueError("a rollback needs an action to undo")
+        if self.rollback and self.reversible is False:
+            raise ValueError("an action with a rollback is reversible: drop `reversible: false` or the rollback")
+        if self.drill is not None and not self.action:
+            raise ValueError("drill parameters need an action to drill")
         if self.max_amount_cents is not None and (self.auto_max_amount_cents or 0) > self.max_amount_cents:
             raise ValueError("auto_max_amount_cents cannot exceed max_amount_cents")
         return self

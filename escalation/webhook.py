@@ -17,6 +17,14 @@ and the headers::
 Every retry of one ``execute`` call sends the same body byte for byte (``sent_at`` included)
 and the same ``Idempotency-Key``; only the timestamp and the signature are fresh per attempt.
 
+Dry runs (``supportbot doctor --drill``)
+----------------------------------------
+A drill sends each action, then its rollback, with ``"dry_run": true`` in the (signed) body and the
+header ``X-Supportbot-Dry-Run: true``. Trust the body field, not the header (headers are not signed).
+A back end that honours it validates the request as usual, performs nothing, stores nothing under the
+idempotency key, and answers as it would have, ``reverse_params`` included, so the rollback can be
+drilled too. A back end that does not know the flag would act for real: do not drill against it.
+
 Verifying the signature (receivers)
 -----------------------------------
 The signature is HMAC-SHA256, keyed with the shared secret (UTF-8), over the bytes
@@ -62,13 +70,22 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from escalation.errors import ExecutionFailed, UnknownAction
 from escalation.executors import ActionRequest, ActionResult
 
-__all__ = ["IDEMPOTENCY_HEADER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookExecutor", "sign", "verify"]
+__all__ = [
+    "DRY_RUN_HEADER",
+    "IDEMPOTENCY_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "WebhookExecutor",
+    "sign",
+    "verify",
+]
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TIMESTAMP_HEADER = "X-Supportbot-Timestamp"
 SIGNATURE_HEADER = "X-Supportbot-Signature"
+DRY_RUN_HEADER = "X-Supportbot-Dry-Run"
 SIGNATURE_PREFIX = "sha256="
 USER_AGENT = "supportbot-webhook/1"
 EXCERPT_CHARS = 200
@@ -161,8 +178,10 @@ class WebhookExecutor:
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
         session_factory: Callable[[], aiohttp.ClientSession] | None = None,
+        dry_run: bool = False,
     ) -> None:
-        """`session_factory` builds the executor's one ClientSession; the executor owns and closes it."""
+        """`session_factory` builds the executor's one ClientSession; the executor owns and closes it.
+        `dry_run` marks every request as a drill the back end must not perform (see the module docstring)."""
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise ValueError(f"webhook url must be an absolute http(s) URL, got {_redacted(url)!r}")
         if not secret:
@@ -183,6 +202,7 @@ class WebhookExecutor:
         self._backoff = wait_random_exponential(multiplier=backoff_initial, max=backoff_max)
         self._session_factory = session_factory
         self._session: aiohttp.ClientSession | None = None
+        self._dry_run = dry_run
 
     def __repr__(self) -> str:
         return f"WebhookExecutor(url={self._where!r}, actions={sorted(self._actions)!r})"
@@ -251,7 +271,7 @@ class WebhookExecutor:
         return result
 
     def _body(self, request: ActionRequest) -> bytes:
-        payload = {
+        payload: dict[str, Any] = {
             "action": request.action,
             "params": request.params,
             "idempotency_key": request.idempotency_key,
@@ -259,6 +279,8 @@ class WebhookExecutor:
             "approval_id": request.approval_id,
             "sent_at": datetime.now(UTC).isoformat(),
         }
+        if self._dry_run:
+            payload["dry_run"] = True
         try:
             return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -276,6 +298,8 @@ class WebhookExecutor:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret, timestamp, body),
         }
+        if self._dry_run:
+            headers[DRY_RUN_HEADER] = "true"
         try:
             async with self._client().post(
                 self._url,

@@ -34,3 +34,14 @@ def load_prompt(name: str) -> PromptTemplate:
     if missing:
         raise HandlersError(f"prompt template {name} has no {' or '.join(missing)} in its front matter")
     return PromptTemplate(name, str(meta["version"]), str(meta["owner"]), body.strip() + "\n")
+
+
+def template_owners() -> dict[str, str | None]:
+    """Every prompt template shipped in handlers/prompts/ and the owner its front matter names (None: none)."""
+    owners: dict[str, str | None] = {}
+    for entry in sorted((resources.files("handlers") / "prompts").iterdir(), key=lambda entry: entry.name):
+        if entry.name.endswith(".md"):
+            meta, _ = split_front_matter(entry.read_text("utf-8"))
+            owner = str(meta.get("owner") or "").strip()
+            owners[entry.name.removesuffix(".md")] = owner or None
+    return owners

@@ -94,6 +94,15 @@ class KnowledgeStore:
                 "to re-embed every document with the configured embedder."
             )
 
+    async def stored_vectors(self) -> tuple[list[int], int]:
+        """The dimensions the stored chunk vectors actually have, and how many chunks have none (not embedded)."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT vector_dims(embedding), count(*) FROM kb_chunks GROUP BY 1 ORDER BY 1 NULLS FIRST"
+            )
+            rows = await cur.fetchall()
+        return [dims for dims, _ in rows if dims is not None], sum(count for dims, count in rows if dims is None)
+
     async def reset_embedding_space(self, model: str, dimension: int) -> None:
         """Drop every vector and give the columns the new dimension, with the HNSW index on public chunks."""
         size = sql.Literal(dimension)

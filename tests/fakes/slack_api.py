@@ -6,6 +6,7 @@ on this server). Every call is recorded, errors answered, and faults can be inje
 
     with fake_slack() as fake:
         fake.usergroups = {"S123": ["U1", "U2"]}
+        fake.scopes = ["chat:write", "users:read"]              # answered in X-OAuth-Scopes
         fake.channels = {"C1": {"is_ext_shared": True}}
         fake.fail_next("chat.postMessage", status=429, retry_after=0)   # then one 200
         fake.fail_next("chat.update", error="message_not_found")        # HTTP 200, ok: false
@@ -70,6 +71,8 @@ class FakeSlack:
     channels: dict[str, Params] = field(default_factory=dict)  # channel id → fields over a default
     teams: dict[str, Params] = field(default_factory=dict)  # team id → fields over a default
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id → the bytes uploaded
+    # the token's scopes, sent as Slack does in the X-OAuth-Scopes header of every answer; None: no header
+    scopes: list[str] | None = None
     calls: list[Call] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # what Socket Mode clients sent back
     socket_connections: int = 0  # WebSocket connections accepted so far
@@ -217,6 +220,8 @@ class FakeSlack:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or None
         token = token or params.pop("token", None)
         status, headers, answer = self._answer(method, params, token)
+        if self.scopes is not None and token:
+            headers = {**headers, "X-OAuth-Scopes": ",".join(self.scopes)}
         with self._lock:
             self.calls.append(Call(method, params, token, status, None if answer.get("ok") else answer.get("error")))
         return web.json_response(answer, status=status, headers=headers)

@@ -11,6 +11,8 @@ keeps one result per idempotency key (a repeated key gets the stored result with
 
 A scripted entry without a body and a 2xx status (the default) runs the action; other
 statuses get a small JSON error body. Once the script is used up every request is a 2xx.
+A request marked as a dry run (`"dry_run": true` in its signed body) is answered as if it ran, and
+recorded in `dry_runs`, but runs nothing and is not remembered under its key.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class FakeWebhook:
     requests: list[Received] = field(default_factory=list)
     ran: Counter[str] = field(default_factory=Counter)  # idempotency key -> times the action ran
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dry_runs: list[dict[str, Any]] = field(default_factory=list)  # bodies of the dry-run requests answered
     answered: int = 0  # handlers that have finished, including ones whose client gave up
     port: int = 0
 
@@ -114,10 +117,15 @@ class FakeWebhook:
             return web.Response(body=raw, status=reply.status, headers=reply.headers, content_type="text/plain")
         if not 200 <= reply.status < 300:
             return web.json_response({"error": f"scripted {reply.status}"}, status=reply.status, headers=reply.headers)
+        payload = json.loads(body)
+        if payload.get("dry_run") is True:
+            self.dry_runs.append(payload)
+            answer = {**self.run_action(payload), "summary": f"dry run: would {payload['action']}"}
+            return web.json_response(answer, status=reply.status, headers=reply.headers)
         key = headers[IDEMPOTENCY_HEADER]
         if key in self.results:
             return web.json_response({**self.results[key], "replayed": True}, headers=reply.headers)
-        result = self.run_action(json.loads(body))
+        result = self.run_action(payload)
         self.ran[key] += 1
         self.results[key] = result
         return web.json_response(result, status=reply.status, headers=reply.headers)
