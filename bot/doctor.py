@@ -63,16 +63,19 @@ async def diagnose(settings: Settings, options: DoctorOptions = DoctorOptions())
     checks: list[Check] = [
         passed("settings", f"valid; policy {settings.policy_file}, data in {settings.supportbot_home}")
     ]
-    policy = _policy(settings, checks)
+    policy, policy_line = _policy(settings)
     async with AsyncExitStack() as stack:
         pool = await _postgres(settings, stack, checks)
         if pool is not None:
             checks.append(await _guarded("migrations", _migrations(pool)))
         checks.append(await _redis(settings))
-        checks += await _platforms(settings, policy)
         checks.append(await _model(settings))
         if pool is not None:
             checks.append(await _guarded("embedder", _embedder(pool, settings)))
+        platform_lines, resolutions = await _platforms(settings, policy)
+        checks += [*platform_lines, policy_line]
+        if policy is not None:
+            checks += workflow_checks(policy, resolutions)
         if policy is not None:
             if pool is not None:
                 checks.append(await _guarded("policy.executors", _executors(settings, pool, policy)))
@@ -92,20 +95,16 @@ async def diagnose(settings: Settings, options: DoctorOptions = DoctorOptions())
     return checks
 
 
-def _policy(settings: Settings, checks: list[Check]) -> Policy | None:
+def _policy(settings: Settings) -> tuple[Policy | None, Check]:
     try:
         policy = load_policy(settings.policy_file)
     except PolicyError as exc:
-        checks.append(
-            failed(
-                "policy",
-                f"{exc} (the workflow, executor and drill checks did not run)",
-                "Fix the named fields in POLICY_FILE; `examples/policy/acme.yaml` shows every one.",
-            )
+        return None, failed(
+            "policy",
+            f"{exc} (the workflow, executor and drill checks did not run)",
+            "Fix the named fields in POLICY_FILE; `examples/policy/acme.yaml` shows every one.",
         )
-        return None
-    checks.append(passed("policy", f"{settings.policy_file}: {len(policy.workflows)} workflows"))
-    return policy
+    return policy, passed("policy", f"{settings.policy_file}: {len(policy.workflows)} workflows")
 
 
 async def _postgres(settings: Settings, stack: AsyncExitStack, checks: list[Check]) -> Pool | None:
@@ -159,7 +158,8 @@ async def _redis(settings: Settings) -> Check:
     return passed("redis", "reachable" if settings.redis_url else "embedded, reachable")
 
 
-async def _platforms(settings: Settings, policy: Policy | None) -> list[Check]:
+async def _platforms(settings: Settings, policy: Policy | None) -> tuple[list[Check], dict[str, dict[str, Resolution]]]:
+    """The chat platforms' lines, and what each platform that answered says about the people the policy names."""
     people = people_named(policy) if policy is not None else set()
     checks: list[Check] = []
     resolutions: dict[str, dict[str, Resolution]] = {}
@@ -170,6 +170,14 @@ async def _platforms(settings: Settings, policy: Policy | None) -> list[Check]:
                 "neither Slack nor Teams is configured: customers cannot reach the bot, nor staff approve",
                 "Set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), or MICROSOFT_APP_ID "
                 "and its secret.",
+            )
+        )
+    if settings.slack_bot_token is not None and not settings.slack_enabled:
+        checks.append(
+            failed(
+                "slack.auth",
+                "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN, so Slack is off",
+                "Set SLACK_SIGNING_SECRET (events over HTTP) or SLACK_APP_TOKEN (Socket Mode).",
             )
         )
     if settings.slack_enabled:
@@ -187,9 +195,7 @@ async def _platforms(settings: Settings, policy: Policy | None) -> list[Check]:
         checks += teams_lines
         if found is not None:
             resolutions["teams"] = found
-    if policy is not None:
-        checks += workflow_checks(policy, resolutions)
-    return checks
+    return checks, resolutions
 
 
 async def _model(settings: Settings) -> Check:

@@ -130,17 +130,20 @@ async def _drill(escalation: Escalation, name: str, workflow: WorkflowPolicy) ->
             steps.append((workflow.rollback, undone.id, ROLLBACK_EVENTS))
     except EscalationError as exc:
         return failed(check, f"the drill of {workflow.action} was refused: {exc}", _FIX_POLICY), []
-    trail: list[str] = []
-    shown: list[str] = []
+    found = []
     for action, approval_id, expected in steps:
         approval = await escalation.approval(approval_id)
         assert approval is not None
         events = [event.event for event in await escalation.audit.events(subject=("approval", approval_id))]
-        trail += [f"{approval_id}: {event}" for event in events]
+        found.append((action, approval, events, expected))
+    trail = [f"{approval.id}: {event}" for _, approval, events, _ in found for event in events]
+    for action, approval, _, _ in found:  # what ran first: a failed rollback also leaves its action unrolled
         if approval.state not in (ApprovalState.EXECUTED, ApprovalState.ROLLED_BACK):
             return failed(
                 check, f"{action} failed in the sandbox: {approval.last_error}", _FIX_EXECUTOR.format(action=action)
             ), trail
+    shown = []
+    for action, approval, events, expected in found:
         missing = [event for event in expected if event not in events]
         if missing:
             return failed(

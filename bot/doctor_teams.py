@@ -33,27 +33,55 @@ async def teams_checks(settings: Settings, people: Iterable[str]) -> tuple[list[
     )
     factory = adapter.bot_framework_authentication.create_connector_factory(identity)
     client: Any = await factory.create(settings.teams_service_url)
-    async with client:
-        try:
-            # MSAL is synchronous (requests): off the event loop
-            await asyncio.to_thread(client.config.credentials.get_access_token)
-        except Exception as exc:  # MSAL and botbuilder raise PermissionError, ValueError, requests' errors alike
-            return [failed("teams.token", f"no Bot Framework token for app {app_id}: {exc}", FIX_CREDENTIALS)], None
-        checks = [passed("teams.token", f"app {app_id} got a Bot Framework token")]
-        staff = settings.teams_staff_conversation
-        if not staff:
-            checks.append(
-                failed(
-                    "teams.staff_channel",
-                    "TEAMS_STAFF_CONVERSATION is not set, so approval and hand-off cards have nowhere to go on Teams",
-                    "Set TEAMS_STAFF_CONVERSATION to the agents' channel id (19:…@thread.tacv2), the bot installed "
-                    "in its team.",
-                )
+    try:
+        return await _with_client(settings, client, people)
+    finally:
+        await client.__aexit__(None, None, None)  # closes its aiohttp session
+        # MSAL keeps its login connection open for the credentials' lifetime (a process's, in the bot)
+        msal = getattr(client.config.credentials, "app", None)
+        if msal is not None:
+            msal.http_client.close()
+
+
+async def _with_client(
+    settings: Settings, client: Any, people: Iterable[str]
+) -> tuple[list[Check], dict[str, Resolution] | None]:
+    app_id = settings.microsoft_app_id or ""
+    try:
+        # MSAL is synchronous (requests): off the event loop
+        await asyncio.to_thread(client.config.credentials.get_access_token)
+    except Exception as exc:  # MSAL and botbuilder raise PermissionError, ValueError, requests' errors alike
+        return [failed("teams.token", f"no Bot Framework token for app {app_id}: {exc}", FIX_CREDENTIALS)], None
+    checks = [passed("teams.token", f"app {app_id} got a Bot Framework token")]
+    staff = settings.teams_staff_conversation
+    if not staff:
+        checks.append(
+            failed(
+                "teams.staff_channel",
+                "TEAMS_STAFF_CONVERSATION is not set, so approval and hand-off cards have nowhere to go on Teams",
+                "Set TEAMS_STAFF_CONVERSATION to the agents' channel id (19:…@thread.tacv2), the bot installed "
+                "in its team.",
             )
-            return checks, None
-        checks.append(passed("teams.staff_channel", f"{staff} for approval and hand-off cards"))
-        groups = parse_groups(settings.teams_groups)
-        found = {entry: await _resolve(client, staff, groups, entry) for entry in sorted(set(people))}
+        )
+        return checks, None
+    try:  # only a conversation the bot is in lets it list the members
+        members = await client.conversations.get_conversation_members(staff)
+    except Exception as exc:  # the connector raises ErrorResponseException, aiohttp errors, …
+        checks.append(
+            failed(
+                "teams.staff_channel",
+                f"{staff} for approval and hand-off cards cannot be read ({exc})",
+                "Check TEAMS_STAFF_CONVERSATION and install the bot in that channel's team.",
+            )
+        )
+        return checks, None
+    checks.append(
+        passed(
+            "teams.staff_channel", f"{staff} for approval and hand-off cards: the bot is in it ({len(members)} members)"
+        )
+    )
+    groups = parse_groups(settings.teams_groups)
+    found = {entry: await _resolve(client, staff, groups, entry) for entry in sorted(set(people))}
     return checks, found
 
 

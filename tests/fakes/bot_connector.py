@@ -2,8 +2,9 @@
 
 It records every activity the bot posts (`POST /v3/conversations/{id}/activities[/{replyToId}]`), every
 update (`PUT …/activities/{id}`) and every new conversation (`POST /v3/conversations`, the staff-channel
-threads), answers member look-ups from `members`, and serves OpenID metadata and a JWKS so a test can
-turn authentication on with keys of its own. `fail(n)` makes the next n posts answer 500.
+threads), answers member look-ups from `members` (404 in the conversations listed in `missing`), and
+serves OpenID metadata and a JWKS so a test can turn authentication on with keys of its own. `fail(n)`
+makes the next n posts answer 500.
 
 `serve_login(certificate)` adds the other half of authentication, the bot's outbound tokens: a login
 service over HTTPS (MSAL accepts only https authorities) with the OpenID configuration MSAL discovers and
@@ -66,6 +67,7 @@ class Sent:
 class FakeBotConnector:
     sent: list[Sent] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)  # conversations the bot is not in: their members are a 404
     jwks: list[dict[str, Any]] = field(default_factory=list)
     failures_left: int = 0
     port: int = 0
@@ -152,9 +154,14 @@ class FakeBotConnector:
         self.sent.append(Sent("CREATE", conversation, activity_id, None, parameters.get("activity") or {}))
         return web.json_response({"id": conversation, "activityId": activity_id}, status=201)
 
+    async def _members(self, request: web.Request) -> web.Response:
+        if request.match_info["conversation"] in self.missing:
+            return web.json_response({"error": {"code": "NotFound", "message": "no such conversation"}}, status=404)
+        return web.json_response(list(self.members.values()))
+
     async def _member(self, request: web.Request) -> web.Response:
         member = self.members.get(request.match_info["member"])
-        if member is None:
+        if request.match_info["conversation"] in self.missing or member is None:
             return web.json_response({"error": {"code": "NotFound", "message": "no such member"}}, status=404)
         return web.json_response(member)
 
@@ -180,6 +187,7 @@ class FakeBotConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities", guarded(self._post))
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", guarded(self._post))
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", guarded(self._put))
+        app.router.add_get("/v3/conversations/{conversation}/members", guarded(self._members))
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", guarded(self._member))
         app.router.add_get("/.well-known/openid-configuration", self._metadata)
         app.router.add_get("/keys", self._keys)

@@ -235,6 +235,7 @@ async def test_a_healthy_set_up_passes_every_line(rig: Rig) -> None:
         ("bot not in the staff channel", "slack.staff_channel", "not in #", "/invite"),
         ("Redis unreachable", "redis", "Cannot reach Redis", "REDIS_URL"),
         ("wrong Teams secret", "teams.token", "no Bot Framework token", "MICROSOFT_APP_PASSWORD"),
+        ("bot not in the Teams staff channel", "teams.staff_channel", "cannot be read", "install the bot"),
     ],
 )
 async def test_a_broken_part_fails_its_own_line_only(
@@ -245,6 +246,8 @@ async def test_a_broken_part_fails_its_own_line_only(
         monkeypatch.setattr(rig.slack, "scopes", sorted(REQUIRED_BOT_SCOPES - {"usergroups:read"}))
     elif broken == "bot not in the staff channel":
         monkeypatch.setitem(rig.slack.channels, "C0STAFF", {"is_member": False})
+    elif broken == "bot not in the Teams staff channel":
+        monkeypatch.setattr(rig.connector, "missing", {"19:staff@thread.tacv2"})
     elif broken == "Redis unreachable":
         settings = settings.model_copy(update={"redis_url": SecretStr("redis://127.0.0.1:9/0")})
     else:
@@ -422,4 +425,11 @@ def test_the_command_prints_one_line_per_check_and_json_that_validates(
     failing = [line for line in lines if line.startswith("FAIL")]
     assert len(failing) == 1 and "slack.staff_channel" in failing[0] and "→ Invite the bot" in failing[0]
     assert lines[-1].endswith("NOT ready: fix every FAIL line first")
+
+    monkeypatch.setenv("TURN_TIMEOUT", "-1")  # nothing else can be checked without valid settings
+    invalid = CliRunner().invoke(app, ["doctor"])
+    assert invalid.exit_code == 1
+    first, verdict = invalid.stdout.strip().splitlines()
+    assert first.startswith("FAIL  settings  Invalid setting TURN_TIMEOUT") and "→ Fix the named setting" in first
+    assert verdict == "0 pass, 0 warn, 1 fail: NOT ready: fix every FAIL line first"
     assert report([]) == {"ready": True, "summary": {"pass": 0, "warn": 0, "fail": 0}, "checks": []}
