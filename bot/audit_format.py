@@ -52,6 +52,8 @@ def describe(event: AuditEvent) -> str:  # noqa: PLR0912 - one case per event ki
             return f"handed to a human ({detail.get('assigned_to') or 'unassigned'}): {detail.get('reason')}"
         case "handoff_escalated":
             return f"escalated to level {after.get('level')} ({after.get('assigned_to')})"
+        case "doctor_drill":
+            return f"drill in a sandbox, {detail.get('status')}: {detail.get('detail')}"
         case _:
             return json.dumps({k: v for k, v in {"before": before, "after": after, "detail": detail}.items() if v})
 

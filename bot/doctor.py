@@ -31,6 +31,7 @@ from escalation.readiness import (
     HIGH_IMPACT,
     Check,
     Resolution,
+    Status,
     audit_trail_check,
     executor_check,
     failed,
@@ -65,9 +66,13 @@ async def diagnose(settings: Settings, options: DoctorOptions = DoctorOptions())
     ]
     policy, policy_line = _policy(settings)
     async with AsyncExitStack() as stack:
-        pool = await _postgres(settings, stack, checks)
-        if pool is not None:
-            checks.append(await _guarded("migrations", _migrations(pool)))
+        reachable = await _postgres(settings, stack, checks)
+        pool = None
+        if reachable is not None:
+            migrations = await _guarded("migrations", _migrations(reachable))
+            checks.append(migrations)
+            # a database without the current schema would fail every check that reads it, for one reason
+            pool = reachable if migrations.status is Status.PASS else None
         checks.append(await _redis(settings))
         checks.append(await _model(settings))
         if pool is not None:
@@ -75,7 +80,7 @@ async def diagnose(settings: Settings, options: DoctorOptions = DoctorOptions())
         platform_lines, resolutions = await _platforms(settings, policy)
         checks += [*platform_lines, policy_line]
         if policy is not None:
-            checks += workflow_checks(policy, resolutions)
+            checks += workflow_checks(policy, resolutions, lead_group=settings.lead_group)
         if policy is not None:
             if pool is not None:
                 checks.append(await _guarded("policy.executors", _executors(settings, pool, policy)))
@@ -143,7 +148,11 @@ async def _migrations(pool: Pool) -> Check:
         return failed("migrations", str(exc), "Run the supportbot version that made this database, or a newer one.")
     pending = [f"{s.migration.version:04d}_{s.migration.name}" for s in states if s.applied_at is None]
     if pending:
-        return failed("migrations", f"{len(pending)} pending: {', '.join(pending)}", _FIX_MIGRATE)
+        return failed(
+            "migrations",
+            f"{len(pending)} pending: {', '.join(pending)} (the checks that read the database did not run)",
+            _FIX_MIGRATE,
+        )
     return passed("migrations", f"all {len(states)} applied")
 
 
@@ -160,7 +169,7 @@ async def _redis(settings: Settings) -> Check:
 
 async def _platforms(settings: Settings, policy: Policy | None) -> tuple[list[Check], dict[str, dict[str, Resolution]]]:
     """The chat platforms' lines, and what each platform that answered says about the people the policy names."""
-    people = people_named(policy) if policy is not None else set()
+    people = people_named(policy, lead_group=settings.lead_group) if policy is not None else set()
     checks: list[Check] = []
     resolutions: dict[str, dict[str, Resolution]] = {}
     if not settings.slack_enabled and not settings.teams_enabled:

@@ -13,7 +13,7 @@ from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity
 from bot.settings import Settings, SettingsError
 from bot.teams.auth import build_adapter
 from bot.teams.identity import parse_groups
-from escalation.readiness import Check, Resolution, failed, passed
+from escalation.readiness import Check, Resolution, Status, failed, passed
 
 FIX_CREDENTIALS = (
     "Check MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD (or the certificate), MICROSOFT_APP_TYPE and "
@@ -64,25 +64,28 @@ async def _with_client(
             )
         )
         return checks, None
-    try:  # only a conversation the bot is in lets it list the members
-        members = await client.conversations.get_conversation_members(staff)
-    except Exception as exc:  # the connector raises ErrorResponseException, aiohttp errors, …
-        checks.append(
-            failed(
-                "teams.staff_channel",
-                f"{staff} for approval and hand-off cards cannot be read ({exc})",
-                "Check TEAMS_STAFF_CONVERSATION and install the bot in that channel's team.",
-            )
-        )
+    channel = await _channel(client, "teams.staff_channel", staff, "approval and hand-off cards")
+    checks.append(channel)
+    digest = settings.teams_digest_conversation
+    if digest and digest != staff:
+        checks.append(await _channel(client, "teams.digest_channel", digest, "the weekly digest"))
+    if channel.status is not Status.PASS:
         return checks, None
-    checks.append(
-        passed(
-            "teams.staff_channel", f"{staff} for approval and hand-off cards: the bot is in it ({len(members)} members)"
-        )
-    )
     groups = parse_groups(settings.teams_groups)
     found = {entry: await _resolve(client, staff, groups, entry) for entry in sorted(set(people))}
     return checks, found
+
+
+async def _channel(client: Any, name: str, conversation: str, purpose: str) -> Check:
+    try:  # only a conversation the bot is in lets it list the members
+        members = await client.conversations.get_conversation_members(conversation)
+    except Exception as exc:  # the connector raises ErrorResponseException, aiohttp errors, …
+        return failed(
+            name,
+            f"{conversation} for {purpose} cannot be read ({exc})",
+            "Check the conversation id and install the bot in that channel's team.",
+        )
+    return passed(name, f"{conversation} for {purpose}: the bot is in it ({len(members)} members)")
 
 
 async def _resolve(client: Any, conversation: str, groups: dict[str, frozenset[str]], entry: str) -> Resolution:

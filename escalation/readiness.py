@@ -58,20 +58,29 @@ _UNKNOWN = Resolution(False, "not looked up")
 Resolutions = Mapping[str, Mapping[str, Resolution]]
 
 
-def people_named(policy: Policy) -> set[str]:
-    """Every approver and escalation entry of the policy, for the platforms to resolve."""
+def _deciders(workflow: WorkflowPolicy, lead_group: str) -> tuple[str, ...]:
+    """Who may approve its action: the approvers it names, else the team leads (escalation/authorization.py)."""
+    if workflow.approvers or not workflow.action:
+        return tuple(workflow.approvers)
+    return (f"group:{lead_group}",)
+
+
+def people_named(policy: Policy, *, lead_group: str) -> set[str]:
+    """Every approver (the lead group where none is named) and escalation entry, for the platforms to resolve."""
     return {
-        entry for workflow in policy.workflows.values() for entry in (*workflow.approvers, *workflow.escalation_path)
+        entry
+        for workflow in policy.workflows.values()
+        for entry in (*_deciders(workflow, lead_group), *workflow.escalation_path)
     }
 
 
-def workflow_checks(policy: Policy, resolutions: Resolutions) -> list[Check]:
-    """One line per workflow: an owner, an escalation path, and approvers who are real people everywhere
-    the bot runs. With no platform to ask (`resolutions` empty) the names cannot be confirmed: a warning."""
-    return [_workflow_check(name, workflow, resolutions) for name, workflow in policy.workflows.items()]
+def workflow_checks(policy: Policy, resolutions: Resolutions, *, lead_group: str) -> list[Check]:
+    """One line per workflow: an owner, an escalation path, and approvers who are real people where the bot
+    runs. With no platform to ask (`resolutions` empty) the names cannot be confirmed: a warning."""
+    return [_workflow_check(name, workflow, resolutions, lead_group) for name, workflow in policy.workflows.items()]
 
 
-def _workflow_check(name: str, workflow: WorkflowPolicy, resolutions: Resolutions) -> Check:
+def _workflow_check(name: str, workflow: WorkflowPolicy, resolutions: Resolutions, lead_group: str) -> Check:
     check = f"workflow.{name}"
     if not workflow.owner.strip():
         return failed(check, "names no owner", f"Give {name} an `owner:` (who answers for it) in POLICY_FILE.")
@@ -87,7 +96,7 @@ def _workflow_check(name: str, workflow: WorkflowPolicy, resolutions: Resolution
             f"{entry} on {platform}: {found.get(entry, _UNKNOWN).detail}"
             for platform, found in sorted(resolutions.items())
         )
-        for entry in dict.fromkeys((*workflow.approvers, *workflow.escalation_path))
+        for entry in dict.fromkeys((*_deciders(workflow, lead_group), *workflow.escalation_path))
         if resolutions and not any(found.get(entry, _UNKNOWN).ok for found in resolutions.values())
     ]
     if unresolved:
@@ -97,10 +106,9 @@ def _workflow_check(name: str, workflow: WorkflowPolicy, resolutions: Resolution
             "Map each group in SLACK_GROUPS / TEAMS_GROUPS to a group with members, and use ids of active people.",
         )
     summary = f"owner {workflow.owner}; escalates to {' → '.join(workflow.escalation_path)}"
-    # no approvers: team leads decide (escalation/authorization.py), a deliberate default
     approvers = f"; approvers {', '.join(workflow.approvers)}" if workflow.approvers else ""
-    if workflow.action and not workflow.approvers:
-        approvers = "; team leads approve (no approvers named)"
+    if workflow.action and not workflow.approvers:  # a deliberate default, not a gap
+        approvers = f"; no approvers named, so the team leads (group:{lead_group}) approve"
     if not resolutions:
         return warned(
             check,

@@ -156,6 +156,7 @@ async def rig(
         microsoft_validate_authority=False,
         teams_service_url=connector.url,
         teams_staff_conversation="19:staff@thread.tacv2",
+        teams_digest_conversation="19:digest@thread.tacv2",
         teams_groups=",".join(f"{name}=aad-lead" for name in GROUPS),
         llm_base_url=model.base_url,
         llm_api_key=SecretStr("sk-doctor"),
@@ -206,6 +207,7 @@ async def test_a_healthy_set_up_passes_every_line(rig: Rig) -> None:
         "slack.digest_channel",
         "teams.token",
         "teams.staff_channel",
+        "teams.digest_channel",
         "llm",
         "embedder",
         "policy",
@@ -221,6 +223,7 @@ async def test_a_healthy_set_up_passes_every_line(rig: Rig) -> None:
     ):
         assert name in checks, name
     assert "pgvector" in checks["postgres"].detail
+    assert checks["digest"].detail == "every mon at 09:00 UTC to Slack C0DIGEST and Teams 19:digest@thread.tacv2"
     assert "refund→reverse_refund" in checks["policy.rollbacks"].detail
     assert "refund: webhook" in checks["policy.executors"].detail
     assert "slack" in checks["workflow.refund"].detail and "teams" in checks["workflow.refund"].detail

@@ -83,26 +83,33 @@ def found(ok: set[str], policy_entries: set[str]) -> dict[str, Resolution]:
 
 
 def test_workflows_name_an_owner_an_escalation_path_and_people_who_exist() -> None:
-    everyone = people_named(ACME)
+    everyone = people_named(ACME, lead_group="support-leads")
     assert "group:billing" in everyone and "group:support-tier1" in everyone
-    lines = {check.name: check for check in workflow_checks(ACME, {"slack": found(everyone, everyone)})}
+    lines = {
+        check.name: check
+        for check in workflow_checks(ACME, {"slack": found(everyone, everyone)}, lead_group="support-leads")
+    }
     assert all(check.status is Status.PASS for check in lines.values())
     assert lines["workflow.order_status"].detail.endswith(
-        "team leads approve (no approvers named) (all found on slack)"
+        "no approvers named, so the team leads (group:support-leads) approve (all found on slack)"
     )
+    # with no approvers named, the team leads must be real people
+    no_leads = {"slack": found(everyone - {"group:support-leads"}, everyone)}
+    lines = {check.name: check for check in workflow_checks(ACME, no_leads, lead_group="support-leads")}
+    assert "group:support-leads on slack: no such group" in lines["workflow.order_status"].detail
 
     without_billing = {"slack": found(everyone - {"group:billing"}, everyone)}
-    lines = {check.name: check for check in workflow_checks(ACME, without_billing)}
+    lines = {check.name: check for check in workflow_checks(ACME, without_billing, lead_group="support-leads")}
     assert {name for name, check in lines.items() if check.status is Status.FAIL} == {"workflow.refund"}
     assert "group:billing on slack: no such group" in lines["workflow.refund"].detail
     # an entry found on either platform is someone real (a Slack id is not a Teams id)
     both = {**without_billing, "teams": found({"group:billing"}, everyone)}
-    assert workflow_checks(ACME, both)[2].status is Status.PASS
+    assert workflow_checks(ACME, both, lead_group="support-leads")[2].status is Status.PASS
     # with no platform to ask, nothing is confirmed
-    assert {check.status for check in workflow_checks(ACME, {})} == {Status.WARN}
+    assert {check.status for check in workflow_checks(ACME, {}, lead_group="support-leads")} == {Status.WARN}
 
     no_path = parse_policy(policy("    action: refund\n    rollback: undo\n"), source="p")
-    (line,) = workflow_checks(no_path, {"slack": {}})
+    (line,) = workflow_checks(no_path, {"slack": {}}, lead_group="support-leads")
     assert line.status is Status.FAIL and "no escalation path" in line.detail
 
 
@@ -184,3 +191,14 @@ def test_the_report_is_one_line_per_check_then_the_verdict() -> None:
     ]
     assert report(checks)["ready"] is False
     assert report(checks[:1])["checks"] == [{"name": "redis", "status": "pass", "detail": "reachable", "fix": None}]
+
+
+def test_a_drill_reads_as_one_line_in_the_audit_trail() -> None:
+    from bot.audit_format import describe
+    from escalation.audit import AuditEvent
+
+    event = AuditEvent(
+        1, datetime.now(UTC), "doctor_drill", "doctor:drill", None, "refund", None, None, None, None, None, None,
+        {"status": "pass", "detail": "refund (done) audited approval_requested → approved", "sandbox_audit": []},
+    )  # fmt: skip
+    assert describe(event) == "drill in a sandbox, pass: refund (done) audited approval_requested → approved"
