@@ -33,7 +33,8 @@ run: $(VENV)/.installed
 	if [ -n "$$SLACK_BOT_TOKEN$$MICROSOFT_APP_ID" ]; then $(VENV)/bin/supportbot run; else $(VENV)/bin/supportbot chat; fi
 
 test: $(VENV)/.installed-dev
-	$(VENV)/bin/python -m pytest --cov --cov-report=term
+	# the slowest tests are listed at the end: the whole suite must stay under 20 minutes on 2 cores
+	$(VENV)/bin/python -m pytest --cov --cov-report=term --durations=25
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
