@@ -183,6 +183,7 @@ COMMANDS = [
     ["chat"],
     ["explain"],
     ["audit"],
+    ["doctor"],
     ["killswitch"],
     ["db", "migrate"],
     ["db", "status"],

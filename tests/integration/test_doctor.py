@@ -26,7 +26,7 @@ from bot.cli import build_app
 from bot.cli_doctor import report
 from bot.doctor import DoctorOptions, diagnose
 from bot.migrate import migrate
-from bot.settings import Settings, load_settings
+from bot.settings import EmbedderKind, Settings, load_settings
 from bot.slack.scopes import REQUIRED_BOT_SCOPES
 from bot.storage import database_url, open_pool
 from escalation.readiness import Check, Status
@@ -239,6 +239,8 @@ async def test_a_healthy_set_up_passes_every_line(rig: Rig) -> None:
         ("Redis unreachable", "redis", "Cannot reach Redis", "REDIS_URL"),
         ("wrong Teams secret", "teams.token", "no Bot Framework token", "MICROSOFT_APP_PASSWORD"),
         ("bot not in the Teams staff channel", "teams.staff_channel", "cannot be read", "install the bot"),
+        ("model endpoint down", "llm", "did not answer a one-line request", "LLM_BASE_URL"),
+        ("another embedder", "embedder", "does not match the vectors stored: " + LOCAL_MODEL_NAME, "reindex"),
     ],
 )
 async def test_a_broken_part_fails_its_own_line_only(
@@ -251,6 +253,15 @@ async def test_a_broken_part_fails_its_own_line_only(
         monkeypatch.setitem(rig.slack.channels, "C0STAFF", {"is_member": False})
     elif broken == "bot not in the Teams staff channel":
         monkeypatch.setattr(rig.connector, "missing", {"19:staff@thread.tacv2"})
+    elif broken == "model endpoint down":
+        settings = settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1", "llm_max_retries": 0})
+    elif broken == "another embedder":  # the fake's 64-dimension vectors, not the stored 384
+        update = {
+            "embedder": EmbedderKind.OPENAI,
+            "embedding_base_url": rig.model.base_url,
+            "embedding_api_key": SecretStr("k"),
+        }
+        settings = settings.model_copy(update=update)
     elif broken == "Redis unreachable":
         settings = settings.model_copy(update={"redis_url": SecretStr("redis://127.0.0.1:9/0")})
     else:
