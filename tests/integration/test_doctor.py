@@ -40,6 +40,8 @@ from tests.fakes.tls import loopback_certificate
 from tests.fakes.webhook_server import SECRET as WEBHOOK_SECRET
 from tests.fakes.webhook_server import FakeWebhook
 
+pytestmark = pytest.mark.integration
+
 POLICY = Path(__file__).resolve().parents[2] / "examples" / "policy" / "acme.yaml"
 APP_ID = "33333333-4444-5555-6666-777777777777"
 APP_SECRET = "doctor-secret"
