@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint bench venv dev clean-data
+.PHONY: run test lint bench venv dev browser clean-data
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,12 +27,16 @@ dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(VENV)/bin/supportbot db migrate
 	$(VENV)/bin/supportbot ingest examples/acme --review-every 180d
-	@# no chat platform configured yet: talk to the bot in the terminal (the server: supportbot run)
+	@# the server with the web playground (it prints the URL and a sign-in token); the terminal chat: supportbot chat
 	@# the quick start acts on the sample company: its demo back end (every result says "demo"); plain `supportbot run` does not
-	@export DEMO_BACKEND=$${DEMO_BACKEND:-true}; \
-	if [ -n "$$SLACK_BOT_TOKEN$$MICROSOFT_APP_ID" ]; then $(VENV)/bin/supportbot run; else $(VENV)/bin/supportbot chat; fi
+	DEMO_BACKEND=$${DEMO_BACKEND:-true} $(VENV)/bin/supportbot run
 
-test: $(VENV)/.installed-dev
+# The browser tests drive Debian's chromium (Playwright's own browser builds cannot be downloaded here)
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@command -v chromium
+
+test: $(VENV)/.installed-dev browser
 	# the slowest tests are listed at the end: the whole suite must stay under 20 minutes on 2 cores
 	$(VENV)/bin/python -m pytest --cov --cov-report=term --durations=25
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import Markup, escape
+
 from handlers.models import AnswerPart, Reply
 
 _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
@@ -39,6 +41,29 @@ def to_teams(text: str) -> str:
     italic = _ITALIC.sub(lambda m: f"_{m.group(1)}_", bolded)
     headed = _HEADING.sub(lambda m: f"{_BOLD_MARK}{m.group(1)}{_BOLD_MARK}", italic)
     return headed.replace(_BOLD_MARK, "**")
+
+
+def to_html(text: str) -> Markup:
+    """The web playground: everything escaped first, then the light Markdown as HTML; "- " lines as a list."""
+    escaped = str(escape(text))
+    coded = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escaped)
+    linked = _LINK.sub(lambda m: f'<a href="{m.group(2)}" rel="noopener noreferrer">{m.group(1)}</a>', coded)
+    bolded = _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", linked)
+    italic = _ITALIC.sub(lambda m: f"<em>{m.group(1)}</em>", bolded)
+    headed = _HEADING.sub(lambda m: f"<strong>{m.group(1)}</strong>", italic)
+    out: list[str] = []
+    in_list = False
+    for line in headed.split("\n"):
+        item = _BULLET.match(line)
+        if item and not in_list:
+            out.append("<ul>")
+        elif not item and in_list:
+            out.append("</ul>")
+        in_list = item is not None
+        out.append(f"<li>{line[item.end() :]}</li>" if item else line + "<br>")
+    if in_list:
+        out.append("</ul>")
+    return Markup("".join(out).removesuffix("<br>"))  # noqa: S704 - built from escaped text only
 
 
 def to_plain(text: str) -> str:

@@ -31,6 +31,9 @@ from bot.services import Services, open_serving_services
 from bot.settings import Settings, SettingsError
 from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
+from bot.web.access import Access, require_token_for
+from bot.web.front import PLATFORM as WEB
+from bot.web.front import web_frontend
 from handlers.core import Core
 from handlers.turns import Frontend
 from scheduler.jobs import JobContext
@@ -77,6 +80,8 @@ async def run(
             "SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (events over HTTP) or SLACK_APP_TOKEN (Socket Mode)"
         )
     address, number = host or config.host, port or config.port
+    access = Access.from_settings(config)
+    require_token_for(address, access)
     stop = stop_on_signals()
     async with open_runtime(config) as (services, redis, core, queue):
         # approvals a crashed process left approved or half-executed are finished once, now
@@ -87,7 +92,7 @@ async def run(
             out.print(f"caught up {len(caught_up)} missed job slot(s)", highlight=False)
         scheduler.start()
         slack = build_slack(services, redis, core)
-        app = build_app(services, redis, slack=slack, core=core)
+        app = build_app(services, redis, slack=slack, core=core, console=access)
         in_process = not (no_workers or workers)
         if in_process:
             mount_worker(app, services, core, queue)
@@ -113,6 +118,12 @@ async def run(
                 f"try /healthz or /api/search?q=how+do+I+return+an+item)",
                 highlight=False,
             )
+            out.print(f"Playground: http://{address}:{number}/playground", highlight=False)
+            if access.generated_token:
+                out.print(
+                    f"Sign in with the token {access.generated_token} (set CONSOLE_TOKEN to choose your own)",
+                    highlight=False,
+                )
             if slack is not None:
                 mode = "Socket Mode" if slack.socket_mode else f"events at http://{address}:{number}/slack/events"
                 out.print(f"Slack: {mode}", highlight=False)
@@ -140,7 +151,7 @@ async def worker(
     if parent is not None:
         watcher = asyncio.create_task(stop_when_orphaned(parent, stop))
     async with open_runtime(config) as (services, redis, core, queue):
-        frontends: dict[str, Frontend] = {}
+        frontends: dict[str, Frontend] = {WEB: web_frontend(services.pool)}
         slack = build_slack(services, redis, core)
         if slack is not None:
             frontends["slack"] = slack.messages

@@ -15,6 +15,7 @@ from bot.model_health import judge, recent_calls
 from bot.queue_health import queue_health
 from bot.services import Services
 from bot.slack.app import SlackAdapter
+from bot.web.access import Access
 from handlers.core import Core
 from knowledge.models import SearchMode, SearchResult
 from knowledge.store import Pool
@@ -206,9 +207,15 @@ async def search(request: web.Request) -> web.Response:
 
 
 def build_app(
-    services: Services, redis: aioredis.Redis, *, slack: SlackAdapter | None = None, core: Core | None = None
+    services: Services,
+    redis: aioredis.Redis,
+    *,
+    slack: SlackAdapter | None = None,
+    core: Core | None = None,
+    console: Access | None = None,
 ) -> web.Application:
-    """The server; Teams is mounted when configured, on `core` when given (else it builds its own)."""
+    """The server; Teams is mounted when configured, on `core` when given (else it builds its own); the web
+    console and playground when `console` says who may sign in."""
     app = web.Application(client_max_size=1024**2)
     app[SERVICES] = services
     app[REDIS] = redis
@@ -222,4 +229,8 @@ def build_app(
         mount_teams(app, services, redis, core=core)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/search", search)
+    if console is not None:
+        from bot.web.app import mount_web
+
+        mount_web(app, services, console, redis=redis, core=core)
     return app

@@ -162,6 +162,22 @@ class Settings(BaseSettings):
         "5m", description="How long a process owns a running action before another may take over (crash recovery)."
     )
 
+    console_token: SecretStr | None = Field(
+        None,
+        description="Token that signs a lead in to the web console and playground; unset = one is generated and "
+        "printed at start-up (`supportbot run` then refuses a HOST that is not local).",
+    )
+    console_tokens: SecretStr | None = Field(
+        None,
+        description="More people: `TOKEN=PERSON:ROLE[:ORG]`, comma-separated; ROLE is customer (ORG: their org), "
+        "staff, approver or lead.",
+    )
+    console_session_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (`Fernet.generate_key()`) that encrypts console session cookies; unset = a new one "
+        "per start (everyone signs in again after a restart). Replicas behind one address need the same key.",
+    )
+
     lead_group: str = Field(
         "support-leads", description="Policy approver group whose members count as team leads (autonomy, digest)."
     )

@@ -52,12 +52,13 @@ def test_the_readme_promises_nothing_as_next_that_is_already_here_and_shows_only
     assert "next issue" not in intro, "the introduction still calls shipped parts the next issues"
     diagram = README.split("## Architecture", 1)[1].split("```", 2)[1]
     entry_points = re.findall(r"^ (\S[^─┐┘┼]*?)\s+─", diagram, flags=re.MULTILINE)
-    assert len(entry_points) == 3, entry_points
+    assert len(entry_points) == 4, entry_points
     root = Path(__file__).resolve().parent.parent
     shown = {
         "Slack": root / "bot" / "slack",
         "Teams": root / "bot" / "teams",
         "supportbot chat": root / "bot" / "cli_chat.py",
+        "web playground": root / "bot" / "web" / "playground.py",
     }
     for entry in entry_points:
         backing = [path for name, path in shown.items() if name in entry]

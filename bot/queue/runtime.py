@@ -67,10 +67,12 @@ def build_turn_worker(
 
 
 def app_frontends(app: web.Application) -> dict[str, Frontend]:
-    """The platforms mounted on this app (their adapters are built by the time the app starts)."""
-    from bot.server import SLACK
+    """The platforms mounted on this app (their adapters are built by the time the app starts); the web
+    playground's always (it needs no credentials)."""
+    from bot.server import SERVICES, SLACK
+    from bot.web.front import PLATFORM, web_frontend
 
-    frontends: dict[str, Frontend] = {}
+    frontends: dict[str, Frontend] = {PLATFORM: web_frontend(app[SERVICES].pool)}
     slack = app.get(SLACK)
     if slack is not None:
         frontends["slack"] = slack.messages

@@ -7,11 +7,13 @@ button value is the target id, so every click maps back to one `InboundAction` w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from bot import card_text as words
 from bot.answer_markup import fitted_parts, markers, shorten, to_slack
-from escalation.formatting import AMOUNT, approval_input_facts, describe_params, money
+from bot.card_text import age, amount_line
+from escalation.formatting import AMOUNT, approval_input_facts, describe_params
 from escalation.models import Approval, ApprovalState, Handoff, HandoffState
 from handlers.models import ActionKind, Button, Citation, Reply
 
@@ -61,17 +63,10 @@ def action_id(kind: ActionKind) -> str:
     return f"{ACTION_PREFIX}{kind.value}"
 
 
-def age(when: datetime, *, now: datetime | None = None) -> str:
-    days = ((now or datetime.now(UTC)) - when).days
-    if days <= 0:
-        return "updated today"
-    return f"updated {days} day{'s' if days != 1 else ''} ago"
-
-
 def citation_line(citation: Citation, *, now: datetime | None = None) -> str:
     title = escape(" › ".join((citation.title, *citation.heading_path)))
     linked = f"<{citation.url}|{title}>" if citation.url else title
-    stale = " · :warning: past its review date" if citation.stale else ""
+    stale = f" · :warning: {words.PAST_REVIEW}" if citation.stale else ""
     return f"[{citation.number}] {linked} · {age(citation.updated_at, now=now)}{stale}"
 
 
@@ -111,16 +106,6 @@ def _reply_button(item: Button) -> Block:
     return button(item.label, action_id(item.kind), item.target)
 
 
-def _amount_line(approval: Approval) -> str:
-    amount = approval.params.get(AMOUNT)
-    proposed = approval.proposed_params.get(AMOUNT)
-    if amount is None:
-        return ""
-    if approval.edited and proposed is not None and proposed != amount:
-        return f" {money(amount)} (proposed {money(proposed)})"
-    return f" {money(amount)}"
-
-
 @dataclass(frozen=True)
 class CardFacts:
     """What the approval card shows beyond the approval itself."""
@@ -139,7 +124,7 @@ def approval_card(approval: Approval, facts: CardFacts) -> list[Block]:
         facts.reason,
         facts.thread_link,
     )
-    title = f"{'Undo' if approval.rollback_of else 'Approval needed'}: {approval.action}{_amount_line(approval)}"
+    title = words.approval_title(approval)
     # each input on its own line, saying where it came from: a value the customer never typed stands out
     inputs = "\n".join(f"{escape(key)}={escape(shown)}" for key, shown in approval_input_facts(approval))
     fields = [
@@ -160,12 +145,12 @@ def approval_card(approval: Approval, facts: CardFacts) -> list[Block]:
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     if request_text:
-        blocks.append(section(f"*In their words*\n>{escape(clip(request_text, 1500))}"))
+        blocks.append(section(f"*{words.IN_THEIR_WORDS}*\n>{escape(clip(request_text, 1500))}"))
     blocks.append(
         context(
-            f"Why a human: {escape(reason)}",
+            f"{words.WHY_A_HUMAN}: {escape(reason)}",
             f"{approval.id}" + (f" · decision `{approval.decision_id}`" if approval.decision_id else ""),
-            *([f"<{thread_link}|Open the conversation>"] if thread_link else []),
+            *([f"<{thread_link}|{words.OPEN_CONVERSATION}>"] if thread_link else []),
         )
     )
     if approval.state is ApprovalState.PENDING:
@@ -178,16 +163,16 @@ def approval_card(approval: Approval, facts: CardFacts) -> list[Block]:
 def _decision_buttons(approval: Approval) -> list[Block]:
     confirm = {
         "title": {"type": "plain_text", "text": "Approve?"},
-        "text": {"type": "mrkdwn", "text": f"Run `{approval.action}`{_amount_line(approval)} now?"},
-        "confirm": {"type": "plain_text", "text": "Approve"},
+        "text": {"type": "mrkdwn", "text": f"Run `{approval.action}`{amount_line(approval)} now?"},
+        "confirm": {"type": "plain_text", "text": words.APPROVE},
         "deny": {"type": "plain_text", "text": "Cancel"},
     }
-    elements = [button("Approve", action_id(ActionKind.APPROVE), approval.id, style="primary", confirm=confirm)]
+    elements = [button(words.APPROVE, action_id(ActionKind.APPROVE), approval.id, style="primary", confirm=confirm)]
     if AMOUNT in approval.params:
-        elements.append(button("Approve with changes", APPROVE_WITH_CHANGES, approval.id))
-    elements.append(button("Deny", action_id(ActionKind.DENY), approval.id, style="danger"))
+        elements.append(button(words.APPROVE_WITH_CHANGES, APPROVE_WITH_CHANGES, approval.id))
+    elements.append(button(words.DENY, action_id(ActionKind.DENY), approval.id, style="danger"))
     if approval.conversation_key:
-        elements.append(button("Take over", action_id(ActionKind.TAKE_OVER), approval.id))
+        elements.append(button(words.TAKE_OVER, action_id(ActionKind.TAKE_OVER), approval.id))
     return elements
 
 
@@ -196,36 +181,34 @@ def decided_card(approval: Approval, facts: CardFacts, *, undoable: bool) -> lis
     blocks = approval_card(approval, facts)
     blocks.append(section(outcome_text(approval)))
     if undoable:
-        blocks.append({"type": "actions", "elements": [button("Undo", action_id(ActionKind.UNDO), approval.id)]})
+        blocks.append({"type": "actions", "elements": [button(words.UNDO, action_id(ActionKind.UNDO), approval.id)]})
     return blocks
 
 
-_STATE_WORDS = {
-    ApprovalState.APPROVED: ":hourglass: Approved, running",
-    ApprovalState.EXECUTING: ":hourglass: Approved, running",
-    ApprovalState.EXECUTED: ":white_check_mark: Approved and done",
-    ApprovalState.FAILED: ":x: Approved, but the action failed",
-    ApprovalState.DENIED: ":no_entry: Denied",
-    ApprovalState.EXPIRED: ":alarm_clock: Expired unanswered",
-    ApprovalState.ROLLED_BACK: ":leftwards_arrow_with_hook: Done, then undone",
+_STATE_EMOJI = {
+    ApprovalState.APPROVED: ":hourglass:",
+    ApprovalState.EXECUTING: ":hourglass:",
+    ApprovalState.EXECUTED: ":white_check_mark:",
+    ApprovalState.FAILED: ":x:",
+    ApprovalState.DENIED: ":no_entry:",
+    ApprovalState.EXPIRED: ":alarm_clock:",
+    ApprovalState.ROLLED_BACK: ":leftwards_arrow_with_hook:",
 }
 
 
 def outcome_text(approval: Approval) -> str:
-    words = _STATE_WORDS.get(approval.state, approval.state.value)
-    who = (
-        f" by <@{approval.decided_by}>"
-        if approval.decided_by and approval.decided_by.startswith("U")
-        else (f" by {escape(approval.decided_by)}" if approval.decided_by else "")
-    )
-    when = f" at {approval.decided_at:%Y-%m-%d %H:%M} UTC" if approval.decided_at else ""
-    lines = [f"*{words}*{who}{when}" + (" (amount changed)" if approval.edited else "")]
-    if approval.decision_note:
-        lines.append(f"Note: {escape(approval.decision_note)}")
-    if approval.result and approval.result.get("summary"):
-        lines.append(f"Result: {escape(str(approval.result['summary']))}")
-    if approval.last_error and approval.state is ApprovalState.FAILED:
-        lines.append(f"Error: {escape(approval.last_error)}")
+    outcome = words.outcome_lines(approval)
+    emoji = f"{_STATE_EMOJI[approval.state]} " if approval.state in _STATE_EMOJI else ""
+    decider = outcome.decided_by
+    who = f" by <@{decider}>" if decider and decider.startswith("U") else (f" by {escape(decider)}" if decider else "")
+    when = f" at {outcome.when}" if outcome.when else ""
+    lines = [f"*{emoji}{outcome.words}*{who}{when}" + (" (amount changed)" if outcome.edited else "")]
+    if outcome.note:
+        lines.append(f"Note: {escape(outcome.note)}")
+    if outcome.result:
+        lines.append(f"Result: {escape(outcome.result)}")
+    if outcome.error:
+        lines.append(f"Error: {escape(outcome.error)}")
     return "\n".join(lines)
 
 
@@ -244,14 +227,14 @@ def handoff_card(handoff: Handoff, *, text: str, thread_link: str | None) -> lis
     if handoff.summary:
         blocks.append(section(f"*Summary*\n{escape(handoff.summary)}"))
     if handoff.would_have_said:
-        blocks.append(section(f"*The bot would have said*\n>{escape(clip(handoff.would_have_said, 1500))}"))
-    blocks.append(context(handoff.id, *([f"<{thread_link}|Open the conversation>"] if thread_link else [])))
+        blocks.append(section(f"*{words.WOULD_HAVE_SAID}*\n>{escape(clip(handoff.would_have_said, 1500))}"))
+    blocks.append(context(handoff.id, *([f"<{thread_link}|{words.OPEN_CONVERSATION}>"] if thread_link else [])))
     if handoff.state is not HandoffState.CLOSED:
         elements = []
         if handoff.state is not HandoffState.CLAIMED:
-            elements.append(button("Claim", action_id(ActionKind.TAKE_OVER), handoff.id, style="primary"))
-        elements.append(button("Hand back to the bot", action_id(ActionKind.HAND_BACK), handoff.id))
-        elements.append(button("Close", HANDOFF_CLOSE, handoff.id))
+            elements.append(button(words.CLAIM, action_id(ActionKind.TAKE_OVER), handoff.id, style="primary"))
+        elements.append(button(words.HAND_BACK, action_id(ActionKind.HAND_BACK), handoff.id))
+        elements.append(button(words.CLOSE, HANDOFF_CLOSE, handoff.id))
         blocks.append({"type": "actions", "elements": elements})
     return blocks
 

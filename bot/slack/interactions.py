@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.card_text import AMOUNT_EXAMPLE, CLICK_FAILED, DENY_REASON_MISSING, parse_amount
 from bot.slack import blocks
 from bot.slack.identity import SlackDirectory
 from bot.slack.messages import MessageHandler
@@ -21,18 +21,6 @@ from handlers.core import Core
 from handlers.models import ActionKind, InboundAction, Platform, StaffNote
 
 log = logging.getLogger(__name__)
-
-
-def parse_amount(text: str) -> int | None:
-    """`35`, `35.00`, `$1,234.5` → cents; None for anything else."""
-    cleaned = text.strip().replace("$", "").replace(",", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        return None
-    return int(value * 100)
 
 
 class Interactions:
@@ -83,7 +71,7 @@ class Interactions:
             await self._tell(clicker, str(exc))
         except Exception:
             log.exception("Slack action %s on %s failed", action_id, target)
-            await self._tell(clicker, "Sorry, that did not work. Nothing was changed; please try again.")
+            await self._tell(clicker, CLICK_FAILED)
 
     async def act(
         self,
@@ -154,9 +142,9 @@ class Interactions:
         values = _values(view)
         if meta.get("deny"):
             if not values.get("reason", "").strip():
-                return {"reason": "Please give a reason; it is kept in the audit trail."}
+                return {"reason": DENY_REASON_MISSING}
         elif parse_amount(values.get("amount", "")) is None:
-            return {"amount": "Enter an amount such as 35.00"}
+            return {"amount": AMOUNT_EXAMPLE}
         return None
 
     async def on_decide_submission(
@@ -212,7 +200,7 @@ class Interactions:
             await self.act(kind, subject, actor=actor, clicker=clicker, key=key, channel=channel, value=value)
         except Exception:
             log.exception("Slack modal %s on %s failed", kind, subject)
-            await self._tell(clicker, "Sorry, that did not work. Nothing was changed; please try again.")
+            await self._tell(clicker, CLICK_FAILED)
 
     async def _tell(self, clicker: Clicker, text: str) -> None:
         try:

@@ -1,0 +1,76 @@
+"""Mounts the web console on the server's aiohttp app: templates, static files, sessions, the playground and
+every page set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from bot import card_text
+from bot.queue.intake import Intake
+from bot.queue.store import InboundStore
+from bot.services import Services
+from bot.storage import database_url
+from bot.web import home, playground, signin, stream
+from bot.web.access import Access
+from bot.web.context import CONSOLE, Console
+from bot.web.drain import WebOutboxDrain
+from bot.web.feed import PostFeed
+from bot.web.front import PLATFORM, web_frontend
+from bot.web.pages import NAV, PageSet
+from bot.web.playground import PLAYGROUND, Playground
+from bot.web.render import Renderer
+from bot.web.security import setup_security
+from handlers.core import Core
+from handlers.decisions import DecisionStore
+from scheduler.outbox import Outbox
+
+STATIC = Path(__file__).parent / "static"
+# Each console module's pages; a new page module is added here (see bot/web/pages.py).
+PAGE_SETS: tuple[PageSet, ...] = (signin.pages, home.pages, playground.pages, stream.pages)
+
+
+def mount_web(
+    app: web.Application, services: Services, access: Access, *, redis: aioredis.Redis, core: Core | None
+) -> None:
+    app[CONSOLE] = Console(services=services, access=access, core=core)
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.PackageLoader("bot.web", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.globals["words"] = card_text
+    session_key = services.settings.console_session_key
+    setup_security(app, access, session_key=session_key.get_secret_value() if session_key else None)
+    app.router.add_static("/static/", STATIC, name="static", append_version=True)
+    links = []
+    for page_set in PAGE_SETS:
+        app.router.add_routes(page_set.routes)
+        links += page_set.links
+    app[NAV] = sorted(links, key=lambda link: link.order)
+
+    front = web_frontend(services.pool)
+    feed = PostFeed(database_url(services.settings))
+    app[PLAYGROUND] = Playground(
+        front=front,
+        intake=Intake(InboundStore(services.pool, queue=services.settings.turn_queue), redis, platform=PLATFORM),
+        renderer=Renderer(
+            env, escalation=services.escalation, decisions=DecisionStore(services.pool), posts=front.posts
+        ),
+        feed=feed,
+    )
+
+    drain = WebOutboxDrain(front, Outbox(services.pool), services.escalation).loop()
+
+    async def start(app: web.Application) -> None:
+        feed.start()
+        drain.start()
+
+    async def stop(app: web.Application) -> None:
+        await feed.stop()  # open event streams end, so shutting down does not wait for them
+        await drain.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
