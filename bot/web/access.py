@@ -58,14 +58,15 @@ class Access:
     @classmethod
     def from_settings(cls, settings: Settings) -> Access:
         people: dict[str, Person] = {}
-        if settings.console_token is not None:
-            people[_token(settings.console_token.get_secret_value(), "CONSOLE_TOKEN")] = Person(
-                OPERATOR, ConsoleRole.LEAD
-            )
+        operator = settings.console_token.get_secret_value().strip() if settings.console_token else ""
+        if operator:  # an empty setting is no setting
+            people[_token(operator, "CONSOLE_TOKEN")] = Person(OPERATOR, ConsoleRole.LEAD)
         if settings.console_tokens is not None:
             for token, person in parse_tokens(settings.console_tokens.get_secret_value()):
                 if token in people:
                     raise SettingsError(f"CONSOLE_TOKENS: {person.id}'s token is given to someone else too")
+                if any(known.id == person.id for known in people.values()):
+                    raise SettingsError(f"CONSOLE_TOKENS: {person.id} is named twice (a session names one person)")
                 people[token] = person
         if people:
             return cls(people)

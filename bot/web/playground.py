@@ -61,7 +61,7 @@ async def playground(request: web.Request, person: Person) -> dict[str, Any]:
     seat = await seat_of(request, person)
     ground = request.app[PLAYGROUND]
     csrf = await csrf_token(request)
-    shown = {"customer": [], "staff": []}  # type: dict[str, list[str]]
+    shown: dict[str, list[str]] = {"customer": [], "staff": []}
     seen: set[str] = set()
     last = 0
     for post in await ground.front.posts.recent(channels_for(person, seat)):

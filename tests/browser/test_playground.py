@@ -27,7 +27,7 @@ async def site(services: Services, settings: Settings, queue: App) -> AsyncItera
     """A few documents (never the whole sample) and no cards, stages or switches left by other modules."""
     await services.ingestor.ingest(DOCS, IngestOptions())
     async with services.pool.connection() as conn:
-        await conn.execute("TRUNCATE web_posts, autonomy_stages, policy_switches")
+        await conn.execute("TRUNCATE web_posts, autonomy_stages, policy_switches, outbox_deliveries, outbox")
     async with serve_console(services, settings, queue) as served:
         yield served
 
@@ -47,9 +47,18 @@ async def test_a_customer_asks_and_gets_a_cited_answer(page: Page, site: Site, s
     answer = customer.get_by_role("article", name="Answer")
     await expect(answer).to_contain_text("E118")
     sources = answer.get_by_role("list", name="Sources")
-    await expect(sources).to_contain_text(re.compile(r"\[1\] .*Device error codes.* · updated (today|\d+ days? ago)"))
-    for label in ("Helpful", "Not helpful", "Talk to a human"):
-        await expect(answer.get_by_role("button", name=label).or_(answer.get_by_text(label))).to_be_visible()
+    await expect(sources).to_contain_text(
+        re.compile(r"\[1\] Device and app error codes E101–E120 › .* · updated (today|\d+ days? ago)")
+    )
+    await expect(answer.get_by_role("button", name="Talk to a human")).to_be_visible()
+    await answer.get_by_text("Not helpful", exact=True).click()  # opens a comment field
+    await answer.get_by_label("What was wrong?").fill("I wanted to know how to fix it")
+    await answer.get_by_role("button", name="Send").click()
+    await expect(page.locator("#toast")).not_to_be_empty()
+    async with site.pool.connection() as conn:
+        cur = await conn.execute("SELECT comment FROM feedback ORDER BY id DESC LIMIT 1")
+        assert await cur.fetchone() == ("I wanted to know how to fix it",)
+    await expect(answer.get_by_role("button", name="Helpful", exact=True)).to_be_visible()
     await page.screenshot(path=screenshots / "playground-answer.png")
 
 

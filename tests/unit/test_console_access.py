@@ -75,3 +75,20 @@ def test_an_approver_decides_for_the_policys_groups_but_the_leads() -> None:
         lead_group="support-leads",
     )
     assert (lead.id, lead.role) == ("cus_1011", Role.CUSTOMER)
+
+
+def test_one_token_and_one_name_per_person() -> None:
+    with pytest.raises(SettingsError, match="given to someone else"):
+        Access.from_settings(load_settings(console_tokens="t-0123456789ab=maria:staff,t-0123456789ab=sam:staff"))
+    with pytest.raises(SettingsError, match="maria is named twice"):
+        Access.from_settings(load_settings(console_tokens="t-0123456789ab=maria:staff,t-0123456789cd=maria:lead"))
+
+
+def test_supportbot_run_on_an_address_other_machines_reach_needs_a_console_token() -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["run", "--host", "0.0.0.0", "--port", "1"], env={"CONSOLE_TOKEN": ""})
+    assert result.exit_code == 1
+    assert "HOST 0.0.0.0 is reachable from other machines: set CONSOLE_TOKEN" in result.output
