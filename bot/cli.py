@@ -80,6 +80,7 @@ def build_app() -> typer.Typer:
             cli_channels,
             cli_chat,
             cli_db,
+            cli_demo,
             cli_digest,
             cli_doctor,
             cli_escalation,
@@ -103,6 +104,7 @@ def build_app() -> typer.Typer:
         app.command("explain")(cli_explain.explain_command)
         cli_run.register(app)
         cli_digest.register(app)
+        cli_demo.register(app)
         app.add_typer(cli_teams.teams_app, name="teams")
         app.command("doctor")(cli_doctor.doctor)
         _registered = True

@@ -339,23 +339,32 @@ class ApprovalService:
     async def expire_due(self) -> list[Approval]:
         expired = []
         for approval_id in await self._store.expirable(self._clock()):
-            async with self._store.pool.connection() as conn, conn.transaction():
-                approval = await self._store.transition(
-                    conn, approval_id, from_states=(ApprovalState.PENDING,), to=ApprovalState.EXPIRED
-                )
-                if approval is None:
-                    continue
-                await audit.record(
-                    conn,
-                    "expired",
-                    actor=SYSTEM,
-                    workflow=approval.workflow,
-                    org=approval.org,
-                    subject=subject_of(approval),
-                    decision_id=approval.decision_id,
-                )
-            expired.append(approval)
+            approval = await self.expire(approval_id)
+            if approval is not None:
+                expired.append(approval)
         return expired
+
+    async def expire(self, approval_id: str) -> Approval | None:
+        """pending → expired, audited; None when it is no longer pending or not yet due."""
+        async with self._store.pool.connection() as conn, conn.transaction():
+            current = await self._store.get(approval_id, conn)
+            if current is None or current.expires_at > self._clock():
+                return None
+            approval = await self._store.transition(
+                conn, approval_id, from_states=(ApprovalState.PENDING,), to=ApprovalState.EXPIRED
+            )
+            if approval is None:
+                return None
+            await audit.record(
+                conn,
+                "expired",
+                actor=SYSTEM,
+                workflow=approval.workflow,
+                org=approval.org,
+                subject=subject_of(approval),
+                decision_id=approval.decision_id,
+            )
+        return approval
 
     async def remind_due(self) -> list[Approval]:
         due = []

@@ -145,6 +145,25 @@ class DemoBackend(DemoQueries):
             await conn.execute(f"TRUNCATE {_MUTABLE_TABLES} RESTART IDENTITY")
             await conn.execute(_seed_sql())
 
+    async def forget_refunds(self, idempotency_keys: list[str]) -> int:
+        """Remove refunds (and their reversals) run under these keys, as if they never ran; the number removed.
+
+        Only for refunds: they add rows and change nothing else (a cancellation or an e-mail change would have
+        to be undone instead). `supportbot demo --clear` uses it for the refunds its scripted conversations ran.
+        """
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT action FROM demo.executed_actions WHERE idempotency_key = ANY(%s) "
+                "AND action NOT IN ('refund', 'reverse_refund')",
+                (idempotency_keys,),
+            )
+            if other := [row[0] for row in await cur.fetchall()]:
+                raise _refused(f"only refunds can be forgotten, not {', '.join(sorted(set(other)))}")
+            cur = await conn.execute("DELETE FROM demo.refunds WHERE idempotency_key = ANY(%s)", (idempotency_keys,))
+            removed = cur.rowcount
+            await conn.execute("DELETE FROM demo.executed_actions WHERE idempotency_key = ANY(%s)", (idempotency_keys,))
+        return removed
+
     # -- the executor ----------------------------------------------------------------------
 
     name = "demo"

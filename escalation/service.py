@@ -128,22 +128,25 @@ class Escalation:
 
     async def expire_due(self) -> list[tuple[Approval, Handoff]]:
         """Expired approvals go to a human; the caller tells the customer."""
-        expired = []
-        for approval in await self.approvals.expire_due():
-            handoff = await self.handoffs.create(
-                conversation_key=approval.conversation_key or "unknown",
-                org=approval.org,
-                workflow=approval.workflow,
-                reason="approval expired before anyone decided",
-                summary=(
-                    f"{approval.action} {approval.params} waited for approval "
-                    f"until {approval.expires_at:%Y-%m-%d %H:%M}"
-                ),
-                approval_id=approval.id,
-                decision_id=approval.decision_id,
-            )
-            expired.append((approval, handoff))
-        return expired
+        return [(approval, await self._handoff_expired(approval)) for approval in await self.approvals.expire_due()]
+
+    async def expire(self, approval_id: str) -> tuple[Approval, Handoff] | None:
+        """One approval, if it is pending and due (see `expire_due`)."""
+        approval = await self.approvals.expire(approval_id)
+        return None if approval is None else (approval, await self._handoff_expired(approval))
+
+    async def _handoff_expired(self, approval: Approval) -> Handoff:
+        return await self.handoffs.create(
+            conversation_key=approval.conversation_key or "unknown",
+            org=approval.org,
+            workflow=approval.workflow,
+            reason="approval expired before anyone decided",
+            summary=(
+                f"{approval.action} {approval.params} waited for approval until {approval.expires_at:%Y-%m-%d %H:%M}"
+            ),
+            approval_id=approval.id,
+            decision_id=approval.decision_id,
+        )
 
     async def recover(self) -> list[Approval]:
         """Run at start-up: finish approvals a crashed process left approved or executing."""
