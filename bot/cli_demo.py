@@ -64,11 +64,13 @@ async def demo(
     stats = report.stats
     err.print(
         f"played {stats.conversations} conversations ({stats.steps} steps) over {weeks} weeks in "
-        f"{report.seconds:.1f} s ({report.per_second:.1f} conversations/s); "
-        f"{stats.left_for_later} recent steps left for you (pending approvals, open hand-offs)"
+        f"{report.seconds:.1f} s ({report.per_second:.1f} conversations/s)"
     )
     err.print(f"demo data: {_counts(report.counts)}; `supportbot demo --clear` removes it")
-    err.print("now try: supportbot digest · supportbot approvals list · supportbot audit --since 14d")
+    err.print(
+        "the latest requests still wait for a person: supportbot approvals list · handoffs list · digest · "
+        "audit --since 14d"
+    )
 
 
 def register(app: typer.Typer) -> None:

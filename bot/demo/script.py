@@ -159,7 +159,7 @@ class Expire:
 
 @dataclass(frozen=True)
 class Undo:
-    """A lead undoes the executed action, and the undo is approved."""
+    """A lead asks to undo the executed action (the undo is itself an approval: a later `Decide` decides it)."""
 
 
 @dataclass(frozen=True)
@@ -200,9 +200,9 @@ KINDS = (
     ("gap", 8),
     ("out_of_scope", 3),
     ("order_status", 12),
-    ("refund", 18),
-    ("cancel_order", 4),
-    ("change_email", 4),
+    ("refund", 20),
+    ("cancel_order", 3),
+    ("change_email", 3),
     ("talk_to_human", 7),
 )
 
@@ -212,6 +212,7 @@ class _Planner:
         self.rng = rng
         self.weeks = weeks
         self.refundable = dict(REFUNDABLE)
+        self.first_feedback = [0.0, 0.3]  # the first answers get a complaint and a thumbs-up
         self.first_refunds = ["approve", "edit", "webhook", "deny", "expire", "undo"]
         self.refunds_since_outage = 0
 
@@ -223,14 +224,16 @@ class _Planner:
         progress = week / max(1, self.weeks - 1)
         kind = self.rng.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
         customer = self.rng.choice(CUSTOMERS)
-        steps: list[tuple[timedelta, Act]] = getattr(self, f"_{kind}")(customer, progress)
+        steps: list[tuple[timedelta, Act]] | None = getattr(self, f"_{kind}")(customer, progress)
+        if steps is None:  # nothing of that kind this customer can ask for (no open order, no refund left)
+            kind, steps = "answer", self._answer(customer, progress)
         key = f"{KEY_PREFIX}{customer.platform}:{number:04d}"
         return ScriptedConversation(key, kind, customer, tuple(Step(start + after, act) for after, act in steps))
 
     def _answer(self, customer: Customer, progress: float) -> list[tuple[timedelta, Act]]:
         pool = QUESTIONS + (BUSINESS_QUESTIONS if customer.org else ())
         steps: list[tuple[timedelta, Act]] = [(timedelta(), Say(self.rng.choice(pool)))]
-        roll = self.rng.random()
+        roll = self.first_feedback.pop(0) if self.first_feedback else self.rng.random()
         if roll < 0.16 - 0.1 * progress:
             steps.append((self.minutes(1, 4), Feedback(False, self.rng.choice(COMPLAINTS))))
         elif roll < 0.5:
@@ -238,9 +241,13 @@ class _Planner:
         return steps
 
     def _gap(self, customer: Customer, progress: float) -> list[tuple[timedelta, Act]]:
-        steps: list[tuple[timedelta, Act]] = [(timedelta(), Say(self.rng.choice(UNANSWERED)))]
+        steps: list[tuple[timedelta, Act]] = [
+            (timedelta(), Say(self.rng.choice(UNANSWERED))),
+            # when the bot answers anyway, the customer says it missed (a click only if there was an answer)
+            (self.minutes(1, 2), Feedback(False, "That's not what I asked")),
+        ]
         if self.rng.random() < 0.5:
-            steps += [(self.minutes(1, 3), AskForPerson()), *self._handled(close=self.rng.random() < 0.8)]
+            steps += [(self.minutes(2, 4), AskForPerson()), *self._handled(close=self.rng.random() < 0.8)]
         return steps
 
     def _out_of_scope(self, customer: Customer, progress: float) -> list[tuple[timedelta, Act]]:
@@ -251,18 +258,18 @@ class _Planner:
         text = self.rng.choice(("Where is my order {}?", "Can you track order {} for me?", "Has my order {} shipped?"))
         return [(timedelta(), Say(text.format(order)))]
 
-    def _refund(self, customer: Customer, progress: float) -> list[tuple[timedelta, Act]]:
+    def _refund(self, customer: Customer, progress: float) -> list[tuple[timedelta, Act]] | None:
         amount = self.rng.randint(10, 45) * 100
         orders = [order for order in customer.orders if self.refundable.get(order, 0) >= amount]
         if not orders:
-            return self._answer(customer, progress)
+            return None
         order = self.rng.choice(orders)
         reason = self.rng.choice(REFUND_REASONS)
         steps: list[tuple[timedelta, Act]] = [
             (timedelta(), Say(f"I want a refund for order {order}, {reason}")),
             (self.minutes(1, 3), Say(f"${amount / 100:.2f}")),
         ]
-        decided = self.minutes(6, 120 - int(70 * progress))
+        decided = steps[-1][0] + self.minutes(5, 120 - int(70 * progress))  # after the amount is given
         outcome = self._refund_outcome(progress)
         if outcome == "webhook":  # the back end is down: the action fails and goes to a person
             return [*steps, (decided, Decide(True, through_webhook=True)), *self._handled(close=True, after=decided)]
@@ -273,8 +280,9 @@ class _Planner:
         granted = amount // 2 if outcome == "edit" else amount
         self.refundable[order] -= granted
         steps.append((decided, Decide(True, amount_cents=granted if outcome == "edit" else None)))
-        if outcome == "undo":
-            steps.append((decided + self.minutes(30, 300), Undo()))
+        if outcome == "undo":  # a lead undoes it, and someone from billing approves the undo a little later
+            undone = decided + self.minutes(30, 300)
+            steps += [(undone, Undo()), (undone + self.minutes(10, 60), Decide(True))]
         return steps
 
     def _refund_outcome(self, progress: float) -> str:
@@ -292,13 +300,13 @@ class _Planner:
             roll -= share
         return "undo" if roll < 0.04 else "approve"
 
-    def _cancel_order(self, customer: Customer, progress: float) -> list[tuple[timedelta, Act]]:
+    def _cancel_order(self, customer: Customer, progress: float) -> list[tuple[timedelta, Act]] | None:
         if not customer.open_orders:
-            return self._order_status(customer, progress)
+            return None
         order = self.rng.choice(customer.open_orders)
         steps: list[tuple[timedelta, Act]] = [(timedelta(), Say(f"Please cancel my order {order}"))]
         # the demo back end's few open orders stay open: cancellations are denied (already packed) or left
-        if self.rng.random() < 0.65:
+        if self.rng.random() < 0.8:
             steps.append((self.minutes(10, 90), Decide(False, reason="Already with the carrier; offered a return")))
         else:
             steps += [(timedelta(), Expire()), *self._handled(close=True, after=timedelta(hours=24))]
@@ -309,7 +317,7 @@ class _Planner:
         new = f"{user}.{self.rng.randint(2, 99)}@{domain}"
         steps: list[tuple[timedelta, Act]] = [(timedelta(), Say(f"Change my email from {customer.email} to {new}"))]
         # the account data stays as seeded: e-mail changes are denied (identity not verified) or time out
-        if self.rng.random() < 0.6:
+        if self.rng.random() < 0.75:
             steps.append((self.minutes(15, 200), Decide(False, reason="Could not verify the account holder")))
         else:
             steps += [(timedelta(), Expire()), *self._handled(close=False, after=timedelta(hours=4))]
@@ -329,9 +337,14 @@ class _Planner:
         return steps
 
 
+ASKS_FOR_APPROVAL = ("refund", "cancel_order", "change_email")
+LEFT_PENDING = 3  # the latest requests that need a person are still waiting for one
+
+
 def plan(*, now: datetime, weeks: int, per_week: int, seed: int = 7) -> list[ScriptedConversation]:
     """`per_week` conversations on average (fewer in the oldest weeks, more lately), spread over the last `weeks`
-    weeks up to an hour ago, in the order they start."""
+    weeks up to an hour ago, in the order they start. Nobody has decided the last few requests yet, so the console
+    has pending approvals to show."""
     rng = random.Random(seed)
     planner = _Planner(rng, weeks)
     latest = now - timedelta(hours=1)
@@ -342,4 +355,10 @@ def plan(*, now: datetime, weeks: int, per_week: int, seed: int = 7) -> list[Scr
         starts = sorted(week_start + timedelta(days=rng.random() * 7, hours=rng.gauss(0, 2)) for _ in range(count))
         for start in starts:
             conversations.append(planner.conversation(len(conversations) + 1, min(start, latest), week))
-    return sorted(conversations, key=lambda c: c.start)
+    conversations.sort(key=lambda c: c.start)
+    requests = [i for i, c in enumerate(conversations) if c.kind in ASKS_FOR_APPROVAL]
+    for i in requests[-LEFT_PENDING:]:
+        waiting = conversations[i]
+        asked = tuple(step for step in waiting.steps if isinstance(step.act, Say))
+        conversations[i] = ScriptedConversation(waiting.key, waiting.kind, waiting.customer, asked)
+    return conversations
