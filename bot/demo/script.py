@@ -212,6 +212,7 @@ class _Planner:
         self.rng = rng
         self.weeks = weeks
         self.refundable = dict(REFUNDABLE)
+        self.first_unclaimed = True
         self.first_feedback = [0.0, 0.3]  # the first answers get a complaint and a thumbs-up
         self.first_refunds = ["approve", "edit", "webhook", "deny", "expire", "undo"]
         self.refunds_since_outage = 0
@@ -328,7 +329,8 @@ class _Planner:
 
     def _handled(self, *, close: bool, after: timedelta = timedelta()) -> list[tuple[timedelta, Act]]:
         """A person picks the hand-off up (most of the time), and usually closes it."""
-        if self.rng.random() < 0.15:
+        if self.first_unclaimed or self.rng.random() < 0.15:
+            self.first_unclaimed = False
             return []  # nobody claims it: the digest lists it
         claimed = after + self.minutes(8, 45)
         steps: list[tuple[timedelta, Act]] = [(claimed, Claim())]

@@ -81,7 +81,7 @@ class DemoRows:
         """Move every demo timestamp stamped at or after `since` back by `since - to`: what a step wrote
         now lands at the step's moment in the script, in the order it was written."""
         params = {"since": since, "back": since - to}
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, conn.transaction(), conn.pipeline():  # one round trip
             for query in _SHIFTS:
                 await conn.execute(query, params)
 

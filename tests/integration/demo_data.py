@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.demo.run import DemoOptions, DemoReport, play_demo
 from bot.services import Services
+from escalation.demo_backend import DemoBackend
 from knowledge.ingest import IngestOptions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,4 +18,5 @@ async def seed_demo(services: Services, *, now: datetime, options: DemoOptions =
     await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
     async with services.pool.connection() as conn:  # stages and switches another module left would change outcomes
         await conn.execute("TRUNCATE autonomy_stages, policy_switches")
+    await DemoBackend(services.pool).reset_demo_data()  # refunds other modules made would leave less to refund
     return await play_demo(services, options, now=now)
