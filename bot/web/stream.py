@@ -39,6 +39,7 @@ async def events(request: web.Request, person: Person) -> web.StreamResponse:
     )
     await response.prepare(request)
     last, quiet_since = _after(request), time.monotonic()
+    caught_up = False
     try:
         while not ground.feed.closing:
             mark = ground.feed.mark()
@@ -47,6 +48,9 @@ async def events(request: web.Request, person: Person) -> web.StreamResponse:
                 data = json.dumps({"pane": rendered.pane, "id": rendered.element_id, "html": rendered.html})
                 await response.write(f"id: {post.id}\nevent: post\ndata: {data}\n\n".encode())
                 last, quiet_since = post.id, time.monotonic()
+            if not caught_up:  # the page knows it missed nothing and is live from here on
+                await response.write(b"event: ready\ndata: {}\n\n")
+                caught_up = True
             if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
                 await response.write(b": still here\n\n")
                 quiet_since = time.monotonic()

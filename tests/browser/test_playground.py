@@ -39,6 +39,19 @@ async def ask(page: Page, text: str) -> None:
     await expect(box).to_have_value("")  # stored and queued
 
 
+STREAMED_PANES = """() => new Promise((resolve) => {
+    const panes = new Set();
+    const source = new EventSource("/playground/events?after=0");
+    source.addEventListener("post", (event) => panes.add(JSON.parse(event.data).pane));
+    source.addEventListener("ready", () => { source.close(); resolve([...panes]); });
+})"""
+
+
+async def _streamed_panes(page: Page) -> set[str]:
+    """The panes of every post the event stream sends this page's session, up to its "ready"."""
+    return set(await page.evaluate(STREAMED_PANES))
+
+
 async def test_a_customer_asks_and_gets_a_cited_answer(page: Page, site: Site, screenshots: Path) -> None:
     await sign_in(page, LEAD_TOKEN, path="/playground?org=globex&customer=cus_1011&as=customer")
     customer = page.locator("#customer")
@@ -78,6 +91,7 @@ async def test_a_refund_raises_a_card_a_customers_approve_is_refused_and_the_app
         await expect(card.get_by_text(fact, exact=True)).to_be_visible()
     approval_id = re.search(r"apr_\w+", await card.inner_text())
     assert approval_id is not None
+    assert await _streamed_panes(page) == {"customer", "staff"}  # staff may see both
 
     # as the customer: refused, said so, audited, and the card still waits
     await card.get_by_role("button", name="Approve", exact=True).click()
@@ -123,6 +137,10 @@ async def test_a_signed_in_customer_sees_only_their_own_conversation(
     await expect(page.get_by_label("Org")).to_have_count(0)
     await expect(page.get_by_label("Who am I").locator("option")).to_have_text(["customer"])
     await page.screenshot(path=screenshots / "playground-customer.png")
+    # everything the event stream sends this identity, up to "ready": their conversation, never the staff channel
+    await ask(page, "Can I pay with PayPal?")
+    await expect(page.locator("#customer .post.mine")).to_have_count(1)
+    assert await _streamed_panes(page) == {"customer"}
     token = await page.locator("meta[name=csrf-token]").get_attribute("content")
     elsewhere = await context.request.post(
         "/playground/act",

@@ -56,6 +56,8 @@
   if (panes) {
     document.querySelectorAll(".feed").forEach(function (feed) { feed.scrollTop = feed.scrollHeight; });
     const source = new EventSource(panes.dataset.stream);
+    source.addEventListener("ready", function () { panes.dataset.live = "yes"; });
+    source.addEventListener("error", function () { panes.dataset.live = "reconnecting"; });
     source.addEventListener("post", function (event) {
       const post = JSON.parse(event.data);
       const feed = document.getElementById(post.pane);
