@@ -118,11 +118,13 @@ async def run(
                 f"try /healthz or /api/search?q=how+do+I+return+an+item)",
                 highlight=False,
             )
-            out.print(f"Playground: http://{address}:{number}/playground", highlight=False)
+            # never wrapped: the address and the token are copied from here
+            out.print(f"Playground: http://{address}:{number}/playground", highlight=False, soft_wrap=True)
             if access.generated_token:
                 out.print(
                     f"Sign in with the token {access.generated_token} (set CONSOLE_TOKEN to choose your own)",
                     highlight=False,
+                    soft_wrap=True,
                 )
             if slack is not None:
                 mode = "Socket Mode" if slack.socket_mode else f"events at http://{address}:{number}/slack/events"
