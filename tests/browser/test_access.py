@@ -20,6 +20,7 @@ async def test_a_page_needs_sign_in_and_then_opens(page: Page, site: Site, scree
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Supportbot console")).to_be_visible()
     await expect(page.get_by_text("Signed in as lena (lead)")).to_be_visible()
+    await page.screenshot(path=screenshots / "home.png")
 
 
 async def test_a_wrong_token_is_refused(page: Page, site: Site) -> None:

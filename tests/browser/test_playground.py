@@ -52,7 +52,9 @@ async def _streamed_panes(page: Page) -> set[str]:
     return set(await page.evaluate(STREAMED_PANES))
 
 
-async def test_a_customer_asks_and_gets_a_cited_answer(page: Page, site: Site, screenshots: Path) -> None:
+async def test_a_customer_gets_a_cited_answer_and_asks_for_a_person_whom_staff_claim_and_hand_back(
+    page: Page, site: Site, screenshots: Path
+) -> None:
     await sign_in(page, LEAD_TOKEN, path="/playground?org=globex&customer=cus_1011&as=customer")
     customer = page.locator("#customer")
     await ask(page, "What does error E118 mean?")
@@ -72,6 +74,23 @@ async def test_a_customer_asks_and_gets_a_cited_answer(page: Page, site: Site, s
         cur = await conn.execute("SELECT comment FROM feedback ORDER BY id DESC LIMIT 1")
         assert await cur.fetchone() == ("I wanted to know how to fix it",)
     await expect(answer.get_by_role("button", name="Helpful", exact=True)).to_be_visible()
+
+    # the customer asks for a person: a hand-off card that staff claim, hand back and close
+    await answer.get_by_role("button", name="Talk to a human").click()
+    await expect(customer).to_contain_text("I've asked a person from our team to join")
+    card = page.locator("#staff").get_by_role("article", name="Hand-off: the customer asked for a person")
+    await expect(card).to_be_visible()
+    await expect(card).to_contain_text("Open the conversation")
+    await page.get_by_label("Who am I").select_option("staff")
+    card = page.locator("#staff").get_by_role("article", name="Hand-off: the customer asked for a person")
+    await card.get_by_role("button", name="Claim").click()
+    await expect(card).to_contain_text("claimed by lena")
+    await expect(card.get_by_role("button", name="Claim")).to_have_count(0)
+    await card.get_by_role("button", name="Hand back to the bot").click()
+    await expect(card).to_contain_text("returned")
+    await card.get_by_role("button", name="Close").click()
+    await expect(card).to_contain_text("closed")
+    await expect(card.get_by_role("button")).to_have_count(0)
     await page.screenshot(path=screenshots / "playground-answer.png")
 
 
