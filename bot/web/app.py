@@ -30,6 +30,7 @@ from handlers.decisions import DecisionStore
 from scheduler.outbox import Outbox
 
 STATIC = Path(__file__).parent / "static"
+DECISION_PAGE = "/console/decisions/{decision_id}"
 # Each console module's pages; a new page module is added here (see bot/web/pages.py).
 PAGE_SETS: tuple[PageSet, ...] = (signin.pages, home.pages, playground.pages, stream.pages)
 
@@ -63,6 +64,10 @@ def mount_web(
     )
 
     drain = WebOutboxDrain(front, Outbox(services.pool), services.escalation).loop()
+
+    # the console's decision page, when one is mounted: staff follow a card or an answer to its explanation
+    if any(resource.canonical == DECISION_PAGE for resource in app.router.resources()):
+        app[PLAYGROUND].renderer.explain_path = DECISION_PAGE.replace("{decision_id}", "{}")
 
     async def start(app: web.Application) -> None:
         feed.start()

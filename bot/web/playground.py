@@ -70,7 +70,7 @@ async def playground(request: web.Request, person: Person) -> dict[str, Any]:
             if post.subject in seen:
                 continue  # a card is shown once, as it is now
             seen.add(post.subject)
-        rendered = await ground.renderer.render(post, csrf=csrf)
+        rendered = await ground.renderer.render(post, csrf=csrf, staff=person.is_staff)
         shown[rendered.pane].append(rendered.html)
     services = console(request).services
     customers = await playable_customers(services.pool, demo=services.settings.demo_backend)

@@ -42,12 +42,15 @@ class Renderer:
         self._escalation = escalation
         self._decisions = decisions
         self._posts = posts
+        self.explain_path: str | None = None  # "/…/{}": the console's decision page, once one is mounted
 
-    async def render(self, post: Post, *, csrf: str, now: datetime | None = None) -> Rendered:
+    async def render(self, post: Post, *, csrf: str, staff: bool, now: datetime | None = None) -> Rendered:
+        """`staff`: the viewer is staff, so links to decisions (the console's pages) are shown."""
         view = await self._view(post, now=now or datetime.now(UTC))
         pane = "staff" if post.channel == "staff" else "customer"
         element_id = f"card-{post.subject}" if post.subject else f"post-{post.id}"
-        html = self._template.render(post=view, csrf_token=csrf, element_id=element_id)
+        explain = self.explain_path if staff else None
+        html = self._template.render(post=view, csrf_token=csrf, element_id=element_id, explain=explain)
         return Rendered(pane, element_id, html)
 
     async def _view(self, post: Post, *, now: datetime) -> dict[str, Any]:

@@ -44,7 +44,7 @@ async def events(request: web.Request, person: Person) -> web.StreamResponse:
         while not ground.feed.closing:
             mark = ground.feed.mark()
             for post in await ground.front.posts.after(channels, last):
-                rendered = await ground.renderer.render(post, csrf=csrf)
+                rendered = await ground.renderer.render(post, csrf=csrf, staff=person.is_staff)
                 data = json.dumps({"pane": rendered.pane, "id": rendered.element_id, "html": rendered.html})
                 await response.write(f"id: {post.id}\nevent: post\ndata: {data}\n\n".encode())
                 last, quiet_since = post.id, time.monotonic()

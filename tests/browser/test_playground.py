@@ -15,6 +15,7 @@ from procrastinate import App
 from bot.services import Services
 from bot.settings import Settings
 from knowledge.ingest import IngestOptions
+from scheduler.outbox import Outbox
 from tests.browser.site import CUSTOMER_TOKEN, LEAD_TOKEN, Site, serve_console, sign_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,6 +111,14 @@ async def test_a_refund_raises_a_card_a_customers_approve_is_refused_and_the_app
         await expect(card.get_by_text(fact, exact=True)).to_be_visible()
     approval_id = re.search(r"apr_\w+", await card.inner_text())
     assert approval_id is not None
+    # a scheduled job's reminder (left in the outbox) reaches the staff channel too
+    await Outbox(site.pool).add(
+        kind="staff_note",
+        text=f"Reminder: {approval_id.group()} expires soon",
+        source="test",
+        payload={"approval_id": approval_id.group()},
+    )
+    await expect(staff.get_by_text(f"Reminder: {approval_id.group()} expires soon")).to_be_visible(timeout=10_000)
     assert await _streamed_panes(page) == {"customer", "staff"}  # staff may see both
 
     # as the customer: refused, said so, audited, and the card still waits
