@@ -13,12 +13,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from procrastinate import App
 
 from bot.services import Services
 from bot.settings import Settings
 from tests.browser.site import Site, serve_console
+
+# a turn on a busy machine (the whole suite on 2 cores) can take seconds: assertions wait up to 20 s
+expect.set_options(timeout=20_000)
 
 # Debian's chromium runs as root only without its sandbox; the rest keeps it off the network
 CHROMIUM_ARGS = [

@@ -17,7 +17,10 @@ async def test_a_page_needs_sign_in_and_then_opens(page: Page, site: Site, scree
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await page.screenshot(path=screenshots / "signin.png")
     await page.get_by_label("Token").fill(LEAD_TOKEN)
-    await page.get_by_role("button", name="Sign in").click()
+    async with page.expect_response(re.compile(r"/$")) as landed:
+        await page.get_by_role("button", name="Sign in").click()
+    headers = await (await landed.value).all_headers()
+    assert headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in headers["content-security-policy"]
     await expect(page.get_by_role("heading", name="Supportbot console")).to_be_visible()
     await expect(page.get_by_text("Signed in as lena (lead)")).to_be_visible()
     await page.screenshot(path=screenshots / "home.png")
