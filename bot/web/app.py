@@ -63,7 +63,8 @@ def mount_web(
         feed=feed,
     )
 
-    drain = WebOutboxDrain(front, Outbox(services.pool), services.escalation).loop()
+    retention = services.settings.inbound_retention_days
+    drain = WebOutboxDrain(front, Outbox(services.pool), services.escalation, retention_days=retention).loop()
 
     # the console's decision page, when one is mounted: staff follow a card or an answer to its explanation
     if any(resource.canonical == DECISION_PAGE for resource in app.router.resources()):

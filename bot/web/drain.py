@@ -3,6 +3,8 @@ conversations) into its channels, like Slack's and Teams' drains do; a card a no
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from bot.periodic import Periodic
@@ -11,19 +13,29 @@ from escalation.service import Escalation
 from handlers.models import ApprovalRequest, HandoffNotice, Reply, StaffNote
 from scheduler.outbox import Outbox
 
+log = logging.getLogger(__name__)
 EVERY = 3.0  # seconds between passes: notices are minutes-scale, but a playground is watched
+FORGET_EVERY = 3600.0  # seconds between clean-ups of posts past their retention
 
 
 class WebOutboxDrain:
-    def __init__(self, front: WebFront, outbox: Outbox, escalation: Escalation) -> None:
+    def __init__(self, front: WebFront, outbox: Outbox, escalation: Escalation, *, retention_days: int) -> None:
         self._front = front
         self._outbox = outbox
         self._escalation = escalation
+        self._retention_days = retention_days
+        self._forgotten_at = -FORGET_EVERY
 
     def loop(self, *, every: float = EVERY) -> Periodic:
         return Periodic("web-outbox-drain", self.drain_once, every=every)
 
     async def drain_once(self) -> int:
+        now = time.monotonic()
+        if now - self._forgotten_at >= FORGET_EVERY:
+            self._forgotten_at = now
+            forgotten = await self._front.posts.forget(older_than_days=self._retention_days)
+            if forgotten:
+                log.info("deleted %d playground post(s) older than %d days", forgotten, self._retention_days)
         return await self._outbox.drain(PLATFORM, self._deliver)
 
     async def _deliver(self, notice: dict[str, Any]) -> None:

@@ -76,6 +76,16 @@ class WebPosts:
             )
             return [Post(*row) for row in await cur.fetchall()]
 
+    async def forget(self, *, older_than_days: int, limit: int = 5000) -> int:
+        """Posts past the retention (INBOUND_RETENTION_DAYS, like the inbound events they answered) are deleted."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "DELETE FROM web_posts WHERE id IN (SELECT id FROM web_posts "
+                "WHERE created_at < clock_timestamp() - make_interval(days => %s) ORDER BY id LIMIT %s)",
+                (older_than_days, limit),
+            )
+            return cur.rowcount
+
     async def first_of(self, subject: str) -> Post | None:
         """A card's first post: what it was posted with (the reason a human must decide)."""
         async with self._pool.connection() as conn:

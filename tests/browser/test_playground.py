@@ -83,6 +83,7 @@ async def test_a_customer_gets_a_cited_answer_and_asks_for_a_person_whom_staff_c
     await expect(card).to_be_visible()
     await expect(card).to_contain_text("Open the conversation")
     await page.get_by_label("Who am I").select_option("staff")
+    await page.get_by_role("button", name="Switch").click()
     card = page.locator("#staff").get_by_role("article", name="Hand-off: the customer asked for a person")
     await card.get_by_role("button", name="Claim").click()
     await expect(card).to_contain_text("claimed by lena")
@@ -134,6 +135,7 @@ async def test_a_refund_raises_a_card_a_customers_approve_is_refused_and_the_app
 
     # as an approver: the refund runs once; the card says so and the customer is told
     await page.get_by_label("Who am I").select_option("approver")
+    await page.get_by_role("button", name="Switch").click()
     card = page.locator("#staff").get_by_role("article", name="Approval needed: refund $30.00")
     await card.get_by_role("button", name="Approve", exact=True).click()
     await expect(card.get_by_role("status")).to_contain_text("Approved and done by lena")

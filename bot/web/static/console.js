@@ -1,6 +1,7 @@
 // The console's live parts, in plain JavaScript: forms marked data-live are sent in the background (what
-// the bot says arrives over the event stream), a playground's panes take new posts from server-sent events,
-// and switches marked data-autosubmit apply on change. Without JavaScript every form still works.
+// the bot says arrives over the event stream), and a playground's panes take new posts from server-sent
+// events. Without JavaScript every form still works. Switches apply with their button, not on change: a
+// keyboard user moving through a list must not reload the page at every step.
 (function () {
   "use strict";
   function csrf() { return document.querySelector("meta[name=csrf-token]").content; }
@@ -46,10 +47,6 @@
     } finally {
       buttons.forEach(function (b) { b.disabled = false; });
     }
-  });
-
-  document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
   });
 
   const panes = document.querySelector("[data-stream]");
