@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint bench venv dev browser clean-data
+.PHONY: run test lint bench venv dev browser clean-data prometheus
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,9 +36,20 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	@command -v chromium
 
-test: $(VENV)/.installed-dev browser
+test: $(VENV)/.installed-dev browser prometheus
 	# the slowest tests are listed at the end: the whole suite must stay under 20 minutes on 2 cores
 	$(VENV)/bin/python -m pytest --cov --cov-report=term --durations=25
+
+# The /metrics test scrapes with a real Prometheus server (Debian's package). As root (CI) it is installed
+# when missing; elsewhere the test says how to get it and is skipped (never in CI, where CI=true fails it).
+prometheus:
+	@if ! command -v prometheus >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends prometheus; \
+		else \
+			echo "prometheus is not installed (sudo apt-get install prometheus): the /metrics scrape test will be skipped"; \
+		fi; \
+	fi
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
+from bot.logs import configure_logging
 from bot.migrate import MigrationError
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import LogFormat, Settings, SettingsError, load_settings
 from bot.storage import StorageError
 from escalation.errors import EscalationError
 from knowledge.errors import KnowledgeError
@@ -34,8 +34,8 @@ err = Console(stderr=True)
 def settings() -> Settings:
     """Built once per command; every failure names the setting."""
     loaded = load_settings()
-    logging.basicConfig(
-        level=loaded.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        level=loaded.log_level, json_lines=loaded.log_format is LogFormat.JSON, redact=loaded.log_redact_pii
     )
     # third-party chatter would drown the command's own output (procrastinate logs two lines per turn,
     # aiohttp one per request: 200 lines/s at 200 Slack events/s, each a write on the ack path)

@@ -17,6 +17,7 @@ from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core
 from bot.services import Services, open_serving_services
+from bot.telemetry import configure_tracing
 from escalation.formatting import approval_input_facts
 from escalation.models import Actor, ApprovalState, Role
 from handlers.core import Core
@@ -164,7 +165,9 @@ async def chat(
     if as_role not in {"customer", "staff"}:
         raise typer.BadParameter("use customer or staff", param_hint="--as")
     scripted = None if sys.stdin.isatty() else (await asyncio.to_thread(sys.stdin.read)).splitlines()
-    async with open_serving_services(settings()) as services, open_core(services) as core:
+    config = settings()
+    configure_tracing()  # trace ids on decision records, and spans over OTLP when configured
+    async with open_serving_services(config) as services, open_core(services) as core:
         await services.escalation.recover()
         session = ChatSession(
             core, services, org=org.lower() if org else None, role=Role.CUSTOMER if as_role == "customer" else Role.LEAD

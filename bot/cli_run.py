@@ -24,6 +24,7 @@ from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core
 from bot.loop_watch import LoopWatch
+from bot.metrics import MULTIPROC_ENV, use_multiprocess_dir
 from bot.publishers import digest_job_context
 from bot.queue.runtime import build_turn_worker, mount_worker, open_queue
 from bot.server import build_app
@@ -34,6 +35,7 @@ from bot.storage import open_redis
 from bot.web.access import Access, require_token_for
 from bot.web.front import PLATFORM as WEB
 from bot.web.front import web_frontend
+from bot.telemetry import configure_tracing, shutdown_tracing
 from handlers.core import Core
 from handlers.turns import Frontend
 from scheduler.jobs import JobContext
@@ -82,6 +84,9 @@ async def run(
     address, number = host or config.host, port or config.port
     access = Access.from_settings(config)
     require_token_for(address, access)
+    if (workers and not no_workers) or MULTIPROC_ENV in os.environ:
+        use_multiprocess_dir(fresh=True)  # before any metric exists; the worker processes inherit the folder
+    configure_tracing()
     stop = stop_on_signals()
     async with open_runtime(config) as (services, redis, core, queue):
         # approvals a crashed process left approved or half-executed are finished once, now
@@ -136,6 +141,7 @@ async def run(
             await runner.cleanup()  # stops listening first, then the in-process worker (gracefully)
             await children.stop()
             await watch.stop()
+            shutdown_tracing()
 
 
 @run_async
@@ -149,6 +155,8 @@ async def worker(
     # Before any thread starts (threads inherit it): the kernel then serves a web process's acks on this
     # machine before these turns, which can wait.
     os.nice(config.worker_nice)
+    use_multiprocess_dir(fresh=False)  # counts into the folder of the `supportbot run` that started it, if any
+    configure_tracing()
     stop = stop_on_signals()
     if parent is not None:
         watcher = asyncio.create_task(stop_when_orphaned(parent, stop))
@@ -181,6 +189,7 @@ async def worker(
             os._exit(1)  # the loop's own teardown would wait for the same clean-up
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    shutdown_tracing()
     if parent is not None:
         watcher.cancel()
 

@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 
 from bot.llm_openai import OpenAIChatModel
 from bot.llm_probe import probe_tools
+from bot.observe import ObservedDecisions
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from escalation.demo_queries import DemoQueries
 from handlers.conversations import ConversationStore
 from handlers.core import Core, CoreConfig
-from handlers.decisions import DecisionStore
 from handlers.llm import LanguageModel, PriceTable
 from handlers.llm_health import CircuitBreaker
 from handlers.router import EmbeddingRouter
@@ -76,11 +76,13 @@ async def build_core(services: Services, *, language_model: LanguageModel | None
         searcher=services.searcher,
         gaps=services.gaps,
         escalation=services.escalation,
-        decisions=DecisionStore(services.pool),
+        decisions=ObservedDecisions(services.pool),
         conversations=conversations,
         router=await build_router(services),
         workflows=WorkflowTurns(services.escalation, conversations, directory=directory),
         language_model=language_model,
         unit_vectors=services.store,
-        config=CoreConfig(model_deadline_s=services.settings.llm_turn_deadline),
+        config=CoreConfig(
+            model_deadline_s=services.settings.llm_turn_deadline, redact_for_model=services.settings.llm_redact_pii
+        ),
     )

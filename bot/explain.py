@@ -10,6 +10,8 @@ from escalation.formatting import describe_params
 from escalation.models import Approval
 from handlers.decisions import DecisionRecord
 
+_KIND_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card": "card numbers", "secret": "secrets"}
+
 
 def _searched_how(record: DecisionRecord) -> str:
     """A follow-up is searched with the earlier question of its thread: say so, so the passages make sense."""
@@ -23,6 +25,7 @@ def explain(record: DecisionRecord, approval: Approval | None, events: list[Audi
         f"Decision {record.id} — {when}, {record.platform} conversation {record.conversation_key}"
         + (f" (org {record.org})" if record.org else " (no org: public knowledge only)")
         + (f", handled in {record.latency_ms:.0f} ms" if record.latency_ms is not None else ""),
+        f"Trace: {record.trace_id}" if record.trace_id else "Trace: none recorded",
         "",
         f"1. Message from {record.author}: {record.inbound[:500]!r}",
     ]
@@ -66,9 +69,16 @@ def explain(record: DecisionRecord, approval: Approval | None, events: list[Audi
         lines.append(f"{step}. Handed to a human: {record.handoff_id}")
         step += 1
     lines.append(f"{step}. Outcome: {record.outcome}" + (f" — replied: {record.reply[:400]!r}" if record.reply else ""))
+    if record.redacted_for_model:
+        kinds = ", ".join(_KIND_NAMES.get(kind, kind) for kind in record.redacted_for_model)
+        lines.append(f"Personal data not sent to the model (LLM_REDACT_PII): {kinds}")
     if record.notes:
         lines += ["", "Notes:", *(f"  - {note}" for note in record.notes)]
     if events:
         lines += ["", "Audit trail:"]
-        lines += [f"  {e.at:%Y-%m-%d %H:%M:%S} {e.event} by {e.actor}: {describe(e)}" for e in events]
+        lines += [
+            f"  {e.at:%Y-%m-%d %H:%M:%S} {e.event} by {e.actor}: {describe(e)}"
+            + (f" [trace {e.trace_id}]" if e.trace_id and e.trace_id != record.trace_id else "")
+            for e in events
+        ]
     return "\n".join(lines)

@@ -27,6 +27,8 @@ from openai.types.chat import (
     ChatCompletionMessageFunctionToolCallParam,
     ChatCompletionMessageParam,
 )
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from handlers.llm import (
     Completion,
@@ -45,6 +47,7 @@ from handlers.llm import (
 from handlers.llm_health import CIRCUIT_OPENED, BreakerSnapshot, CircuitBreaker, ToolSupport
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("supportbot.llm")
 
 _EXCERPT = 200  # characters of a server's text quoted in an error message
 _NOT_ABOUT_TOOLS = frozenset({401, 403, 404, 408, 429})  # the key, the model, time, rate: whatever the text says
@@ -128,7 +131,53 @@ class OpenAIChatModel:
         deadline: Deadline | None = None,
     ) -> Completion:
         """One model call, within `deadline` when given. Raises `LLMCircuitOpen` at once while the breaker is
-        open, and `LLMTimeout` without sending anything when the deadline is already used up."""
+        open, and `LLMTimeout` without sending anything when the deadline is already used up. Traced as a
+        GenAI client span (OpenTelemetry's semantic conventions for generative AI)."""
+        with tracer.start_as_current_span(f"chat {self._model}", kind=SpanKind.CLIENT) as span:
+            span.set_attributes(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": self._model,
+                    "gen_ai.request.max_tokens": max_tokens,
+                    "gen_ai.request.temperature": temperature,
+                    "server.address": self._client.base_url.host,
+                }
+            )
+            try:
+                completion = await self._complete(
+                    messages, tools=tools, temperature=temperature, max_tokens=max_tokens, deadline=deadline
+                )
+            except LLMError as exc:
+                span.set_attributes(
+                    {
+                        "error.type": type(exc).__name__,
+                        "gen_ai.usage.input_tokens": exc.prompt_tokens,
+                        "gen_ai.usage.output_tokens": exc.completion_tokens,
+                    }
+                )
+                raise
+            span.set_attributes(
+                {
+                    "gen_ai.response.model": completion.model,
+                    "gen_ai.usage.input_tokens": completion.usage.prompt_tokens,
+                    "gen_ai.usage.output_tokens": completion.usage.completion_tokens,
+                    "gen_ai.response.finish_reasons": [completion.finish_reason or "unknown"],
+                }
+            )
+            if completion.tool_calls:
+                span.set_attribute("supportbot.tool_calls", [call.name for call in completion.tool_calls])
+            return completion
+
+    async def _complete(
+        self,
+        messages: list[Message],
+        *,
+        tools: list[ToolSpec] | None,
+        temperature: float,
+        max_tokens: int,
+        deadline: Deadline | None,
+    ) -> Completion:
         if deadline is not None and deadline.expired:
             raise LLMTimeout(
                 f"not sent: nothing was left of this turn's {deadline.seconds:g} s model deadline",

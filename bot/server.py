@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -11,6 +12,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.llm_openai import OpenAIChatModel
+from bot.metrics import exposition
 from bot.model_health import judge, recent_calls
 from bot.queue_health import queue_health
 from bot.services import Services
@@ -175,6 +177,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=503 if down else 200)
 
 
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    """Prometheus's text format (bot/metrics.py); with METRICS_TOKEN set, only for `Authorization: Bearer <it>`."""
+    token = request.app[SERVICES].settings.metrics_token
+    if token is not None:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+            return web.json_response({"error": "a valid bearer token is required"}, status=401)
+    body = await exposition(request.app[SERVICES].pool)
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
 def _result(result: SearchResult) -> dict[str, Any]:
     return {
         "title": result.title,
@@ -228,6 +241,7 @@ def build_app(
 
         mount_teams(app, services, redis, core=core)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/api/search", search)
     if console is not None:
         from bot.web.app import mount_web

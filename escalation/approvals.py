@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
+
 from escalation import audit
 from escalation.approvals_store import NOW, ApprovalStore
 from escalation.authorization import amount_problem, outcome_message, refusal_reason
@@ -18,6 +20,12 @@ from escalation.models import POLICY_AUTO, SYSTEM, Actor, Approval, ApprovalStat
 from escalation.policy import Policy
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("supportbot.escalation")
+_SPAN_OF = {
+    ApprovalState.PENDING: "approval request",
+    ApprovalState.APPROVED: "approval by policy",
+    ApprovalState.SHADOWED: "approval shadowed",
+}
 
 _DECIDED = (
     ApprovalState.APPROVED,
@@ -80,6 +88,28 @@ class ApprovalService:
         # an approval for a workflow the policy does not know is treated as high risk
         risk = workflow.risk if workflow else Risk.HIGH
         decided_by = POLICY_AUTO if state is ApprovalState.APPROVED else None
+        with tracer.start_as_current_span(_SPAN_OF.get(state, "approval")) as span:
+            approval = await self._insert(proposal, outcome, state=state, risk=risk, decided_by=decided_by)
+            span.set_attributes(
+                {
+                    "supportbot.approval.id": approval.id,
+                    "supportbot.workflow": proposal.workflow,
+                    "supportbot.action": proposal.action,
+                    "supportbot.risk": risk.value,
+                    "supportbot.policy.rule": outcome.rule or "",
+                }
+            )
+        return approval
+
+    async def _insert(
+        self,
+        proposal: ProposedAction,
+        outcome: PolicyOutcome,
+        *,
+        state: ApprovalState,
+        risk: Risk,
+        decided_by: str | None,
+    ) -> Approval:
         async with self._store.pool.connection() as conn, conn.transaction():
             approval = await self._store.insert(
                 conn,
@@ -177,6 +207,7 @@ class ApprovalService:
                 **changes,
             )
             if decided is not None:
+                waited = (decided.decided_at or decided.created_at) - decided.created_at
                 await audit.record(
                     conn,
                     event,
@@ -187,7 +218,7 @@ class ApprovalService:
                     decision_id=approval.decision_id,
                     before=_snapshot(approval),
                     after=_snapshot(decided),
-                    detail=detail,
+                    detail={**(detail or {}), "waited_seconds": round(waited.total_seconds(), 3)},
                 )
         if decided is None:  # someone else decided first; answered outside the transaction
             raise await self._lost_race(approval.id, actor, verb=verb)
@@ -243,6 +274,23 @@ class ApprovalService:
             current = await self._store.get(approval_id)
             assert current is not None
             return current
+        with tracer.start_as_current_span("execution") as span:
+            span.set_attributes(
+                {
+                    "supportbot.approval.id": claimed.id,
+                    "supportbot.action": claimed.action,
+                    "supportbot.executor": self._executors.name_for(claimed.action) or "none",
+                    "supportbot.attempt": claimed.attempts,
+                    "supportbot.idempotency_key": claimed.idempotency_key,
+                }
+            )
+            finished = await self._run_executor(claimed)
+            span.set_attribute("supportbot.result", finished.state.value)
+            if finished.state is ApprovalState.FAILED:
+                span.set_status(trace.StatusCode.ERROR, finished.last_error)
+        return finished
+
+    async def _run_executor(self, claimed: Approval) -> Approval:
         request = ActionRequest(claimed.action, claimed.params, claimed.idempotency_key, claimed.org, claimed.id)
         try:
             executor = self._executors.for_action(claimed.action)
@@ -274,9 +322,9 @@ class ApprovalService:
         )
 
     async def _finish_failed(self, claimed: Approval, error: str) -> Approval:
-        return await self._finish(
-            claimed, ApprovalState.FAILED, "execution_failed", detail={"error": error}, last_error=error
-        )
+        executor = self._executors.name_for(claimed.action)
+        detail = {"error": error, "executor": executor, "attempts": claimed.attempts}
+        return await self._finish(claimed, ApprovalState.FAILED, "execution_failed", detail=detail, last_error=error)
 
     async def _finish(
         self,

@@ -1,16 +1,25 @@
-"""The append-only audit trail. This module only ever INSERTs and SELECTs audit rows."""
+"""The append-only audit trail. This module only ever INSERTs and SELECTs audit rows.
+
+Each row names the OpenTelemetry trace it was written in (the turn's, or the click's), so an operator can go
+from any row to the trace. Listeners (the metrics) hear of each row as it is written.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from opentelemetry import trace
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from escalation.models import Actor
+
+log = logging.getLogger(__name__)
 
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
@@ -30,11 +39,27 @@ class AuditEvent:
     before: Any
     after: Any
     detail: dict[str, Any]
+    trace_id: str | None = None
 
 
 _INSERT = """INSERT INTO audit_log
-    (event, actor, actor_role, workflow, org, subject_type, subject_id, decision_id, before, after, detail)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+    (event, actor, actor_role, workflow, org, subject_type, subject_id, decision_id, before, after, detail, trace_id)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+
+AuditListener = Callable[[str, str | None, dict[str, Any]], None]
+"""Called with (event, workflow, detail) for every row written (inside the writer's transaction)."""
+_listeners: list[AuditListener] = []
+
+
+def add_listener(listener: AuditListener) -> None:
+    """Hear of every audit row this process writes; adding the same listener twice adds it once."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _current_trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else None
 
 
 def _json(value: Any) -> Jsonb | None:
@@ -72,8 +97,14 @@ async def record(
             _json(before),
             _json(after),
             Jsonb(detail or {}),
+            _current_trace_id(),
         ),
     )
+    for listener in _listeners:
+        try:
+            listener(event, workflow, detail or {})
+        except Exception:  # counting must never undo what is being recorded
+            log.exception("audit listener %r failed on %s", listener, event)
 
 
 class AuditLog:
@@ -106,7 +137,7 @@ class AuditLog:
         where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
         query = (
             "SELECT id, at, event, actor, actor_role, workflow, org, subject_type, subject_id, decision_id, "
-            f"before, after, detail FROM audit_log{where} ORDER BY at, id LIMIT %s"
+            f"before, after, detail, trace_id FROM audit_log{where} ORDER BY at, id LIMIT %s"
         )
         async with self._pool.connection() as conn:
             rows = await (await conn.execute(query.encode(), [*params, limit])).fetchall()

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry import trace
+
 from escalation import audit
 from escalation.approvals import ApprovalService, Decision
 from escalation.approvals_store import ApprovalStore
@@ -28,6 +30,7 @@ from escalation.policy import Policy, evaluate
 from escalation.undo import UndoRequests
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("supportbot.escalation")
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,16 @@ class Escalation:
 
     async def propose(self, proposal: ProposedAction, *, summary: str = "") -> ProposalResult:
         """Ask policy, record the outcome, and carry it out: act once, ask for approval, hand off or refuse."""
-        outcome = evaluate(self.policy, proposal, await self.context_for(proposal))
+        with tracer.start_as_current_span("policy evaluation") as span:
+            outcome = evaluate(self.policy, proposal, await self.context_for(proposal))
+            span.set_attributes(
+                {
+                    "supportbot.workflow": proposal.workflow,
+                    "supportbot.action": proposal.action,
+                    "supportbot.policy.outcome": outcome.kind.value,
+                    "supportbot.policy.rule": outcome.rule,
+                }
+            )
         async with self._pool.connection() as conn:
             await audit.record(
                 conn,

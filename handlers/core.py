@@ -28,10 +28,12 @@ from handlers.models import (
     Unbound,
 )
 from handlers.outbound_codec import decode, encode
+from handlers.pii import redact
 from handlers.ports import Route, Router
 from handlers.prompts import load_prompt
 from handlers.staff_actions import StaffActions
 from handlers.tool_routing import choose, combined_route
+from handlers.tracing import log_context, trace_ids, tracer
 from handlers.unit_scoring import UnitScorer
 from handlers.unit_vectors import UnitVectorStore
 from handlers.workflow_turns import WorkflowTurns
@@ -55,6 +57,9 @@ class CoreConfig:
     company: str = "Acme Gadgets"
     # every model call of one turn, retries included, ends by then; well inside a platform's turn time-out
     model_deadline_s: float = 25.0
+    # LLM_REDACT_PII: personal data is taken out of what the model reads to draft an answer or a search query
+    # (never out of what routing and workflows read: a change of e-mail needs the address)
+    redact_for_model: bool = False
 
 
 class Core:
@@ -107,15 +112,11 @@ class Core:
             author=inbound.author.id,
             inbound=inbound.text[:20_000],
         )
-        try:
-            outbound = await self._message(inbound, record)
-        except Exception as exc:  # the catch-all: log, record, tell the customer, bring in a person
-            log.exception("turn %s failed", record.id)
-            record.outcome, record.reply = "error", SORRY
-            record.note(f"error: {type(exc).__name__}: {exc}")
-            outbound = [Reply(inbound.conversation_key, SORRY, record.id)]
-            # no hand-off, no promise: if it cannot be opened this raises, and a durable turn is retried
-            outbound += await self._handoff_after_error(inbound, record)
+        ids = trace_ids()
+        if ids is not None:
+            record.trace_id, record.trace_span_id = ids
+        with log_context(decision_id=record.id, conversation_key=inbound.conversation_key):
+            outbound = await self._message_or_apology(inbound, record)
         record.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         record.outbound = encode(outbound)
         try:
@@ -123,6 +124,17 @@ class Core:
         except Exception:  # a lost record must not turn an answer into silence
             log.exception("could not save decision record %s", record.id)
         return outbound
+
+    async def _message_or_apology(self, inbound: InboundMessage, record: DecisionRecord) -> list[Outbound]:
+        try:
+            return await self._message(inbound, record)
+        except Exception as exc:  # the catch-all: log, record, tell the customer, bring in a person
+            log.exception("turn %s failed", record.id)
+            record.outcome, record.reply = "error", SORRY
+            record.note(f"error: {type(exc).__name__}: {exc}")
+            outbound: list[Outbound] = [Reply(inbound.conversation_key, SORRY, record.id)]
+            # no hand-off, no promise: if it cannot be opened this raises, and a durable turn is retried
+            return outbound + await self._handoff_after_error(inbound, record)
 
     async def _message(self, inbound: InboundMessage, record: DecisionRecord) -> list[Outbound]:
         conversation = await self._conversations.load(
@@ -161,8 +173,30 @@ class Core:
     async def _decide(
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord, text: str
     ) -> list[Outbound]:
-        route = await self._router.route(text)
         deadline = Deadline(self._config.model_deadline_s)
+        with tracer.start_as_current_span("route") as span:
+            route, preset = await self._route(conversation, record, text, deadline=deadline)
+            span.set_attributes(
+                {"supportbot.route": route.label or "none", "supportbot.route.confidence": round(route.confidence, 4)}
+            )
+        record.route, record.route_confidence = route.label, round(route.confidence, 4)
+        record.route_ranked = [[label, round(score, 4)] for label, score in route.ranked]
+        if conversation.active_workflow and not self._switches(route, conversation):
+            return await self._workflows.continue_workflow(inbound, conversation, record, text)
+        if route.label == self._config.human_workflow:
+            return await self._workflows.hand_off(
+                inbound, conversation, record, reason="the customer asked for a person"
+            )
+        if route.label is not None and self._workflows.inputs_of(route.label) and self._confident(route):
+            return await self._workflows.start(inbound, conversation, record, text, workflow=route.label, preset=preset)
+        return await self._answer(inbound, conversation, record, text, route, deadline=deadline)
+
+    async def _route(
+        self, conversation: Conversation, record: DecisionRecord, text: str, *, deadline: Deadline
+    ) -> tuple[Route, dict[str, Any]]:
+        """The offline router's pick, combined with the model's when it routes with tools; the model's
+        arguments for the workflow it picked, if that is the route."""
+        route = await self._router.route(text)
         preset: dict[str, Any] = {}
         if self._model is not None and self._model.supports_tools is False and not conversation.active_workflow:
             record.note(NO_TOOLS_NOTE)  # no routing call: its reply would be text nobody can use
@@ -182,17 +216,7 @@ class Core:
             route = decision.route
             # the model's arguments belong to the workflow it picked, and only if that workflow is the route
             preset = choice.arguments if choice.workflow == route.label else {}
-        record.route, record.route_confidence = route.label, round(route.confidence, 4)
-        record.route_ranked = [[label, round(score, 4)] for label, score in route.ranked]
-        if conversation.active_workflow and not self._switches(route, conversation):
-            return await self._workflows.continue_workflow(inbound, conversation, record, text)
-        if route.label == self._config.human_workflow:
-            return await self._workflows.hand_off(
-                inbound, conversation, record, reason="the customer asked for a person"
-            )
-        if route.label is not None and self._workflows.inputs_of(route.label) and self._confident(route):
-            return await self._workflows.start(inbound, conversation, record, text, workflow=route.label, preset=preset)
-        return await self._answer(inbound, conversation, record, text, route, deadline=deadline)
+        return route, preset
 
     def _threshold_of(self, label: str) -> float | None:
         workflow = self._escalation.policy.workflow(label)
@@ -250,7 +274,13 @@ class Core:
             answer, citations, parts, sources = draft.text, draft.citations, draft.parts, draft.sources
             if self._model is not None and self._template is not None:
                 drafted = await model_answer(
-                    self._model, self._template, text, results, record, company=self._config.company, deadline=deadline
+                    self._model,
+                    self._template,
+                    self._for_model(text, record),
+                    results,
+                    record,
+                    company=self._config.company,
+                    deadline=deadline,
                 )
                 if drafted.text is not None:
                     answer, citations, parts = drafted.text, drafted.citations, ()
@@ -286,8 +316,22 @@ class Core:
         turns = await self._conversations.recent_turns(conversation.key, limit=4 * LOOK_BACK)
         earlier = [turn_text for role, _, turn_text in turns if role == "customer"][:-1]  # the last one is this
         if self._model is not None and self._rewrite_template is not None:
-            return await rewritten_query(self._model, self._rewrite_template, text, earlier, record, deadline=deadline)
+            earlier = [self._for_model(said, record) for said in earlier]
+            return await rewritten_query(
+                self._model, self._rewrite_template, self._for_model(text, record), earlier, record, deadline=deadline
+            )
         return offline_query(text, earlier)
+
+    def _for_model(self, text: str, record: DecisionRecord) -> str:
+        """What the model may read of the customer's words: with LLM_REDACT_PII, no personal data; the decision
+        record lists the kinds taken out."""
+        if not self._config.redact_for_model:
+            return text
+        redacted = redact(text)
+        if redacted.changed:
+            kinds = [*(record.redacted_for_model or []), *redacted.kinds]
+            record.redacted_for_model = sorted(set(kinds))
+        return redacted.text
 
     async def _not_sure(
         self,

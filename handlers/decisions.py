@@ -62,6 +62,9 @@ class DecisionRecord:
     input_sources: dict[str, str] = field(default_factory=dict)  # workflow input -> customer | model | lookup
     cost_unknown: bool = False  # a model call had no price: `cost_usd` is then a lower bound, never shown as $0
     search_query: str | None = None  # what an answer turn searched: the message, or a follow-up read with its thread
+    trace_id: str | None = None  # the OpenTelemetry trace of the turn (32 hex digits)
+    trace_span_id: str | None = None  # the turn's span in it: a later approval click links to it
+    redacted_for_model: list[str] | None = None  # kinds of personal data not sent to the model (LLM_REDACT_PII)
     created_at: datetime | None = None
 
     def note(self, text: str) -> None:

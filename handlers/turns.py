@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
+
+from opentelemetry.context import Context
 
 from handlers.core import Core
 from handlers.decisions import decision_id_for
 from handlers.models import InboundMessage, Outbound, Unbound
 from handlers.outbound_codec import decode, encode
+from handlers.tracing import context_from, log_context, tracer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,8 @@ class QueuedTurn:
     state: str  # queued | decided | done
     outbound: list[dict[str, Any]] | None
     attempts: int
+    traceparent: str | None = None  # the trace of the request that stored it (W3C), continued by its turn
+    received_at: datetime | None = None
 
 
 class TurnLedger(Protocol):
@@ -127,6 +134,21 @@ class TurnRunner:
         turn = await self._ledger.begin(event_id)
         if turn is None or turn.state == "done":
             return  # the conversation's events were all finished by earlier jobs
+        # the turn continues the trace of the request that stored its event, in whichever process it runs
+        parent = context_from(turn.traceparent)
+        with log_context(event_id=turn.event_key, conversation_key=turn.conversation_key):
+            _queue_wait(turn, parent)
+            with tracer.start_as_current_span("turn", context=parent) as span:
+                span.set_attributes(
+                    {
+                        "supportbot.platform": turn.platform,
+                        "supportbot.attempt": turn.attempts,
+                        "supportbot.event": turn.id,
+                    }
+                )
+                await self._run_traced(turn)
+
+    async def _run_traced(self, turn: QueuedTurn) -> None:
         frontend = self._frontends.get(turn.platform)
         try:
             if frontend is None:
@@ -199,12 +221,24 @@ class TurnRunner:
 async def answer_now(core: Core, inbound: InboundMessage, *, seconds: float = TURN_TIMEOUT_SECONDS) -> list[Outbound]:
     """The same policy for a front end with nobody else waiting (the terminal): a time-limited turn that
     ends in an answer or an apology with a hand-off."""
-    try:
-        async with asyncio.timeout(seconds):
-            return await core.handle(inbound)
-    except Exception as exc:
-        log.exception("turn in %s failed", inbound.conversation_key)
-        return await core.apologise(inbound.conversation_key, org=inbound.org, reason=failure_reason(exc))
+    with tracer.start_as_current_span("turn") as span, log_context(conversation_key=inbound.conversation_key):
+        span.set_attribute("supportbot.platform", inbound.platform.value)
+        try:
+            async with asyncio.timeout(seconds):
+                return await core.handle(inbound)
+        except Exception as exc:
+            log.exception("turn in %s failed", inbound.conversation_key)
+            return await core.apologise(inbound.conversation_key, org=inbound.org, reason=failure_reason(exc))
+
+
+def _queue_wait(turn: QueuedTurn, parent: Context | None) -> None:
+    """A span from when the event was stored to now, when a worker took its turn."""
+    if turn.received_at is None:
+        return
+    started = int(turn.received_at.timestamp() * 1e9)
+    span = tracer.start_span("queue wait", context=parent, start_time=min(started, time.time_ns()))
+    span.set_attribute("supportbot.attempt", turn.attempts)
+    span.end()
 
 
 def failure_reason(exc: BaseException) -> str:

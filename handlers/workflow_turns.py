@@ -12,6 +12,7 @@ from handlers.decisions import DecisionRecord
 from handlers.errors import HandlersError
 from handlers.grounding import CUSTOMER, LOOKUP, MODEL, ground
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Reply
+from handlers.tracing import tracer
 from handlers.workflows import INPUT_MODELS, QUESTIONS, CustomerDirectory, extract, missing, validate
 
 MAX_ASKS = 2
@@ -213,7 +214,17 @@ class WorkflowTurns:
         record.tool_calls.append(
             {"workflow": workflow, "action": policy.action, "params": params, "sources": record.input_sources}
         )
-        result = await self._escalation.propose(proposal, summary=f"{inbound.author.id}: {inbound.text[:300]}")
+        with tracer.start_as_current_span(f"execute_tool {policy.action}") as span:
+            span.set_attributes(
+                {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": policy.action,
+                    "supportbot.workflow": workflow,
+                    "supportbot.input_sources": sorted(f"{k}={v}" for k, v in record.input_sources.items()),
+                }
+            )
+            result = await self._escalation.propose(proposal, summary=f"{inbound.author.id}: {inbound.text[:300]}")
+            span.set_attribute("supportbot.policy.outcome", result.outcome.kind.value)
         self._record_outcome(record, result)
         conversation.active_workflow, conversation.gathered, conversation.asked_for = None, {}, None
         await self._conversations.save(conversation)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString
 
+from opentelemetry import trace
 from pgvector import Vector
 
 from knowledge.embedder import Embedder
 from knowledge.fusion import FusionConfig, fuse, ranks
 from knowledge.models import Candidate, Freshness, SearchMode, SearchResult, freshness_on
 from knowledge.store import Pool
+
+tracer = trace.get_tracer("supportbot.knowledge")
+# which candidate sets one search's SQL statement gathers (hybrid: both, fused afterwards)
+_CANDIDATE_SETS = {SearchMode.HYBRID: "dense+lexical", SearchMode.DENSE: "dense", SearchMode.FTS: "lexical"}
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,19 @@ def _scored(candidates: LiteralString) -> LiteralString:
 
 class HybridSearcher:
     def __init__(
-        self, pool: Pool, embedder: Embedder, config: SearchConfig, *, today: Callable[[], date] = date.today
+        self,
+        pool: Pool,
+        embedder: Embedder,
+        config: SearchConfig,
+        *,
+        today: Callable[[], date] = date.today,
+        observe: Callable[[SearchMode, float], None] | None = None,
     ) -> None:
         self._pool = pool
         self._embedder = embedder
         self._config = config
         self._today = today
+        self._observe = observe  # (mode, seconds) of every search: the metrics
 
     @property
     def embedder(self) -> Embedder:
@@ -100,7 +113,29 @@ class HybridSearcher:
         """
         if not question.strip():
             return []
-        vector = (await self._embedder.embed([question]))[0]
+        started = time.perf_counter()
+        with tracer.start_as_current_span(f"retrieval {mode.value}") as span:
+            span.set_attribute("supportbot.retrieval.mode", mode.value)
+            results = await self._search(
+                question, org=org, mode=mode, limit=limit, per_document=per_document, include_public=include_public
+            )
+            span.set_attribute("supportbot.retrieval.results", len(results))
+        if self._observe is not None:
+            self._observe(mode, time.perf_counter() - started)
+        return results
+
+    async def _search(
+        self,
+        question: str,
+        *,
+        org: str | None,
+        mode: SearchMode,
+        limit: int,
+        per_document: int | None,
+        include_public: bool,
+    ) -> list[SearchResult]:
+        with tracer.start_as_current_span("embed query"):
+            vector = (await self._embedder.embed([question]))[0]
         params: dict[str, Any] = {
             "vec": Vector(vector),
             "text": question,
@@ -109,10 +144,13 @@ class HybridSearcher:
             "public": include_public,
             "max_df": self._config.lexical_max_df,
         }
-        async with self._pool.connection() as conn:
-            rows = await (
-                await conn.execute(_scored(_candidates(mode, include_public=include_public)), params)
-            ).fetchall()
+        with tracer.start_as_current_span("candidates") as span:
+            span.set_attribute("supportbot.retrieval.candidate_sets", _CANDIDATE_SETS[mode])
+            async with self._pool.connection() as conn:
+                rows = await (
+                    await conn.execute(_scored(_candidates(mode, include_public=include_public)), params)
+                ).fetchall()
+            span.set_attribute("supportbot.retrieval.candidates", len(rows))
         return self._rank(rows, mode=mode, limit=limit, per_document=per_document)
 
     def _rank(

@@ -16,7 +16,17 @@ ALLOWED = {
     "escalation": {"escalation"},
     "knowledge": {"knowledge"},
 }
-VENDOR_ONLY_IN_BOT = ("slack_bolt", "slack_sdk", "botbuilder", "openai", "aiohttp.web")
+# the core may trace with the OpenTelemetry API; choosing the SDK, an exporter or a metrics back end is bot's
+VENDOR_ONLY_IN_BOT = (
+    "slack_bolt",
+    "slack_sdk",
+    "botbuilder",
+    "openai",
+    "aiohttp.web",
+    "opentelemetry.sdk",
+    "opentelemetry.exporter",
+    "prometheus_client",
+)
 
 
 def imports_of(path: Path) -> list[tuple[str, tuple[str, ...]]]:
@@ -54,8 +64,17 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     (tmp_path / "knowledge" / "leak.py").write_text("from bot.settings import Settings\nfrom aiohttp import web\n")
     (tmp_path / "handlers").mkdir()
     (tmp_path / "handlers" / "core.py").write_text("import slack_sdk\nfrom knowledge.search import x\n")
+    (tmp_path / "escalation").mkdir()
+    (tmp_path / "escalation" / "traced.py").write_text(
+        "from opentelemetry import trace\nfrom opentelemetry.sdk.trace import TracerProvider\nimport prometheus_client\n"
+    )
     assert violations("knowledge", tmp_path) == [
         "knowledge/leak.py imports bot.settings",
         "knowledge/leak.py imports vendor SDK aiohttp.web",
+    ]
+    assert violations("escalation", tmp_path) == [
+        "escalation/traced.py imports vendor SDK opentelemetry.sdk.trace",
+        "escalation/traced.py imports vendor SDK opentelemetry.sdk.trace.TracerProvider",
+        "escalation/traced.py imports vendor SDK prometheus_client",
     ]
     assert violations("handlers", tmp_path) == ["handlers/core.py imports vendor SDK slack_sdk"]

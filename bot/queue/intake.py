@@ -13,8 +13,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.metrics import metrics
 from bot.queue.store import InboundStore
 from handlers.text import clean_payload
+from handlers.tracing import traceparent
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class Intake:
         `retry=False`: the platform says this is its first delivery, so Redis cannot know it yet."""
         seen = f"seen:{self._platform}:{event_key}"
         if retry and await self._redis_says_seen(seen):
+            metrics().dedup_hits.labels(self._platform).inc()
             return False
         async with asyncio.timeout(STORE_BUDGET_SECONDS):
             stored = await self._store.accept(
@@ -54,11 +57,14 @@ class Intake:
                 conversation_key=conversation_key,
                 payload=clean_payload(payload),
                 sent_at=sent_at,
+                traceparent=traceparent(),
             )
         if retry:  # after the ack (the platform need not wait for it), so its next retry stops at Redis
             task = asyncio.create_task(self._remember(seen))
             self._remembering.add(task)
             task.add_done_callback(self._remembering.discard)
+        if stored is None:
+            metrics().dedup_hits.labels(self._platform).inc()
         return stored is not None
 
     async def _redis_says_seen(self, key: str) -> bool:

@@ -18,9 +18,9 @@ TURN_TASK = "supportbot.turn"
 # the conversation as its lock so one conversation's turns run one after another.
 _ACCEPT = b"""
 WITH event AS (
-    INSERT INTO inbound_events (platform, event_key, conversation_key, payload, queue, sent_at)
+    INSERT INTO inbound_events (platform, event_key, conversation_key, payload, queue, sent_at, traceparent)
     VALUES (%(platform)s, %(event_key)s, %(conversation_key)s, %(payload)s, %(queue)s,
-            coalesce(%(sent_at)s, clock_timestamp()))
+            coalesce(%(sent_at)s, clock_timestamp()), %(traceparent)s)
     ON CONFLICT (platform, event_key) DO NOTHING
     RETURNING id, conversation_key
 ), job AS (
@@ -32,7 +32,7 @@ WITH event AS (
 SELECT event.id FROM event, job
 """
 
-_COLUMNS = "id, platform, event_key, conversation_key, payload, state, outbound, attempts"
+_COLUMNS = "id, platform, event_key, conversation_key, payload, state, outbound, attempts, traceparent, received_at"
 _NEXT = """
 SELECT e.id FROM inbound_events mine
 JOIN inbound_events e ON e.platform = mine.platform AND e.conversation_key = mine.conversation_key
@@ -61,8 +61,10 @@ class InboundStore:
         conversation_key: str,
         payload: dict[str, Any],
         sent_at: datetime | None = None,
+        traceparent: str | None = None,
     ) -> int | None:
-        """Store and queue an event; its id, or None when this (platform, event_key) was stored before."""
+        """Store and queue an event; its id, or None when this (platform, event_key) was stored before.
+        `traceparent`: the trace of the request that brought it, which its turn continues."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 _ACCEPT,
@@ -74,6 +76,7 @@ class InboundStore:
                     "sent_at": sent_at,
                     "queue": self.queue,
                     "task": TURN_TASK,
+                    "traceparent": traceparent,
                 },
             )
             row = await cur.fetchone()

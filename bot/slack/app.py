@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from opentelemetry.trace import SpanKind
 from psycopg_pool import AsyncConnectionPool
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -37,6 +38,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import ChannelStore
+from bot.metrics import metrics
 from bot.queue.intake import Intake
 from bot.queue.store import InboundStore
 from bot.settings import Settings
@@ -51,6 +53,7 @@ from escalation.service import Escalation
 from handlers.core import Core
 from handlers.decisions import DecisionStore
 from handlers.text import clean_payload
+from handlers.tracing import tracer
 from scheduler.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -114,7 +117,12 @@ class SlackAdapter:
             intake=Intake(InboundStore(pool, queue=settings.turn_queue), redis, platform=PLATFORM),
         )
         self.interactions = Interactions(
-            core=core, sender=self.sender, directory=self.directory, messages=self.messages, escalation=escalation
+            core=core,
+            sender=self.sender,
+            directory=self.directory,
+            messages=self.messages,
+            escalation=escalation,
+            decisions=DecisionStore(pool),
         )
         self.commands = Commands(
             channels=self.channels, escalation=escalation, explain=explain, messages=self.messages, sender=self.sender
@@ -240,7 +248,20 @@ class SlackAdapter:
         return BoltResponse(status=200, body="")  # Slack would retry a 500; the failure is ours, logged
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """Signed requests from Slack; 401 for forged/stale signatures (Bolt), 400 for bodies we cannot read."""
+        """Signed requests from Slack; 401 for forged/stale signatures (Bolt), 400 for bodies we cannot read.
+        Each request starts a trace (a stored message's turn continues it) and is counted with its ack time."""
+        started = time.perf_counter()
+        found = metrics()
+        found.events_received.labels(PLATFORM).inc()
+        with tracer.start_as_current_span("slack receive", kind=SpanKind.SERVER) as span:
+            response = await self._handle_http(request)
+            span.set_attribute("http.response.status_code", response.status)
+        if response.status < 300:
+            found.events_acknowledged.labels(PLATFORM).inc()
+        found.ack_seconds.labels(PLATFORM).observe(time.perf_counter() - started)
+        return response
+
+    async def _handle_http(self, request: web.Request) -> web.Response:
         try:
             body = await request.text()
         except UnicodeDecodeError as exc:

@@ -17,7 +17,9 @@ from escalation.errors import EscalationError
 from escalation.models import Actor
 from escalation.service import Escalation
 from escalation.stage_change import digest_button
+from handlers.click_trace import decision_click
 from handlers.core import Core
+from handlers.decisions import DecisionStore
 from handlers.models import ActionKind, InboundAction, Platform, StaffNote
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,9 @@ class Interactions:
         directory: SlackDirectory,
         messages: MessageHandler,
         escalation: Escalation,
+        decisions: DecisionStore,
     ) -> None:
+        self._decisions = decisions
         self._core = core
         self._sender = sender
         self._directory = directory
@@ -86,15 +90,20 @@ class Interactions:
     ) -> None:
         org = await self._messages.org_for(channel, None) if channel else None
         inbound = InboundAction(Platform.SLACK, org, key, actor, kind, target, value or {})
+        if target.startswith("apr_"):
+            # in the trace of the turn that asked for the approval, linked to this click's request
+            async with decision_click(self._decisions, target, verb=kind.value):
+                items = await self._core.handle(inbound)
+                await self._sender.deliver(items, clicker=clicker)
+                # only the click that changed the approval refreshes its card: a refused click, or one that lost
+                # the race to another approver, saw the approval move but did not move it (no card re-render)
+                if any(isinstance(item, StaffNote) and item.changed == target for item in items):
+                    await self._sender.refresh_approval(target)
+            return
         before = await self._state_of(target) if target.startswith("hnd_") else None
         items = await self._core.handle(inbound)
         await self._sender.deliver(items, clicker=clicker)
-        if target.startswith("apr_"):
-            # only the click that changed the approval refreshes its card: a refused click, or one that lost
-            # the race to another approver, saw the approval move but did not move it (no card re-render)
-            if any(isinstance(item, StaffNote) and item.changed == target for item in items):
-                await self._sender.refresh_approval(target)
-        elif target.startswith("hnd_") and await self._state_of(target) != before:
+        if target.startswith("hnd_") and await self._state_of(target) != before:
             await self._sender.refresh_handoff(target)
 
     async def _state_of(self, target: str) -> str:

@@ -13,15 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientError
+from opentelemetry.trace import SpanKind
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import ChannelStore
+from bot.metrics import metrics
 from bot.slack import blocks
 from escalation.models import Approval, ApprovalState, Handoff
 from escalation.service import Escalation
 from handlers.decisions import DecisionStore
 from handlers.models import ApprovalRequest, HandoffNotice, Outbound, Reply
+from handlers.tracing import tracer
 from scheduler.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,11 @@ class SlackSender:
     async def deliver_one(
         self, item: Outbound, *, clicker: Clicker | None = None, tag: dict[str, Any] | None = None
     ) -> None:
+        with tracer.start_as_current_span("delivery slack", kind=SpanKind.CLIENT) as span:
+            span.set_attributes({"supportbot.platform": PLATFORM, "supportbot.item": type(item).__name__})
+            await self._send_item(item, clicker=clicker, tag=tag)
+
+    async def _send_item(self, item: Outbound, *, clicker: Clicker | None, tag: dict[str, Any] | None) -> None:
         if isinstance(item, Reply):
             await self.post_reply(item, tag=tag)
         elif isinstance(item, ApprovalRequest):
@@ -273,6 +281,7 @@ class SlackSender:
     async def _record_failure(self, item: Outbound, exc: BaseException, *, source: str) -> None:
         error = _describe(exc)
         log.error("could not deliver %s to Slack: %s", type(item).__name__, error)
+        metrics().outbox_failures.labels(PLATFORM).inc()
         kind, key, payload = _outbox_shape(item)
         try:
             await self._outbox.add(

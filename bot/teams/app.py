@@ -7,6 +7,7 @@ the refreshed card."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,11 +17,13 @@ from aiohttp import web
 from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
+from opentelemetry.trace import SpanKind
 
 from bot.channels import ChannelStore
 from bot.core_factory import build_core, start_language_model
 from bot.dedupe import EventDeduper
 from bot.llm_openai import OpenAIChatModel
+from bot.metrics import metrics
 from bot.periodic import Periodic
 from bot.queue.intake import Intake
 from bot.queue.store import InboundStore
@@ -35,7 +38,9 @@ from bot.teams.outbox_drain import outbox_drain
 from bot.teams.references import ReferenceStore
 from bot.teams.turns import TurnFacts
 from handlers.core import Core
+from handlers.decisions import DecisionStore
 from handlers.text import clean_payload
+from handlers.tracing import tracer
 from scheduler.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -73,7 +78,7 @@ def build_runtime(
     outbox = Outbox(services.pool)
     delivery = TeamsDelivery(adapter, config, references=references, channels=channels, outbox=outbox)
     facts = TurnFacts(Directory.from_settings(config), channels, references, redis)
-    invoke = InvokeHandler(core, services.escalation, facts, delivery)
+    invoke = InvokeHandler(core, services.escalation, facts, delivery, decisions=DecisionStore(services.pool))
     return TeamsRuntime(
         adapter=adapter,
         bot=TeamsBot(adapter, config.microsoft_app_id or "", facts, delivery, invoke),
@@ -127,6 +132,20 @@ def _bad(status: int, reason: str) -> web.Response:
 
 
 async def messages(request: web.Request) -> web.Response:
+    """Each activity starts a trace (a stored message's turn continues it) and is counted with its ack time."""
+    started = time.perf_counter()
+    found = metrics()
+    found.events_received.labels(PLATFORM).inc()
+    with tracer.start_as_current_span("teams receive", kind=SpanKind.SERVER) as span:
+        response = await _messages(request)
+        span.set_attribute("http.response.status_code", response.status)
+    if response.status < 300:
+        found.events_acknowledged.labels(PLATFORM).inc()
+    found.ack_seconds.labels(PLATFORM).observe(time.perf_counter() - started)
+    return response
+
+
+async def _messages(request: web.Request) -> web.Response:
     runtime = request.app[TEAMS].runtime
     if runtime is None:
         return _bad(503, "Teams is starting")

@@ -12,12 +12,15 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationParameters, ConversationReference
+from opentelemetry.trace import SpanKind
 
 from bot.channels import ChannelStore
+from bot.metrics import metrics
 from bot.settings import Settings
 from bot.teams.cards import answer_card, approval_card, attachment, handoff_card
 from bot.teams.references import ReferenceStore
 from handlers.models import ApprovalRequest, HandoffNotice, Outbound, Reply, StaffNote
+from handlers.tracing import tracer
 from scheduler.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -181,6 +184,11 @@ class TeamsDelivery:
                 await self.record_failure(item, exc)
 
     async def _deliver_one(self, item: Outbound, *, turn: TurnContext | None) -> None:
+        with tracer.start_as_current_span("delivery teams", kind=SpanKind.CLIENT) as span:
+            span.set_attributes({"supportbot.platform": PLATFORM, "supportbot.item": type(item).__name__})
+            await self._send_item(item, turn=turn)
+
+    async def _send_item(self, item: Outbound, *, turn: TurnContext | None) -> None:
         if isinstance(item, Reply):
             activity = reply_activity(item)
             if turn is not None:
@@ -198,6 +206,7 @@ class TeamsDelivery:
 
     async def record_failure(self, item: Outbound, exc: Exception) -> None:
         log.error("could not deliver %s to Teams: %s", type(item).__name__, exc)
+        metrics().outbox_failures.labels(PLATFORM).inc()
         key = item.conversation_key if isinstance(item, Reply) else None
         try:
             await self._outbox.add(

@@ -19,7 +19,9 @@ from escalation.errors import EscalationError
 from escalation.models import Approval, ApprovalState, Role
 from escalation.service import Escalation
 from escalation.stage_change import DEMOTE, PROMOTE, digest_button
+from handlers.click_trace import decision_click
 from handlers.core import Core
+from handlers.decisions import DecisionStore
 from handlers.models import ActionKind, InboundAction, Outbound, Platform, Reply, StaffNote
 
 log = logging.getLogger(__name__)
@@ -64,11 +66,14 @@ def _amount_cents(raw: Any) -> int | None:
 
 
 class InvokeHandler:
-    def __init__(self, core: Core, escalation: Escalation, facts: TurnFacts, delivery: TeamsDelivery) -> None:
+    def __init__(
+        self, core: Core, escalation: Escalation, facts: TurnFacts, delivery: TeamsDelivery, *, decisions: DecisionStore
+    ) -> None:
         self._core = core
         self._escalation = escalation
         self._facts = facts
         self._delivery = delivery
+        self._decisions = decisions
 
     async def handle(self, context: TurnContext, *, duplicate: bool = False) -> None:
         activity = context.activity
@@ -142,6 +147,13 @@ class InvokeHandler:
         elif note:
             value = {"note": note}
         approval_id = str(data["approval"])
+        # in the trace of the turn that asked for the approval, linked to this click's request
+        async with decision_click(self._decisions, approval_id, verb=verb):
+            return await self._decided(who, kind, approval_id, value, data)
+
+    async def _decided(
+        self, who: Who, kind: ActionKind, approval_id: str, value: dict[str, Any], data: dict[str, Any]
+    ) -> dict[str, Any]:
         action = InboundAction(Platform.TEAMS, None, who.key, who.actor, kind, approval_id, value)
         outbound = await self._core.handle(action)
         approval = await self._escalation.approval(approval_id)
