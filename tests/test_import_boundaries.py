@@ -66,7 +66,9 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     (tmp_path / "handlers" / "core.py").write_text("import slack_sdk\nfrom knowledge.search import x\n")
     (tmp_path / "escalation").mkdir()
     (tmp_path / "escalation" / "traced.py").write_text(
-        "from opentelemetry import trace\nfrom opentelemetry.sdk.trace import TracerProvider\nimport prometheus_client\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "import prometheus_client\n"
     )
     assert violations("knowledge", tmp_path) == [
         "knowledge/leak.py imports bot.settings",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from bot.core_factory import build_core
+from bot.explain import explain
 from bot.services import Services
 from escalation.models import Actor, Role
 from handlers.core import Core
@@ -129,3 +133,30 @@ async def test_an_injected_big_refund_goes_to_a_person_not_the_back_end(
     assert isinstance(out[0], Reply) and out[0].text.startswith("I've passed a refund of $5,000.00")
     record = await DecisionStore(services.pool).get(out[0].decision_id or "")
     assert record is not None and record.policy_rule == "amount_above_limit"
+
+
+async def test_llm_redact_pii_keeps_personal_data_from_the_answering_prompt_but_not_from_workflows(
+    services: Services, fake: FakeOpenAI, core: Core
+) -> None:
+    config = services.settings.model_copy(update={"llm_redact_pii": True})
+    redacting = await build_core(dataclasses.replace(services, settings=config), language_model=core.language_model)
+    fake.script(ROUTE_TO_ANSWER, Say("Use the reset link on the sign-in page [1]."))
+    question = "How do I reset my password? I'm jane.doe@example.com, card 4242 4242 4242 4242"
+    reply, record = await ask(redacting, services, question)
+    routing, drafting = (str(request["messages"]) for request in fake.chat_requests[-2:])
+    assert "jane.doe@example.com" not in drafting and "4242 4242" not in drafting
+    assert "I'm [email], card [card]" in drafting
+    assert "jane.doe@example.com" in routing  # routing fills workflow inputs: it reads what the customer wrote
+    assert record.redacted_for_model == ["card", "email"]  # type: ignore[attr-defined]
+    assert "Personal data not sent to the model (LLM_REDACT_PII): card numbers, e-mail addresses" in explain(
+        record,  # type: ignore[arg-type]
+        None,
+        [],
+    )
+    # a workflow still gets the address it needs to act on
+    arguments = '{"current_email": "marcus.webb@globex.example", "new_email": "marcus@newmail.example"}'
+    fake.script(Say(None, tool_calls=(("change_email", arguments),)))
+    text = "Please change the email on my account from marcus.webb@globex.example to marcus@newmail.example"
+    [reply, *_] = await redacting.handle(InboundMessage(Platform.CLI, None, "llm:pii:2", CUSTOMER, text))
+    assert isinstance(reply, Reply) and "marcus@newmail.example" in reply.text
+    assert "marcus.webb@globex.example" in str(fake.chat_requests[-1]["messages"])
