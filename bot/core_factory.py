@@ -14,6 +14,7 @@ from bot.settings import Settings, SettingsError
 from escalation.demo_queries import DemoQueries
 from handlers.conversations import ConversationStore
 from handlers.core import Core, CoreConfig
+from handlers.decisions import DecisionStore
 from handlers.llm import LanguageModel, PriceTable
 from handlers.llm_health import CircuitBreaker
 from handlers.router import EmbeddingRouter
@@ -69,14 +70,15 @@ async def open_core(services: Services) -> AsyncIterator[Core]:
             await model.close()
 
 
-async def build_core(services: Services, *, language_model: LanguageModel | None = None) -> Core:
+async def build_core(services: Services, *, language_model: LanguageModel | None = None, observed: bool = True) -> Core:
+    """`observed=False` leaves the turns out of the metrics (bench/observability.py compares the two)."""
     conversations = ConversationStore(services.pool)
     directory = DemoQueries(services.pool) if services.settings.demo_backend else None
     return Core(
         searcher=services.searcher,
         gaps=services.gaps,
         escalation=services.escalation,
-        decisions=ObservedDecisions(services.pool),
+        decisions=ObservedDecisions(services.pool) if observed else DecisionStore(services.pool),
         conversations=conversations,
         router=await build_router(services),
         workflows=WorkflowTurns(services.escalation, conversations, directory=directory),

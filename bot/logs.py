@@ -76,10 +76,17 @@ def log_handler(*, json_lines: bool, redact: bool, stream: TextIO | None = None)
     return handler
 
 
+class _OurHandler(logging.StreamHandler[TextIO]):
+    """The handler `configure_logging` installs, so a second call replaces it and nothing else."""
+
+
 def configure_logging(*, level: str, json_lines: bool, redact: bool) -> None:
-    """The root logger writes to standard error in the chosen format; replaces any handler set before."""
+    """The root logger writes to standard error in the chosen format (once, however often this is called)."""
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [handler for handler in root.handlers if isinstance(handler, _OurHandler)]:
         root.removeHandler(old)
-    root.addHandler(log_handler(json_lines=json_lines, redact=redact))
+    handler = _OurHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+    handler.addFilter(ContextFilter(redact=redact))
+    root.addHandler(handler)
     root.setLevel(level)

@@ -16,6 +16,7 @@ executor, mode, band: never a user, a conversation or any text.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -98,21 +99,25 @@ def band(confidence: float) -> str:
 
 def use_multiprocess_dir(*, fresh: bool) -> Path | None:
     """Keep counters in files shared by this process and the workers it starts: PROMETHEUS_MULTIPROC_DIR as set,
-    or a new temporary folder (`fresh`: the web process, whose children inherit the variable). `fresh` empties
-    an operator's folder, since counts of processes that are gone would otherwise be added to this run's."""
+    or (`fresh`: the web process, whose children inherit the variable) a new temporary folder, deleted when this
+    process exits, which it returns. `fresh` empties an operator's folder: counts of processes that are gone would
+    otherwise be added to this run's."""
     folder = os.environ.get(MULTIPROC_ENV)
+    made = None
     if folder is None:
         if not fresh:
             return None
         folder = tempfile.mkdtemp(prefix="supportbot-metrics-")
         os.environ[MULTIPROC_ENV] = folder
+        made = Path(folder)
+        atexit.register(shutil.rmtree, made, ignore_errors=True)  # by then the workers have stopped
     elif fresh:
         shutil.rmtree(folder, ignore_errors=True)
     Path(folder).mkdir(parents=True, exist_ok=True)
     if metrics.cache_info().currsize == 0:
         # prometheus-client chose its value store when imported; metrics made from now on use the files
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
-    return Path(folder)
+    return made
 
 
 async def _shared_state(pool: Pool) -> bytes:
@@ -135,13 +140,16 @@ async def _shared_state(pool: Pool) -> bytes:
     return generate_latest(registry)
 
 
-async def exposition(pool: Pool) -> bytes:
-    """The text format Prometheus scrapes: this host's processes' counters, then the shared gauges."""
+def counted() -> bytes:
+    """The counters and histograms of this process or, in multiprocess mode, of every process of the folder."""
     metrics()  # every family is listed (its HELP and TYPE) from the first scrape on
-    if os.environ.get(MULTIPROC_ENV):
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        counted = generate_latest(registry)
-    else:
-        counted = generate_latest(REGISTRY)
-    return counted + await _shared_state(pool)
+    if not os.environ.get(MULTIPROC_ENV):
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+async def exposition(pool: Pool) -> bytes:
+    """The text format Prometheus scrapes: the counters, then the gauges read from PostgreSQL."""
+    return counted() + await _shared_state(pool)
