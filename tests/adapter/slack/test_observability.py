@@ -114,7 +114,8 @@ def test_the_refund_is_one_trace_from_the_message_to_the_executed_action(refund:
     assert ancestors(refund.named("turn")) == ["slack receive"]
     assert ancestors(refund.named("approval request")) == ["execute_tool refund", "turn", "slack receive"]
     assert ancestors(refund.named("policy evaluation")) == ["execute_tool refund", "turn", "slack receive"]
-    assert ancestors(refund.named("execution")) == ["decision click"]
+    # the click that approved it, days later maybe, joins the turn that asked
+    assert ancestors(refund.named("execution")) == ["decision click", "turn", "slack receive"]
     execution = refund.named("execution").attributes or {}
     assert execution["supportbot.executor"] == "demo" and execution["supportbot.attempt"] == 1
     assert str(execution["supportbot.idempotency_key"])
@@ -200,21 +201,22 @@ def prometheus(prometheus_binary: str, rig: Rig, tmp_path: Path) -> Iterator[str
         f"scrape_configs:\n  - job_name: supportbot\n    static_configs: [{{targets: ['{target}']}}]\n"
     )
     port = _free_port()
-    process = subprocess.Popen(
-        [
-            prometheus_binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("w"),
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with (tmp_path / "prometheus.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                prometheus_binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(10)
 
 
 async def _query(session: aiohttp.ClientSession, base: str, query: str) -> list[dict[str, object]]:
