@@ -32,10 +32,10 @@ from bot.services import Services, open_serving_services
 from bot.settings import Settings, SettingsError
 from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
+from bot.telemetry import configure_tracing, shutdown_tracing
 from bot.web.access import Access, require_token_for
 from bot.web.front import PLATFORM as WEB
 from bot.web.front import web_frontend
-from bot.telemetry import configure_tracing, shutdown_tracing
 from handlers.core import Core
 from handlers.turns import Frontend
 from scheduler.jobs import JobContext
@@ -55,6 +55,13 @@ def build_scheduler(services: Services) -> Scheduler:
     zone = services.settings.zone
     jobs = default_jobs(zone, digest_schedule=services.settings.digest_schedule)
     return Scheduler(jobs, context, SlotLedger(services.pool), zone=zone)
+
+
+def observe(*, worker_processes: bool) -> None:
+    """Traces as configured; counters in files the worker processes share, made before any metric exists."""
+    if worker_processes or MULTIPROC_ENV in os.environ:
+        use_multiprocess_dir(fresh=True)  # the worker processes inherit the folder
+    configure_tracing()
 
 
 @run_async
@@ -84,9 +91,7 @@ async def run(
     address, number = host or config.host, port or config.port
     access = Access.from_settings(config)
     require_token_for(address, access)
-    if (workers and not no_workers) or MULTIPROC_ENV in os.environ:
-        use_multiprocess_dir(fresh=True)  # before any metric exists; the worker processes inherit the folder
-    configure_tracing()
+    observe(worker_processes=bool(workers and not no_workers))
     stop = stop_on_signals()
     async with open_runtime(config) as (services, redis, core, queue):
         # approvals a crashed process left approved or half-executed are finished once, now

@@ -22,9 +22,7 @@ sys.stdout.write(counted().decode())
 
 
 def test_a_worker_processs_counts_reach_the_web_processs_metrics() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", WEB_PROCESS], capture_output=True, text=True, check=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "-c", WEB_PROCESS], capture_output=True, text=True, check=True, timeout=60)
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(result.stdout)
