@@ -73,7 +73,10 @@ async def playground(request: web.Request, person: Person) -> dict[str, Any]:
         rendered = await ground.renderer.render(post, csrf=csrf, staff=person.is_staff)
         shown[rendered.pane].append(rendered.html)
     services = console(request).services
-    customers = await playable_customers(services.pool, demo=services.settings.demo_backend)
+    # a customer plays only themselves: they are not shown who else could be played
+    customers = (
+        [] if not person.is_staff else await playable_customers(services.pool, demo=services.settings.demo_backend)
+    )
     return {
         "seat": seat,
         "actor": _actor(request, person, seat),
@@ -132,7 +135,7 @@ async def act(request: web.Request, person: Person) -> web.StreamResponse:
             return _answer(request, value, status=400)
         key = await _conversation_of(request, target, str(form.get("conversation") or ""), seat)
         # a customer's Approve or Deny goes to the core whatever it names: refused there, and audited
-        if action not in (ActionKind.APPROVE, ActionKind.DENY) and not _may_touch(person, key):
+        if action not in (ActionKind.APPROVE, ActionKind.DENY) and not await _may_touch(request, person, key, target):
             log.warning("playground: %s clicked %s on %s outside their conversations", person.id, kind, target)
             return _answer(request, "That is not one of your conversations.", status=403)
         return _answer(request, await _click(request, action, target, actor=actor, key=key, value=value))
@@ -195,11 +198,17 @@ async def _conversation_of(request: web.Request, target: str, given: str, seat: 
     return given or seat.key
 
 
-def _may_touch(person: Person, key: str) -> bool:
+async def _may_touch(request: web.Request, person: Person, key: str, target: str) -> bool:
+    """A customer acts only in their own conversations, on answers given there (a form is easy to forge)."""
     if person.role is not ConsoleRole.CUSTOMER:
         return True
     parsed = parse_key(key)
-    return parsed is not None and parsed[:2] == (person.org, person.id)
+    if parsed is None or parsed[:2] != (person.org, person.id):
+        return False
+    if target.startswith("dec_"):
+        record = await request.app[PLAYGROUND].renderer.decisions.get(target)
+        return record is not None and record.conversation_key == key
+    return True
 
 
 def _answer(request: web.Request, message: str, *, status: int = 200, nonce: str | None = None) -> web.StreamResponse:

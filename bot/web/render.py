@@ -40,7 +40,7 @@ class Renderer:
     ) -> None:
         self._template = env.get_template("_post.html")
         self._escalation = escalation
-        self._decisions = decisions
+        self.decisions = decisions
         self._posts = posts
         self.explain_path: str | None = None  # "/…/{}": the console's decision page, once one is mounted
 
@@ -73,7 +73,7 @@ class Renderer:
         first = await self._posts.first_of(approval_id)
         posted = decode([first.body])[0] if first and first.body else None
         reason = posted.reason if isinstance(posted, ApprovalRequest) else approval.rule
-        record = await self._decisions.get(approval.decision_id) if approval.decision_id else None
+        record = await self.decisions.get(approval.decision_id) if approval.decision_id else None
         confidence = None
         if record is not None:
             confidence = record.route_confidence if record.route_confidence is not None else record.confidence

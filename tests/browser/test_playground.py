@@ -178,3 +178,17 @@ async def test_a_signed_in_customer_sees_only_their_own_conversation(
         headers={"Accept": "application/json"},
     )
     assert elsewhere.status == 403
+    # nor on an answer given in another conversation, named from this one
+    thread = await page.locator("[data-stream]").get_attribute("data-seat-thread")
+    async with site.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT id FROM decisions WHERE conversation_key <> %s LIMIT 1", (f"web:globex:cus_1011:{thread}",)
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    forged = await context.request.post(
+        "/playground/act",
+        form={"csrf": token or "", "kind": "not_helpful", "target": row[0], "comment": "forged"},
+        headers={"Accept": "application/json"},
+    )
+    assert forged.status == 403
