@@ -63,8 +63,8 @@ async def demo(
         err.print(f"replaced the earlier demo data ({_counts(report.replaced)})")
     stats = report.stats
     err.print(
-        f"played {stats.conversations} conversations ({stats.steps} steps) over {weeks} weeks in "
-        f"{report.seconds:.1f} s ({report.per_second:.1f} conversations/s)"
+        f"played {stats.conversations} conversations ({stats.steps} steps) over {weeks} week{'s' if weeks > 1 else ''}"
+        f" in {report.seconds:.1f} s ({report.per_second:.1f} conversations/s)"
     )
     err.print(f"demo data: {_counts(report.counts)}; `supportbot demo --clear` removes it")
     err.print(

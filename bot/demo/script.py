@@ -352,7 +352,8 @@ def plan(*, now: datetime, weeks: int, per_week: int, seed: int = 7) -> list[Scr
     latest = now - timedelta(hours=1)
     conversations: list[ScriptedConversation] = []
     for week in range(weeks):
-        count = round(per_week * (0.7 + 0.6 * week / max(1, weeks - 1)))
+        growth = 0.7 + 0.6 * week / (weeks - 1) if weeks > 1 else 1.0
+        count = round(per_week * growth)
         week_start = latest - timedelta(weeks=weeks - week)
         starts = sorted(week_start + timedelta(days=rng.random() * 7, hours=rng.gauss(0, 2)) for _ in range(count))
         for start in starts:
