@@ -135,6 +135,16 @@ class CachingEmbedder:
             self._cache.popitem(last=False)
         return vectors
 
+    async def warm(self, texts: list[str]) -> None:
+        """Embed texts known in advance in batches and remember each: far cheaper than one call per text."""
+        new = list(dict.fromkeys(text for text in texts if text not in self._cache))[-self._size :]
+        if not new:
+            return
+        for text, vector in zip(new, await self._inner.embed(new), strict=True):
+            self._cache[text] = vector.reshape(1, -1)
+        while len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+
     def clear(self) -> None:
         self._cache.clear()
 

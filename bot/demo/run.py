@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 from bot.core_factory import build_core
 from bot.demo.player import DemoPlayer, OutageRouting, PlayStats, ScriptClock
-from bot.demo.script import plan
+from bot.demo.script import plan, said
 from bot.demo.store import DemoCounts, DemoRows
 from bot.services import Services
 from escalation.demo_backend import DemoBackend
 from escalation.executors import ExecutorRegistry
 from escalation.service import Escalation
+from knowledge.embedder import CachingEmbedder
 
 EMPTY_KNOWLEDGE = (
     "the knowledge base is empty: load the sample help centre first "
@@ -94,6 +95,8 @@ async def play_demo(
         core = await build_core(demo_services)
         player = DemoPlayer(core, escalation, rows, clock, routing, now=moment)
         conversations = plan(now=moment, weeks=options.weeks, per_week=options.per_week, seed=options.seed)
+        if isinstance(services.embedder, CachingEmbedder):  # every message's vector in a few batches, not one by one
+            await services.embedder.warm(said(conversations))
         if on_plan:
             on_plan(len(conversations))
         started = time.perf_counter()

@@ -365,3 +365,8 @@ def plan(*, now: datetime, weeks: int, per_week: int, seed: int = 7) -> list[Scr
         asked = tuple(step for step in waiting.steps if isinstance(step.act, Say))
         conversations[i] = ScriptedConversation(waiting.key, waiting.kind, waiting.customer, asked)
     return conversations
+
+
+def said(conversations: list[ScriptedConversation]) -> list[str]:
+    """Every message customers write in these conversations, as the core reads it (whitespace collapsed)."""
+    return [" ".join(step.act.text.split()) for c in conversations for step in c.steps if isinstance(step.act, Say)]

@@ -17,6 +17,7 @@ from bot.services import Services
 from bot.storage import database_url
 from bot.web import home, playground, signin, stream
 from bot.web.access import Access
+from bot.web.console import audit, autonomy, decisions, knowledge, overview, queue
 from bot.web.context import CONSOLE, Console
 from bot.web.drain import WebOutboxDrain
 from bot.web.feed import PostFeed
@@ -32,7 +33,18 @@ from scheduler.outbox import Outbox
 STATIC = Path(__file__).parent / "static"
 DECISION_PAGE = "/console/decisions/{decision_id}"
 # Each console module's pages; a new page module is added here (see bot/web/pages.py).
-PAGE_SETS: tuple[PageSet, ...] = (signin.pages, home.pages, playground.pages, stream.pages)
+PAGE_SETS: tuple[PageSet, ...] = (
+    signin.pages,
+    home.pages,
+    playground.pages,
+    stream.pages,
+    overview.pages,
+    decisions.pages,
+    queue.pages,
+    knowledge.pages,
+    autonomy.pages,
+    audit.pages,
+)
 
 
 def mount_web(
