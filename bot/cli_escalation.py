@@ -15,6 +15,7 @@ from bot.audit_format import as_csv, as_dict, describe
 from bot.cli import run_async, settings
 from bot.services import open_services
 from escalation.durations import parse_duration
+from escalation.errors import PromotionRefused
 from escalation.models import Actor, Role, Stage
 
 out = Console()
@@ -69,7 +70,11 @@ async def autonomy_set(
 ) -> None:
     """Move a workflow to another stage (recorded in the audit trail)."""
     async with open_services(settings(), check_embedder=False) as services:
-        before = await services.escalation.autonomy.set_stage(workflow, stage, by=Actor(by, Role.LEAD), reason=reason)
+        try:
+            before = await services.escalation.autonomy.promote(workflow, stage, by=Actor(by, Role.LEAD), reason=reason)
+        except PromotionRefused as exc:
+            out.print(f"[red]Not promoted:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
     out.print(f"{workflow}: {before.value} → {stage.value} (by {by})", highlight=False)
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot import cli_scenarios
 from bot.cli import run_async, settings
 from bot.cli_knowledge import progress_bar
 from bot.core_factory import build_language_model
@@ -21,6 +22,8 @@ from knowledge.evaluation import RetrievalEvaluation, load_questions
 from knowledge.models import SearchMode
 
 app = typer.Typer(help="Measure quality on public evaluation sets.", no_args_is_help=True)
+app.command("scenarios")(cli_scenarios.scenarios)
+app.command("history")(cli_scenarios.history)
 out = Console()
 
 

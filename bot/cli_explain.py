@@ -9,6 +9,7 @@ from rich.console import Console
 
 from bot.cli import run_async, settings
 from bot.explain import explain
+from bot.scenario_eval import settings_for_database
 from bot.services import Services, open_services
 from handlers.decisions import DecisionStore
 
@@ -27,8 +28,13 @@ async def explain_decision(services: Services, decision_id: str) -> str:
 @run_async
 async def explain_command(
     decision_id: Annotated[str, typer.Argument(help="dec_… from a reply or the audit trail.")],
+    database: Annotated[
+        str | None,
+        typer.Option(help="Another database of the same server: a scenario run's (`eval scenarios` prints it)."),
+    ] = None,
 ) -> None:
     """How a decision was made: message, route, passages, model, policy rule, approval, action, reply."""
-    async with open_services(settings(), check_embedder=False) as services:
+    config = settings_for_database(settings(), database) if database else settings()
+    async with open_services(config, check_embedder=False) as services:
         text = await explain_decision(services, decision_id)
     out.print(text, markup=False)

@@ -17,6 +17,7 @@ from escalation.durations import parse_duration
 from knowledge.embedder import Embedder
 from knowledge.ingest import IngestOptions, IngestSummary
 from knowledge.models import Freshness, SearchMode, SearchResult, embedding_input
+from knowledge.sources import KnowledgeSources
 from knowledge.store import KnowledgeStore
 from knowledge.units import embedding_text, unit_key, units_of
 
@@ -87,6 +88,8 @@ async def ingest(
                 bar.advance(task)
 
             summary = await services.ingestor.ingest(paths, options, on_file=advance)
+        # where this org's knowledge comes from: the weekly evaluation loads it again, with its questions file
+        await KnowledgeSources(services.pool).record([path for path in paths if path.exists()], org=options.org)
     print_summary(summary)
     if summary.failed:
         raise typer.Exit(1)

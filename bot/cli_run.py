@@ -23,6 +23,7 @@ from rich.console import Console
 from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core
+from bot.eval_job import eval_job_context
 from bot.loop_watch import LoopWatch
 from bot.metrics import MULTIPROC_ENV, use_multiprocess_dir
 from bot.publishers import digest_job_context
@@ -52,8 +53,11 @@ RESTART_PAUSE = 1.0  # before a crashed worker process is started again; doubles
 def build_scheduler(services: Services) -> Scheduler:
     """Every job, the weekly digest included (its publishers are the configured chat platforms)."""
     context = digest_job_context(services, JobContext(services.escalation, services.store, Outbox(services.pool)))
+    context = eval_job_context(services, context)
     zone = services.settings.zone
-    jobs = default_jobs(zone, digest_schedule=services.settings.digest_schedule)
+    jobs = default_jobs(
+        zone, digest_schedule=services.settings.digest_schedule, eval_schedule=services.settings.eval_schedule
+    )
     return Scheduler(jobs, context, SlotLedger(services.pool), zone=zone)
 
 

@@ -16,11 +16,14 @@ from bot.storage import open_pool
 from escalation import audit
 from escalation.policy import load_policy
 from escalation.service import Escalation
+from handlers.eval_gate import ScenarioGate
+from handlers.eval_history import EvalHistory
 from knowledge.embedder import CachingEmbedder, Embedder, LocalEmbedder
 from knowledge.fusion import FusionConfig
 from knowledge.gaps import GapLog
 from knowledge.ingest import Ingestor
 from knowledge.search import HybridSearcher, SearchConfig
+from knowledge.sources import KnowledgeSources
 from knowledge.store import KnowledgeStore, Pool
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,14 @@ async def open_services(
             store = KnowledgeStore(pool)
             if check_embedder:
                 await store.ensure_embedding_space(chosen.name, chosen.dimension)
+            escalation = Escalation(pool, policy, executors, lease=settings.lease)
+            # promotion needs the workflow's scenarios to pass on what runs now (issue 16)
+            escalation.autonomy.gate = ScenarioGate(
+                EvalHistory(pool),
+                policy,
+                KnowledgeSources(pool),
+                model=f"openai:{settings.llm_model}" if settings.llm_model else None,
+            )
             try:
                 yield Services(
                     settings=settings,
@@ -90,7 +101,7 @@ async def open_services(
                     searcher=HybridSearcher(pool, chosen, search_config(settings), observe=observe_retrieval),
                     ingestor=Ingestor(store, chosen, batch_size=settings.embedding_batch_size),
                     gaps=GapLog(pool, chosen, similarity=settings.gap_group_similarity),
-                    escalation=Escalation(pool, policy, executors, lease=settings.lease),
+                    escalation=escalation,
                 )
             finally:
                 await chosen.close()  # the cache passes it on to embedders that hold a client

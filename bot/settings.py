@@ -274,6 +274,18 @@ class Settings(BaseSettings):
     minutes_per_ticket: float = Field(
         12.0, ge=0, le=1440, description="Minutes a person spends on a ticket; rework avoided = automated × this."
     )
+    eval_schedule: str = Field(
+        "mon 08:00", description="When the weekly evaluation runs (weekday and time); before DIGEST_SCHEDULE."
+    )
+    eval_scenarios: Path = Field(
+        Path("examples/scenarios"), description="Scenario files (or a folder of them) the weekly evaluation runs."
+    )
+    eval_drift_margin: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="A weekly evaluation figure that drops by more than this (0.05 = 5 points) is drift.",
+    )
 
     @field_validator("supportbot_timezone")
     @classmethod
@@ -288,7 +300,7 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.supportbot_timezone)
 
-    @field_validator("digest_schedule")
+    @field_validator("digest_schedule", "eval_schedule")
     @classmethod
     def _valid_schedule(cls, value: str) -> str:
         parse_schedule(value)  # the scheduler reads it the same way at start-up

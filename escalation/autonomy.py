@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from escalation import audit
 from escalation.audit import Pool
-from escalation.errors import NotAuthorized, PolicyError
+from escalation.errors import NotAuthorized, PolicyError, PromotionRefused
 from escalation.models import Actor, Role, Stage
 from escalation.policy import Policy, Promotion
 
@@ -77,11 +78,32 @@ FROM approvals WHERE workflow = %s AND created_at > %s AND created_at <= %s
 """
 
 
+class ScenarioGate(Protocol):
+    """Whether a workflow's scenarios pass on what runs now (policy, prompts, model, knowledge); the composition
+    root provides it (handlers.eval_gate). Each blocker is a sentence naming what stands in the way."""
+
+    async def blockers(self, workflow: str) -> list[str]: ...
+
+
 class Autonomy:
     def __init__(self, pool: Pool, policy: Policy, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self._pool = pool
         self._policy = policy
         self._clock = clock
+        self.gate: ScenarioGate | None = None  # set by the composition root; None: promotion is not gated
+
+    async def scenario_blockers(self, workflow: str) -> list[str]:
+        return await self.gate.blockers(workflow) if self.gate is not None else []
+
+    async def promote(self, workflow: str, stage: Stage, *, by: Actor, reason: str | None = None) -> Stage:
+        """`set_stage` for a person asking for more autonomy (the CLI, the digest's button): refused, naming the
+        failing scenario, unless the workflow's scenarios pass on the current policy, prompts, model and
+        knowledge. Moving down (or sideways) is never held back."""
+        self._known(workflow)
+        before = await self.stage(workflow)
+        if _ORDER.index(stage) > _ORDER.index(before) and (blockers := await self.scenario_blockers(workflow)):
+            raise PromotionRefused(f"{workflow} stays at {before.value}: {'; '.join(blockers)}")
+        return await self.set_stage(workflow, stage, by=by, reason=reason)
 
     def _known(self, workflow: str) -> None:
         if self._policy.workflow(workflow) is None:
@@ -180,4 +202,6 @@ class Autonomy:
         ]
         if next_stage is None:
             blockers = ["already fully automatic"]
+        else:
+            blockers += await self.scenario_blockers(workflow)
         return Readiness(workflow, stage, next_stage, figures, blockers)

@@ -125,3 +125,13 @@ class DemoQueries:
             )
             rows = await cur.fetchall()
         return [_order(row) for row in rows]
+
+    async def issued_refunds(self, order_id: str) -> list[int]:
+        """Amounts (cents) of the order's refunds that stand now (not reversed), oldest first."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT amount_cents FROM demo.refunds WHERE order_id = %s AND status = 'issued' ORDER BY id",
+                (order_id.strip(),),
+            )
+            rows = await cur.fetchall()
+        return [int(row[0]) for row in rows]

@@ -31,3 +31,7 @@ class ExecutionFailed(EscalationError):
 
 class UnknownAction(EscalationError):
     """No executor is registered for an action."""
+
+
+class PromotionRefused(EscalationError):
+    """A workflow may not get more autonomy yet; the message names what stands in the way (a failing scenario)."""

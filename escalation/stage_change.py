@@ -59,7 +59,8 @@ async def change_stage(
             f"{workflow} is at {before.value} now, so this button (to {stage.value}) is out of date; nothing changed.",
         )
     scope = f" ({org})" if org else ""
-    await autonomy.set_stage(
+    change = autonomy.promote if verb == PROMOTE else autonomy.set_stage
+    await change(
         workflow,
         stage,
         by=actor,

@@ -208,6 +208,7 @@ class WorkflowTurns:
             decision_id=record.id,
             confidence=confidence,
             amount_cents=amount if isinstance(amount, int) else None,
+            customer_tier=await self._tier_of(params),
             request_text=request_text,
             input_sources=record.input_sources,
         )
@@ -229,6 +230,18 @@ class WorkflowTurns:
         conversation.active_workflow, conversation.gathered, conversation.asked_for = None, {}, None
         await self._conversations.save(conversation)
         return self._outbound(conversation, record, workflow, params, result)
+
+    async def _tier_of(self, params: dict[str, Any]) -> str | None:
+        """The customer's tier (the policy may require approval for a tier, e.g. business), from the back end."""
+        if self._directory is None:
+            return None
+        customer_id = params.get("customer_id")
+        if customer_id is None and "order_id" in params:
+            order = await self._directory.get_order(str(params["order_id"]))
+            customer_id = order.customer_id if order is not None else None
+        customer = await self._directory.customer(str(customer_id)) if customer_id else None
+        tier = getattr(customer, "tier", None)
+        return str(tier) if tier else None
 
     @staticmethod
     def _record_outcome(record: DecisionRecord, result: ProposalResult) -> None:

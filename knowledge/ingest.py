@@ -15,6 +15,7 @@ from knowledge.embedder import Embedder
 from knowledge.errors import KnowledgeError, UnreadableDocument
 from knowledge.loaders import parse_file
 from knowledge.models import Chunk, ParsedDocument, chunk_context, embedding_input
+from knowledge.sources import QUESTIONS_FILE
 from knowledge.store import KnowledgeStore, NewDocument, StoredVersion
 from knowledge.units import embedding_text, unit_key, units_of
 
@@ -73,8 +74,8 @@ def discover(paths: list[Path], summary: IngestSummary) -> Iterator[SourceFile]:
             for folder, dirs, files in os.walk(root):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if name.startswith("."):
-                        continue
+                    if name.startswith(".") or (name == QUESTIONS_FILE and Path(folder) == root):
+                        continue  # the owner's retrieval questions sit beside the documents, never among them
                     path = Path(folder) / name
                     yield SourceFile(path, path.relative_to(root).with_suffix("").as_posix(), root)
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from escalation.autonomy import Autonomy
 from escalation.policy import Policy
 from escalation.service import Escalation
+from handlers.eval_history import EvalHistory
 from knowledge.gaps import GapLog
+from knowledge.sources import KnowledgeSources
 from knowledge.store import KnowledgeStore
 from scheduler import digest_sections as sections
+from scheduler.digest_eval import evaluation_figures, held_promotions
 from scheduler.digest_kpis import Kpis, WeekFacts, compute
 from scheduler.digest_model import (
     Breakdown,
@@ -66,13 +69,31 @@ class DigestSources:
     outbox: Outbox
     ledger: SlotLedger
     gaps: GapLog | None = None
+    evaluations: EvalHistory | None = None
+    knowledge_sources: KnowledgeSources | None = None
+    drift_margin: float = 0.05
 
     @classmethod
     def build(
-        cls, pool: Pool, escalation: Escalation, knowledge: KnowledgeStore, *, gaps: GapLog | None = None
+        cls,
+        pool: Pool,
+        escalation: Escalation,
+        knowledge: KnowledgeStore,
+        *,
+        gaps: GapLog | None = None,
+        drift_margin: float = 0.05,
     ) -> DigestSources:
         return cls(
-            DigestQueries(pool), escalation.autonomy, escalation.policy, knowledge, Outbox(pool), SlotLedger(pool), gaps
+            DigestQueries(pool),
+            escalation.autonomy,
+            escalation.policy,
+            knowledge,
+            Outbox(pool),
+            SlotLedger(pool),
+            gaps,
+            EvalHistory(pool),
+            KnowledgeSources(pool),
+            drift_margin,
         )
 
 
@@ -149,6 +170,12 @@ async def build_digest(
     promote, demote = await sections.stage_suggestions(
         sources.autonomy, sources.policy, start=start, previous_start=previous_week.start(zone), org=org
     )
+    evaluation = []
+    if sources.evaluations is not None and sources.knowledge_sources is not None:
+        moment = min(generated, end + timedelta(days=1))
+        evaluation = await evaluation_figures(
+            sources.evaluations, sources.knowledge_sources, now=moment, margin=sources.drift_margin
+        )
     digest = Digest(
         week=str(week),
         start=start,
@@ -168,6 +195,8 @@ async def build_digest(
         promotions=tuple(promote),
         demotions=tuple(demote),
         history=tuple(_point(w, figures(facts[w], w)) for w in weeks),
+        evaluation=tuple(evaluation),
+        held=tuple(await held_promotions(sources.autonomy, sources.policy)),
     )
     log.info("digest %s%s: %d conversations", digest.week, f" ({org})" if org else "", digest.kpis.conversations)
     return digest

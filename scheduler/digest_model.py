@@ -92,6 +92,28 @@ class StageSuggestion:
 
 
 @dataclass(frozen=True)
+class EvalFigure:
+    """One stored evaluation figure (scenario pass rate, retrieval recall) beside the week before's."""
+
+    name: str
+    value: float
+    previous: float | None
+    drift: bool  # dropped by more than EVAL_DRIFT_MARGIN
+    changes: tuple[str, ...]  # what changed between the two runs (documents, policy, prompts, model)
+    ran_at: datetime
+
+    @property
+    def line(self) -> str:
+        before = f" (last week {self.previous:.3f})" if self.previous is not None else " (no run the week before)"
+        text = f"{self.name}: {self.value:.3f}{before}"
+        if self.drift:
+            text = f"DRIFT: {text}, down {self.previous - self.value:.3f}" if self.previous is not None else text
+        if self.changes:
+            text += "; since then: " + "; ".join(self.changes)
+        return text
+
+
+@dataclass(frozen=True)
 class WeekPoint:
     week: str
     conversations: int
@@ -120,6 +142,8 @@ class Digest:
     promotions: tuple[StageSuggestion, ...] = ()
     demotions: tuple[StageSuggestion, ...] = ()
     history: tuple[WeekPoint, ...] = field(default=())  # oldest first, ending with this week
+    evaluation: tuple[EvalFigure, ...] = ()  # the weekly evaluation's figures, with drift
+    held: tuple[str, ...] = ()  # workflows whose promotion failing scenarios hold back, and why
 
     @property
     def empty(self) -> bool:

@@ -78,6 +78,12 @@ def sections(digest: Digest) -> list[Section]:
             for doc in digest.documents
         )
         found.append(Section("Stale or ownerless documents", lines))
+    if digest.evaluation:
+        drifting = sum(figure.drift for figure in digest.evaluation)
+        title = "Evaluation" + (f" ({drifting} drift{'s' if drifting != 1 else ''})" if drifting else "")
+        found.append(Section(title, tuple(figure.line for figure in digest.evaluation)))
+    if digest.held:
+        found.append(Section("Promotion held back by scenarios", digest.held))
     if digest.promotions:
         lines = tuple(stage_line(item, verb="Promote") for item in digest.promotions)
         found.append(Section("Ready for more autonomy", lines))

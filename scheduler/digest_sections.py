@@ -185,8 +185,10 @@ async def stage_suggestions(
         position = _ORDER.index(stage)
         this_week = await autonomy.week(name, start)
         week_before = await autonomy.week(name, previous_start)
-        if position + 1 < len(_ORDER) and not (
-            this_week.problems(workflow.promotion) or week_before.problems(workflow.promotion)
+        if (
+            position + 1 < len(_ORDER)
+            and not (this_week.problems(workflow.promotion) or week_before.problems(workflow.promotion))
+            and not await autonomy.scenario_blockers(name)  # held back: listed in the digest with the reason
         ):
             stable = (_summary(week_before), _summary(this_week))
             promote.append(StageSuggestion(name, stage.value, _ORDER[position + 1].value, stable, org))

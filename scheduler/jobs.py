@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -34,6 +35,10 @@ class JobContext:
     publishers: tuple[DigestPublisher, ...] = ()
     zone: ZoneInfo = UTC_ZONE
     minutes_per_ticket: float = 12.0
+    # the weekly evaluation: runs the scenarios and each org's retrieval questions and stores the figures
+    # (bot.eval_job fills it; it needs the core, which only bot/ can build); returns a summary line
+    evaluate: Callable[[str], Awaitable[str]] | None = None
+    drift_margin: float = 0.05
 
 
 def _amount(params: dict[str, object]) -> str:
@@ -110,13 +115,20 @@ async def knowledge_freshness(ctx: JobContext, *, today: date | None = None) -> 
     return f"{sum(len(t) for t in stale.values())} stale documents, {len(stale)} owners told"
 
 
+async def evaluation(ctx: JobContext) -> str:
+    """The weekly evaluation, before the digest: its figures are what the digest compares with last week's."""
+    if ctx.evaluate is None:
+        raise DigestError("the evaluation job needs `evaluate` in its JobContext (bot.eval_job.eval_job_context)")
+    return await ctx.evaluate(ctx.source)
+
+
 async def digest(ctx: JobContext) -> str:
     """The weekly digest of the last complete ISO week before the slot: posted by every publisher and kept in
     the outbox. A replica that catches up a missed Monday later in the week still reports the same week."""
     if ctx.pool is None:
         raise DigestError("the digest job needs a database pool in its JobContext (bot.publishers.digest_job_context)")
     moment = ctx.slot or datetime.now(ctx.zone)
-    sources = DigestSources.build(ctx.pool, ctx.escalation, ctx.knowledge, gaps=ctx.gaps)
+    sources = DigestSources.build(ctx.pool, ctx.escalation, ctx.knowledge, gaps=ctx.gaps, drift_margin=ctx.drift_margin)
     built = await build_digest(
         sources,
         last_complete_week(moment, ctx.zone),

@@ -31,9 +31,19 @@ class JobSpec:
     catch_up: timedelta  # how far back a slot missed while every replica was down is still worth running
 
 
-def default_jobs(zone: tzinfo, *, digest_schedule: str = "mon 09:00") -> list[JobSpec]:
+def default_jobs(
+    zone: tzinfo, *, digest_schedule: str = "mon 09:00", eval_schedule: str | None = None
+) -> list[JobSpec]:
+    """The standing jobs; with `eval_schedule`, the weekly evaluation too (its figures go into the digest)."""
     day, hour, minute = parse_schedule(digest_schedule)
+    evaluation = []
+    if eval_schedule is not None:
+        eval_day, eval_hour, eval_minute = parse_schedule(eval_schedule)
+        trigger = CronTrigger(day_of_week=eval_day, hour=eval_hour, minute=eval_minute, timezone=zone)
+        # caught up only within the hour before the digest: a catch-up runs at start-up, and this job is long
+        evaluation = [JobSpec("evaluation", trigger, jobs.evaluation, timedelta(hours=1))]
     return [
+        *evaluation,
         JobSpec("approvals", CronTrigger(minute="*/5", timezone=zone), jobs.approvals, timedelta(minutes=5)),
         JobSpec("handoff_sla", CronTrigger(minute="*/5", timezone=zone), jobs.handoff_sla, timedelta(minutes=5)),
         JobSpec(

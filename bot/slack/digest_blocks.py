@@ -133,6 +133,16 @@ def _suggestion(item: StageSuggestion, *, verb: str) -> Block:
     }
 
 
+def _evaluation(digest: Digest) -> list[Block]:
+    """The weekly evaluation's figures beside last week's (drift flagged), and promotions scenarios hold back."""
+    blocks = []
+    if digest.evaluation:
+        blocks.append(_section(_lines("Evaluation", [figure.line for figure in digest.evaluation])))
+    if digest.held:
+        blocks.append(_section(_lines("Promotion held back by scenarios", list(digest.held))))
+    return blocks
+
+
 def digest_blocks(digest: Digest) -> list[dict[str, Any]]:
     """Header, KPIs with week-over-week arrows, per-org and per-workflow figures, exceptions with their
     decision ids, knowledge to fix, and Promote/Demote buttons (leads only; the click is checked again)."""
@@ -157,6 +167,7 @@ def digest_blocks(digest: Digest) -> list[dict[str, Any]]:
     else:
         blocks.append(_section("*No exceptions this week.*"))
     blocks += _knowledge(digest)
+    blocks += _evaluation(digest)
     suggestions = [(item, PROMOTE) for item in digest.promotions] + [(item, DEMOTE) for item in digest.demotions]
     if suggestions:
         blocks += [{"type": "divider"}, _section("*Autonomy* (buttons are for team leads; every change is audited)")]

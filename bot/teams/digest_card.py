@@ -60,6 +60,16 @@ def _suggestion(item: StageSuggestion, *, verb: str) -> Element:
     }
 
 
+def _evaluation(digest: Digest) -> list[Element]:
+    """The weekly evaluation's figures beside last week's (drift flagged), and promotions scenarios hold back."""
+    body: list[Element] = []
+    if digest.evaluation:
+        body += [_heading("Evaluation"), *_bullets([figure.line for figure in digest.evaluation])]
+    if digest.held:
+        body += [_heading("Promotion held back by scenarios"), *_bullets(list(digest.held))]
+    return body
+
+
 def digest_card(digest: Digest) -> dict[str, Any]:
     """Title, KPI facts with week-over-week change, per-org and per-workflow lines, exceptions with decision ids,
     knowledge to fix, and Promote/Demote (`Action.Execute`, leads only; the click is checked again)."""
@@ -108,6 +118,7 @@ def digest_card(digest: Digest) -> dict[str, Any]:
             for doc in digest.documents
         ]
         body += [_heading("Stale or ownerless documents"), *_bullets(lines)]
+    body += _evaluation(digest)
     if digest.promotions or digest.demotions:
         body.append(_heading("Autonomy (team leads; every change is audited)"))
         body += [_suggestion(item, verb=PROMOTE) for item in digest.promotions[:MAX_LINES]]

@@ -1,0 +1,80 @@
+"""The weekly evaluation job's work (it needs the core, which only bot/ builds): the scenarios (EVAL_SCENARIOS)
+on a throw-away database loaded with every recorded knowledge source, and each source's
+`retrieval-questions.jsonl` in a throw-away org; every figure stored with what it ran on."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from bot.core_factory import start_language_model
+from bot.scenario_eval import load_knowledge, run_modes, scenario_services
+from bot.services import Services
+from handlers.eval_history import EvalHistory, current_fingerprint
+from handlers.scenario_load import ScenarioFileError, load_scenarios
+from knowledge.evaluation import RetrievalEvaluation, load_questions
+from knowledge.models import SearchMode
+from knowledge.sources import KnowledgeSources
+from scheduler.jobs import JobContext
+
+log = logging.getLogger(__name__)
+
+
+async def weekly_evaluation(services: Services, source: str) -> str:
+    settings = services.settings
+    sources = await KnowledgeSources(services.pool).sources()
+    history = EvalHistory(services.pool)
+    done: list[str] = []
+    if not sources:
+        return "nothing ingested yet: no evaluation"
+    try:
+        scenarios = load_scenarios([settings.eval_scenarios])
+    except ScenarioFileError as exc:
+        log.error("the weekly evaluation cannot read its scenarios: %s", exc)
+        scenarios = []
+        done.append(f"scenario files unreadable ({len(exc.problems)} problems)")
+    model = await start_language_model(settings)
+    try:
+        if scenarios:
+            async with scenario_services(settings, embedder=services.embedder) as (isolated, database):
+                await load_knowledge(isolated, sources)
+                for mode in await run_modes(isolated, scenarios, model=model):
+                    await history.add(
+                        kind="scenarios",
+                        mode=mode.summary.mode,
+                        figures=mode.summary.as_dict(),
+                        fingerprint=mode.fingerprint,
+                        source=source,
+                        database=database,
+                    )
+                    done.append(f"scenarios {mode.summary.mode} pass rate {mode.summary.pass_rate:.3f}")
+    finally:
+        if model is not None:
+            await model.close()
+    fingerprint = await current_fingerprint(
+        services.escalation.policy, KnowledgeSources(services.pool), model=model.name if model else None
+    )
+    evaluation = RetrievalEvaluation(services.store, services.ingestor, services.searcher)
+    for knowledge in sources:
+        if knowledge.questions is None:
+            continue
+        figures, _ = await evaluation.run(
+            knowledge.root, load_questions(knowledge.questions), modes=[SearchMode.HYBRID]
+        )
+        await history.add(
+            kind="retrieval",
+            mode=SearchMode.HYBRID.value,
+            org=knowledge.org,
+            figures=figures[SearchMode.HYBRID.value],
+            fingerprint=fingerprint,
+            source=source,
+        )
+        done.append(f"retrieval {knowledge.root.name}{f' ({knowledge.org})' if knowledge.org else ''}")
+    return "; ".join(done) or "no scenarios and no retrieval questions"
+
+
+def eval_job_context(services: Services, context: JobContext) -> JobContext:
+    async def evaluate(source: str) -> str:
+        return await weekly_evaluation(services, source)
+
+    return replace(context, evaluate=evaluate, drift_margin=services.settings.eval_drift_margin)
