@@ -317,7 +317,8 @@ class ApprovalService:
                 "executor": executor.name,
             },
             result=outcome,
-            executed_at=NOW,
+            # on the service's clock, as the undo window that starts here is judged by it (and created_at is)
+            executed_at=self._clock(),
             last_error=None,
         )
 

@@ -105,15 +105,24 @@ class ScenarioRunner:
     def __init__(self, world: ScenarioWorld, *, label: str = "run") -> None:
         self._world = world
         self._label = label
+        # the runner owns its database's demo data and stages while it runs: it resets only what a scenario changed
+        self._demo_changed = True
+        self._stages_now: dict[str, Stage] | None = None
+        self._kill_switch_now: bool | None = None
 
     async def run(self, loaded: LoadedScenario, *, attempt: int = 1) -> ScenarioResult:
         started = time.perf_counter()
         scenario = loaded.scenario
         chat = _Conversation(scenario, f"scenario:{self._label}:{scenario.id}:{attempt}:{secrets.token_hex(3)}")
         await self._reset(scenario)
-        failure = await self._steps(chat)
-        if failure is None:
-            failure = await self._end(chat)
+        try:
+            failure = await self._steps(chat)
+            if failure is None:
+                failure = await self._end(chat)
+        finally:
+            self._demo_changed = self._demo_changed or any(
+                approval.state in _RAN and approval.action != "order_status" for approval in chat.approvals.values()
+            )
         return ScenarioResult(
             scenario.id,
             loaded.source,
@@ -130,17 +139,24 @@ class ScenarioRunner:
     async def _reset(self, scenario: Scenario) -> None:
         world = self._world
         world.clock.advance(timedelta(days=1))
-        await world.demo.reset_demo_data()
+        if self._demo_changed:
+            await world.demo.reset_demo_data()
+            self._demo_changed = False
         await self._stages(scenario.setup.stages, kill_switch=scenario.setup.kill_switch)
 
     async def _stages(self, stages: Mapping[str, str], *, kill_switch: bool) -> None:
         autonomy = self._world.escalation.autonomy
+        if self._stages_now is None:
+            self._stages_now = {name: stage for name, (stage, _, _) in (await autonomy.stages()).items()}
+            self._kill_switch_now = await autonomy.kill_switch()
         for name, workflow in self._world.escalation.policy.workflows.items():
             wanted = Stage(stages.get(name, workflow.autonomy.value))
-            if await autonomy.stage(name) is not wanted:
+            if self._stages_now.get(name) is not wanted:
                 await autonomy.set_stage(name, wanted, by=RUNNER, reason="scenario set-up")
-        if await autonomy.kill_switch() != kill_switch:
+                self._stages_now[name] = wanted
+        if self._kill_switch_now != kill_switch:
             await autonomy.set_kill_switch(kill_switch, by=RUNNER)
+            self._kill_switch_now = kill_switch
 
     async def _steps(self, chat: _Conversation) -> Failure | None:
         for number, step in enumerate(chat.scenario.turns, start=1):

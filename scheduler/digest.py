@@ -20,7 +20,7 @@ from knowledge.gaps import GapLog
 from knowledge.sources import KnowledgeSources
 from knowledge.store import KnowledgeStore
 from scheduler import digest_sections as sections
-from scheduler.digest_eval import evaluation_figures, held_promotions
+from scheduler.digest_eval import evaluation_figures
 from scheduler.digest_kpis import Kpis, WeekFacts, compute
 from scheduler.digest_model import (
     Breakdown,
@@ -167,7 +167,7 @@ async def build_digest(
         outbox=sources.outbox,
         ledger=sources.ledger,
     )
-    promote, demote = await sections.stage_suggestions(
+    promote, demote, held = await sections.stage_suggestions(
         sources.autonomy, sources.policy, start=start, previous_start=previous_week.start(zone), org=org
     )
     evaluation = []
@@ -196,7 +196,7 @@ async def build_digest(
         demotions=tuple(demote),
         history=tuple(_point(w, figures(facts[w], w)) for w in weeks),
         evaluation=tuple(evaluation),
-        held=tuple(await held_promotions(sources.autonomy, sources.policy)),
+        held=tuple(held),
     )
     log.info("digest %s%s: %d conversations", digest.week, f" ({org})" if org else "", digest.kpis.conversations)
     return digest

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from escalation.autonomy import Autonomy
-from escalation.policy import Policy
 from handlers.eval_history import EvalHistory, EvalRun
 from knowledge.sources import KnowledgeSources
 from scheduler.digest_model import EvalFigure
@@ -56,15 +54,3 @@ async def evaluation_figures(
                 )
             )
     return figures
-
-
-async def held_promotions(autonomy: Autonomy, policy: Policy) -> list[str]:
-    """Workflows that could move up a stage but whose scenarios stand in the way, and why."""
-    held = []
-    for name, workflow in sorted(policy.workflows.items()):
-        if workflow.action is None or (await autonomy.stage(name)).value == "auto":
-            continue
-        blockers = await autonomy.scenario_blockers(name)
-        if blockers:
-            held.append(f"{name}: {blockers[0]}")
-    return held

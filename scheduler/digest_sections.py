@@ -174,10 +174,11 @@ def _summary(week: WeekFigures) -> str:
 
 async def stage_suggestions(
     autonomy: Autonomy, policy: Policy, *, start: datetime, previous_start: datetime, org: str | None
-) -> tuple[list[StageSuggestion], list[StageSuggestion]]:
-    """(promote, demote). Promotion needs both weeks within the workflow's criteria (two stable cycles);
-    a workflow above shadow whose week breaks a quality criterion is offered a step back (silent drift)."""
-    promote, demote = [], []
+) -> tuple[list[StageSuggestion], list[StageSuggestion], list[str]]:
+    """(promote, demote, held). Promotion needs both weeks within the workflow's criteria (two stable cycles)
+    and its scenarios passing on what runs now; one that met the criteria but whose scenarios fail is held back,
+    with the reason. A workflow above shadow whose week breaks a quality criterion is offered a step back."""
+    promote, demote, held = [], [], []
     for name, workflow in sorted(policy.workflows.items()):
         if workflow.action is None:
             continue
@@ -185,15 +186,16 @@ async def stage_suggestions(
         position = _ORDER.index(stage)
         this_week = await autonomy.week(name, start)
         week_before = await autonomy.week(name, previous_start)
-        if (
-            position + 1 < len(_ORDER)
-            and not (this_week.problems(workflow.promotion) or week_before.problems(workflow.promotion))
-            and not await autonomy.scenario_blockers(name)  # held back: listed in the digest with the reason
+        if position + 1 < len(_ORDER) and not (
+            this_week.problems(workflow.promotion) or week_before.problems(workflow.promotion)
         ):
-            stable = (_summary(week_before), _summary(this_week))
-            promote.append(StageSuggestion(name, stage.value, _ORDER[position + 1].value, stable, org))
+            if blockers := await autonomy.scenario_blockers(name):
+                held.append(f"{name}: {blockers[0]}")
+            else:
+                stable = (_summary(week_before), _summary(this_week))
+                promote.append(StageSuggestion(name, stage.value, _ORDER[position + 1].value, stable, org))
         drift = _quality_problems(this_week, workflow.promotion)
         if position > 0 and drift:
             dropped = (*drift, f"the week before: {_summary(week_before)}")
             demote.append(StageSuggestion(name, stage.value, _ORDER[position - 1].value, dropped, org))
-    return promote, demote
+    return promote, demote, held

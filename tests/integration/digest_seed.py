@@ -9,11 +9,13 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from bot.services import Services
+from handlers.eval_history import EvalHistory, current_fingerprint
 from knowledge.gaps import GapReason
+from knowledge.sources import KnowledgeSources
 
 TABLES = (
     "conversations, turns, decisions, feedback, approvals, handoffs, autonomy_stages, policy_switches, audit_log, "
-    "kb_gaps, job_runs, outbox, outbox_deliveries"
+    "kb_gaps, job_runs, outbox, outbox_deliveries, eval_runs"
 )
 
 
@@ -203,3 +205,13 @@ class Seeder:
     async def gap(self, question: str, at: datetime, *, reason: str, org: str | None = "globex") -> None:
         gap_id = await self.services.gaps.record(question, reason=GapReason(reason), org=org)
         await self._execute("UPDATE kb_gaps SET created_at = %s WHERE id = %s", (at, gap_id))
+
+
+async def scenarios_passed(services: Services, *workflows: str) -> None:
+    """A stored scenario run on the current policy, prompts, model and knowledge in which every scenario of
+    `workflows` passed: what promotion needs (issue 16)."""
+    fingerprint = await current_fingerprint(services.escalation.policy, KnowledgeSources(services.pool), model=None)
+    figures = {"pass_rate": 1.0, "failures": [], "failing_workflows": {}, "passing_workflows": list(workflows)}
+    await EvalHistory(services.pool).add(
+        kind="scenarios", mode="offline", figures=figures, fingerprint=fingerprint, source="test"
+    )

@@ -26,7 +26,7 @@ from scheduler.jobs import JobContext
 from scheduler.outbox import Outbox
 from scheduler.runner import Scheduler, default_jobs, latest_slot
 from scheduler.slots import SlotLedger
-from tests.integration.digest_seed import Seeder, empty_tables
+from tests.integration.digest_seed import Seeder, empty_tables, scenarios_passed
 from tests.integration.helpers import write_doc
 
 pytestmark = pytest.mark.integration
@@ -513,6 +513,7 @@ async def test_promotion_after_two_stable_weeks_and_the_buttons_change_the_stage
                 decided_at=created + timedelta(minutes=5),
                 executed_at=created + timedelta(minutes=6),
             )
+    await scenarios_passed(seed.services, "refund")  # promotion also needs the workflow's scenarios to pass
     digest = await build_digest(sources(seed.services), W47, zone=UTC_ZONE, now=MONDAY_AFTER)
     assert [(s.workflow, s.stage, s.target) for s in digest.promotions] == [("refund", "approve", "auto")]
     assert digest.promotions[0].action_value == {"workflow": "refund", "stage": "auto", "org": None}
