@@ -37,7 +37,9 @@ async def weekly_evaluation(services: Services, source: str) -> str:
     try:
         if scenarios:
             async with scenario_services(settings, embedder=services.embedder) as (isolated, database):
+                log.info("evaluation: database %s ready; loading %d knowledge source(s)", database, len(sources))
                 await load_knowledge(isolated, sources)
+                log.info("evaluation: running %d scenario(s)", len(scenarios))
                 for mode in await run_modes(isolated, scenarios, model=model):
                     await history.add(
                         kind="scenarios",

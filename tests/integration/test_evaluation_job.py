@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -86,7 +86,7 @@ async def test_the_weekly_job_stores_its_figures_and_the_digest_flags_the_drop(c
     now = datetime.now(UTC)
     digest = await build_digest(
         DigestSources.build(services.pool, services.escalation, services.store, drift_margin=0.05),
-        last_complete_week(now, UTC),
+        last_complete_week(now + timedelta(days=7), UTC),  # the week in progress: its figures are today's
         zone=UTC,
         now=now,
     )
