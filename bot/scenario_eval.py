@@ -29,9 +29,10 @@ from handlers.decisions import DecisionStore
 from handlers.eval_history import OFFLINE, Fingerprint, current_fingerprint
 from handlers.llm import LanguageModel
 from handlers.scenario_load import LoadedScenario
+from handlers.scenario_model import CustomerStep
 from handlers.scenario_report import ModeSummary, summarise
 from handlers.scenario_run import ScenarioClock, ScenarioResult, ScenarioRunner, ScenarioWorld
-from knowledge.embedder import Embedder
+from knowledge.embedder import CachingEmbedder, Embedder
 from knowledge.ingest import IngestOptions, IngestSummary
 from knowledge.sources import KnowledgeSources, Source
 
@@ -105,6 +106,19 @@ async def scenario_world(services: Services, *, language_model: LanguageModel | 
     )
 
 
+async def warm_embeddings(services: Services, scenarios: list[LoadedScenario]) -> None:
+    """Every customer message of the run embedded in one batch up front: the turns then find their vectors
+    cached instead of calling the model once each (on a busy machine most of a run's time)."""
+    if isinstance(services.embedder, CachingEmbedder):
+        texts = [
+            " ".join(step.customer.split())
+            for loaded in scenarios
+            for step in loaded.scenario.turns
+            if isinstance(step, CustomerStep)
+        ]
+        await services.embedder.warm(texts)
+
+
 @dataclass(frozen=True)
 class ModeRun:
     summary: ModeSummary
@@ -124,6 +138,7 @@ async def run_modes(
     if model is not None:
         modes.append((model.name, model))
     done = []
+    await warm_embeddings(services, scenarios)
     for mode, language_model in modes:
         world = await scenario_world(services, language_model=language_model)
         runner = ScenarioRunner(world, label=uuid.uuid4().hex[:6])

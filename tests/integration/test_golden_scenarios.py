@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from bot.cli_explain import explain_decision
-from bot.scenario_eval import scenario_world
+from bot.scenario_eval import scenario_world, warm_embeddings
 from bot.services import Services
 from handlers.scenario_load import load_scenarios, parse_scenarios
 from handlers.scenario_run import ScenarioRunner, ScenarioWorld
 from knowledge.ingest import IngestOptions
 
-pytestmark = pytest.mark.integration
+# the first test ingests the sample knowledge base when no earlier module did: slow on a busy machine
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -30,9 +31,10 @@ async def runner(services: Services) -> AsyncIterator[ScenarioRunner]:
     await running.restore()
 
 
-async def test_every_golden_scenario_passes_offline(runner: ScenarioRunner) -> None:
+async def test_every_golden_scenario_passes_offline(runner: ScenarioRunner, services: Services) -> None:
     scenarios = load_scenarios([REPO / "examples" / "scenarios"])
     assert len(scenarios) >= 80
+    await warm_embeddings(services, scenarios)  # as `eval scenarios` does: one batch instead of 300 calls
     failed = []
     for loaded in scenarios:
         result = await runner.run(loaded)

@@ -32,3 +32,14 @@ async def test_single_texts_are_embedded_once_and_batches_pass_through() -> None
     await cache.embed(["y"])
     assert inner.calls[-1] == ["y"]
     assert (cache.name, cache.dimension) == ("fake", 2)
+
+
+async def test_texts_warmed_in_one_batch_are_then_served_one_by_one() -> None:
+    inner = CountingEmbedder()
+    cache = CachingEmbedder(inner, size=8)
+    await cache.warm(["where is my order", "refund please", "where is my order"])
+    assert inner.calls == [["where is my order", "refund please"]]
+    single = await cache.embed(["refund please"])
+    assert single.shape == (1, 2) and single[0][0] == len("refund please")
+    await cache.warm(["refund please"])  # nothing new: no call
+    assert inner.calls == [["where is my order", "refund please"]]
