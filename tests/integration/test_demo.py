@@ -25,6 +25,7 @@ from handlers.decision_search import NO_ORG, DecisionFilter
 from handlers.models import ActionKind
 from scheduler.digest import DigestSources, IsoWeek, build_digest
 from tests.integration.demo_data import seed_demo
+from tests.integration.digest_seed import scenarios_passed
 
 # the first module of a session to load the sample knowledge base embeds it: that can take minutes on a busy machine
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -181,6 +182,7 @@ async def test_a_lead_moves_a_workflow_and_staff_cannot(demo: DemoReport, servic
     assert sum(week.decisions for week in refund.readiness.weeks) > 0
     with pytest.raises(NotAuthorized):
         await move(services, Actor("U-staff", Role.STAFF), workflow="refund", stage=Stage.AUTO)
+    await scenarios_passed(services, "refund")  # promotion also needs the workflow's scenarios to pass (issue 16)
     changed = await move(services, LEAD, workflow="refund", stage=Stage.AUTO)
     assert changed.changed and await services.escalation.autonomy.stage("refund") is Stage.AUTO
     await move(services, LEAD, workflow="refund", stage=Stage.APPROVE)
