@@ -17,6 +17,7 @@ from bot.demo.run import DemoReport, clear_demo
 from bot.services import Services
 from tests.browser.site import CUSTOMER_TOKEN, LEAD_TOKEN, STAFF_TOKEN, Site, sign_in
 from tests.integration.demo_data import seed_demo
+from tests.integration.digest_seed import scenarios_passed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # the module seeds the demo first
 PAGES = {
@@ -90,7 +91,8 @@ async def test_the_decision_page_shows_the_explain_chain(page: Page, site: Site,
     await expect(page.locator("#audit")).to_contain_text("policy_outcome")
 
 
-async def test_a_lead_promotes_a_workflow(page: Page, site: Site, screenshots: Path) -> None:
+async def test_a_lead_promotes_a_workflow(page: Page, site: Site, screenshots: Path, services: Services) -> None:
+    await scenarios_passed(services, "cancel_order")  # promotion needs the workflow's scenarios to pass (issue 16)
     await sign_in(page, LEAD_TOKEN, path="/console/autonomy")
     row = page.locator("#workflow-cancel_order")
     await expect(row.locator(".stage")).to_have_text("approve")
