@@ -26,6 +26,7 @@ from bot.web.pages import NAV, PageSet
 from bot.web.playground import PLAYGROUND, Playground
 from bot.web.render import Renderer
 from bot.web.security import setup_security
+from bot.web.throttle import SignInThrottle
 from handlers.core import Core
 from handlers.decisions import DecisionStore
 from scheduler.outbox import Outbox
@@ -51,6 +52,7 @@ def mount_web(
     app: web.Application, services: Services, access: Access, *, redis: aioredis.Redis, core: Core | None
 ) -> None:
     app[CONSOLE] = Console(services=services, access=access, core=core)
+    app[signin.THROTTLE] = SignInThrottle(redis)
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("bot.web", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )

@@ -9,9 +9,11 @@ from aiohttp import web
 from bot.web.access import EVERYONE, Person
 from bot.web.pages import PageSet, render
 from bot.web.security import ACCESS, end_session, guard, start_session
+from bot.web.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 pages = PageSet()
+THROTTLE: web.AppKey[SignInThrottle] = web.AppKey("console-signin-throttle", SignInThrottle)
 
 
 def _next(value: object) -> str:
@@ -30,9 +32,20 @@ async def signin(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     token = form.get("token")
     target = _next(form.get("next"))
+    throttle = request.app[THROTTLE]
+    if await throttle.blocked(request.remote):
+        log.warning("console: sign-in from %s refused: too many wrong tokens", request.remote)
+        minutes = throttle.window // 60
+        context = {
+            "title": "Sign in",
+            "next": target,
+            "error": f"Too many wrong tokens; try again in {minutes} minutes.",
+        }
+        return await render(request, "signin.html", context, status=429)
     person = request.app[ACCESS].person_for(token.strip()) if isinstance(token, str) and token.strip() else None
     if person is None:
         log.warning("console: a sign-in with a wrong token from %s", request.remote)
+        await throttle.failed(request.remote)
         context = {"title": "Sign in", "next": target, "error": "That token is not valid."}
         return await render(request, "signin.html", context, status=401)
     await start_session(request, person)
