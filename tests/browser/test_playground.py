@@ -143,6 +143,15 @@ async def test_a_refund_raises_a_card_a_customers_approve_is_refused_and_the_app
     await expect(page.locator("#customer").get_by_role("article", name="Answer").last).to_contain_text("Good news")
     await page.screenshot(path=screenshots / "playground-refund.png")
 
+    # and why: the card's decision opens the console's explanation of it
+    async with context.expect_page() as opened:
+        await card.get_by_role("link", name=re.compile(r"^dec_")).click()
+    decision = await opened.value
+    await expect(decision.get_by_role("heading", name="How it was decided")).to_be_visible()
+    await expect(decision.locator("#chain")).to_contain_text("refund")
+    await expect(decision.locator("#chain")).to_contain_text(approval_id.group())
+    await decision.close()
+
     # a second Approve sent by hand (the same session, its CSRF token) changes nothing
     token = await page.locator("meta[name=csrf-token]").get_attribute("content")
     again = await context.request.post(
