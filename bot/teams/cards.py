@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot import card_text as words
 from bot.answer_markup import fitted_parts, markers, shorten, to_teams
 from escalation.formatting import AMOUNT, approval_input_facts, money
 from escalation.models import Approval, ApprovalState, Handoff, HandoffState
@@ -41,16 +42,11 @@ def when(moment: datetime | None) -> str:
     return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _age(moment: datetime) -> str:
-    days = (datetime.now(UTC) - moment).days
-    return "updated today" if days <= 0 else f"updated {days} day{'s' if days != 1 else ''} ago"
-
-
 def citation_line(citation: Citation) -> str:
     title = " › ".join((citation.title, *citation.heading_path))
     shown = f"[{title}]({citation.url})" if citation.url else title
-    stale = " — **STALE: past its review date**" if citation.stale else ""
-    return f"[{citation.number}] {shown} ({_age(citation.updated_at)}){stale}"
+    stale = f" — **STALE: {words.PAST_REVIEW}**" if citation.stale else ""
+    return f"[{citation.number}] {shown} ({words.age(citation.updated_at)}){stale}"
 
 
 _VERBS = {"helpful": HELPFUL, "not_helpful": NOT_HELPFUL, "talk_to_human": TALK_TO_HUMAN}
@@ -141,12 +137,12 @@ def approval_card(approval: Approval, *, summary: str, reason: str, decided_by: 
         )
     body.append({"type": "Input.Text", "id": "reason", "label": "Reason (needed to deny) or note", "isMultiline": True})
     actions = [
-        execute("Approve", APPROVE, data, style="positive"),
-        execute("Approve with changes", APPROVE_CHANGES, data),
-        execute("Deny", DENY, data, style="destructive"),
+        execute(words.APPROVE, APPROVE, data, style="positive"),
+        execute(words.APPROVE_WITH_CHANGES, APPROVE_CHANGES, data),
+        execute(words.DENY, DENY, data, style="destructive"),
     ]
     if approval.conversation_key:
-        actions.append(execute("Take over", TAKE_OVER, data))
+        actions.append(execute(words.TAKE_OVER, TAKE_OVER, data))
     return card(body, actions)
 
 
@@ -166,7 +162,7 @@ def handoff_card(handoff: Handoff, *, summary: str, taken_by: str | None = None)
     ]
     if handoff.state is HandoffState.OPEN and not taken_by:
         data = {"handoff": handoff.id, "conversation": handoff.conversation_key, "summary": summary}
-        return card(body, [execute("Take over", TAKE_OVER, data, style="positive")])
+        return card(body, [execute(words.TAKE_OVER, TAKE_OVER, data, style="positive")])
     who = taken_by or handoff.claimed_by or "someone"
     body.append(text(f"🙋 {handoff.state.value.title()} by {who}", weight="Bolder", spacing="Medium"))
     return card(body)
