@@ -18,12 +18,13 @@ from handlers.tracing import links_to, log_context, remote_span, tracer, with_pa
 
 @asynccontextmanager
 async def decision_click(decisions: DecisionStore, approval_id: str, *, verb: str) -> AsyncIterator[None]:
-    """Run a click on `approval_id` (`verb`: approve, deny, …) inside a "decision click" span."""
+    """Run a click on `approval_id` (`verb`: approve, deny, …) inside a "decision click" span; a click on anything
+    else (a hand-off, an answer's feedback) in a plain "click" span of its own request's trace."""
     record = await decisions.for_approval(approval_id) if approval_id.startswith("apr_") else None
     turn = remote_span(record.trace_id, record.trace_span_id) if record is not None else None
-    attributes = {"supportbot.approval.id": approval_id, "supportbot.click": verb}
+    attributes = {"supportbot.click.target": approval_id, "supportbot.click": verb}
     if record is None or turn is None:  # not an approval, or one asked for before traces were stored
-        with tracer.start_as_current_span("decision click", attributes=attributes):
+        with tracer.start_as_current_span("click", attributes=attributes):
             yield
         return
     with (

@@ -26,6 +26,8 @@ from bot.web.seat import Seat, new_thread, seat_of
 from bot.web.security import csrf_token
 from escalation.errors import EscalationError
 from escalation.models import Actor
+from handlers.click_trace import decision_click
+from handlers.decisions import DecisionStore
 from handlers.models import ActionKind, InboundAction, Platform, StaffNote
 from handlers.text import clean_text
 
@@ -138,7 +140,10 @@ async def act(request: web.Request, person: Person) -> web.StreamResponse:
         if action not in (ActionKind.APPROVE, ActionKind.DENY) and not await _may_touch(request, person, key, target):
             log.warning("playground: %s clicked %s on %s outside their conversations", person.id, kind, target)
             return _answer(request, "That is not one of your conversations.", status=403)
-        return _answer(request, await _click(request, action, target, actor=actor, key=key, value=value))
+        # an approval decided here joins the trace of the turn that asked for it, as from Slack or Teams
+        async with decision_click(DecisionStore(console(request).services.pool), target, verb=action.value):
+            said = await _click(request, action, target, actor=actor, key=key, value=value)
+        return _answer(request, said)
     except EscalationError as exc:
         return _answer(request, str(exc))
     except Exception:
