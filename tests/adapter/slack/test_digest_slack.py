@@ -18,6 +18,7 @@ from scheduler.digest_weeks import last_complete_week
 from tests.adapter.slack.conftest import slack_settings
 from tests.adapter.slack.harness import Rig
 from tests.adapter.slack.waiting import until
+from tests.integration.digest_seed import scenarios_passed
 
 pytestmark = pytest.mark.integration
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -52,6 +53,7 @@ async def test_promote_and_demote_from_the_digest_are_for_leads_only(rig: Rig, p
     assert refused.params["user"] == "U0STAFF" and "lead" in refused.params["text"].lower()
     assert await autonomy.stage("cancel_order") is Stage.APPROVE
 
+    await scenarios_passed(prepared, "cancel_order")  # promotion needs the workflow's scenarios to pass (issue 16)
     await rig.click("digest_promote", value, user="U0LEAD", channel="C0DIGEST")
     assert await until(lambda: _is_auto(prepared))
     demote = json.dumps({"workflow": "cancel_order", "stage": "approve", "org": None})
