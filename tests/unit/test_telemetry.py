@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import os
+import subprocess
+import sys
+import threading
+
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -34,3 +40,37 @@ def test_a_processor_makes_spans_record(monkeypatch: pytest.MonkeyPatch) -> None
     with tracer.start_as_current_span("turn"):
         pass
     assert [span.name for span in exporter.get_finished_spans()] == ["turn"]
+
+
+EXPORTING_PROCESS = """
+from bot.telemetry import configure_tracing, shutdown_tracing
+from handlers.tracing import tracer
+configure_tracing()
+with tracer.start_as_current_span("turn"):
+    pass
+shutdown_tracing()
+"""
+
+
+def test_spans_go_over_otlp_only_when_the_standard_variable_is_set() -> None:
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None: ...
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        subprocess.run([sys.executable, "-c", EXPORTING_PROCESS], env=environment, check=True, timeout=60)
+        assert received == []  # nothing configured: nothing sent
+        environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+        subprocess.run([sys.executable, "-c", EXPORTING_PROCESS], env=environment, check=True, timeout=60)
+        server.shutdown()
+    [(path, body)] = received
+    assert path == "/v1/traces" and b"turn" in body and b"supportbot" in body
