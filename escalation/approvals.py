@@ -207,7 +207,8 @@ class ApprovalService:
                 **changes,
             )
             if decided is not None:
-                waited = (decided.decided_at or decided.created_at) - decided.created_at
+                # both ends on this service's clock (it stamped `created_at`), so a replayed past reads right too
+                waited = max(self._clock() - decided.created_at, timedelta(0))
                 await audit.record(
                     conn,
                     event,

@@ -9,7 +9,8 @@ from typing import Any
 from escalation.audit import AuditEvent, Pool
 
 _COLUMNS = (
-    "id, at, event, actor, actor_role, workflow, org, subject_type, subject_id, decision_id, before, after, detail"
+    "id, at, event, actor, actor_role, workflow, org, subject_type, subject_id, decision_id, before, after, detail, "
+    "trace_id"
 )
 
 

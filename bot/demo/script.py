@@ -220,12 +220,17 @@ class _Planner:
     def minutes(self, low: int, high: int) -> timedelta:
         return timedelta(minutes=self.rng.randint(low, high))
 
-    def conversation(self, number: int, start: datetime, week: int) -> ScriptedConversation:
+    def conversation(self, number: int, start: datetime, week: int, *, kind: str | None = None) -> ScriptedConversation:
         """`week` counts from 0 (the oldest): later weeks go better, as a team that fixes its gaps would see."""
         progress = week / max(1, self.weeks - 1)
-        kind = self.rng.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
-        customer = self.rng.choice(CUSTOMERS)
-        steps: list[tuple[timedelta, Act]] | None = getattr(self, f"_{kind}")(customer, progress)
+        forced = kind is not None
+        kind = kind or self.rng.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
+        tries = 20 if forced else 1  # a request the script needs finds a customer who can make it
+        for _ in range(tries):
+            customer = self.rng.choice(CUSTOMERS)
+            steps: list[tuple[timedelta, Act]] | None = getattr(self, f"_{kind}")(customer, progress)
+            if steps is not None:
+                break
         if steps is None:  # nothing of that kind this customer can ask for (no open order, no refund left)
             kind, steps = "answer", self._answer(customer, progress)
         key = f"{KEY_PREFIX}{customer.platform}:{number:04d}"
@@ -339,14 +344,14 @@ class _Planner:
         return steps
 
 
-ASKS_FOR_APPROVAL = ("refund", "cancel_order", "change_email")
-LEFT_PENDING = 3  # the latest requests that need a person are still waiting for one
+# The latest requests nobody has decided yet, so the console has pending approvals to act on: how long ago each
+# was asked (well inside the workflows' 24-hour approval expiry).
+LEFT_PENDING = (("refund", timedelta(hours=3)), ("cancel_order", timedelta(hours=2)), ("refund", timedelta(minutes=70)))
 
 
 def plan(*, now: datetime, weeks: int, per_week: int, seed: int = 7) -> list[ScriptedConversation]:
     """`per_week` conversations on average (fewer in the oldest weeks, more lately), spread over the last `weeks`
-    weeks up to an hour ago, in the order they start. Nobody has decided the last few requests yet, so the console
-    has pending approvals to show."""
+    weeks up to an hour ago, in the order they start; then a few requests of the last hours nobody has decided yet."""
     rng = random.Random(seed)
     planner = _Planner(rng, weeks)
     latest = now - timedelta(hours=1)
@@ -358,12 +363,11 @@ def plan(*, now: datetime, weeks: int, per_week: int, seed: int = 7) -> list[Scr
         starts = sorted(week_start + timedelta(days=rng.random() * 7, hours=rng.gauss(0, 2)) for _ in range(count))
         for start in starts:
             conversations.append(planner.conversation(len(conversations) + 1, min(start, latest), week))
+    for kind, ago in LEFT_PENDING:
+        asked = planner.conversation(len(conversations) + 1, now - ago, weeks - 1, kind=kind)
+        steps = tuple(step for step in asked.steps if isinstance(step.act, Say))  # nobody has decided yet
+        conversations.append(ScriptedConversation(asked.key, asked.kind, asked.customer, steps))
     conversations.sort(key=lambda c: c.start)
-    requests = [i for i, c in enumerate(conversations) if c.kind in ASKS_FOR_APPROVAL]
-    for i in requests[-LEFT_PENDING:]:
-        waiting = conversations[i]
-        asked = tuple(step for step in waiting.steps if isinstance(step.act, Say))
-        conversations[i] = ScriptedConversation(waiting.key, waiting.kind, waiting.customer, asked)
     return conversations
 
 

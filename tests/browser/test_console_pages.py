@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 
 from bot.demo.run import DemoReport, clear_demo
 from bot.services import Services
-from tests.browser.site import CUSTOMER_TOKEN, LEAD_TOKEN, STAFF_TOKEN, Site, sign_in
+from tests.browser.site import APPROVER_TOKEN, CUSTOMER_TOKEN, LEAD_TOKEN, STAFF_TOKEN, Site, sign_in
 from tests.integration.demo_data import seed_demo
 from tests.integration.digest_seed import scenarios_passed
 
@@ -73,6 +73,32 @@ async def test_a_customer_gets_nothing_of_the_console(site: Site) -> None:
             assert "dec_" not in await answer.text()
         home = await (await client.get("/")).text()
         assert "/console/" not in home
+
+
+async def test_approvals_are_decided_from_the_console_by_approvers_only(site: Site, services: Services) -> None:
+    async with services.pool.connection() as conn:
+        row = await (await conn.execute("SELECT id FROM approvals WHERE demo AND state = 'pending' LIMIT 1")).fetchone()
+    assert row is not None, "the demo leaves its latest requests pending"
+    target = row[0]
+    for token, expected in ((STAFF_TOKEN, "You are not an approver"), (APPROVER_TOKEN, "Denied by maria")):
+        async with await _signed_in(site, token) as client:
+            queue = await (await client.get("/console/queue")).text()
+            assert target in queue
+            csrf = re.search(r'name="csrf-token" content="([^"]+)"', queue)
+            assert csrf is not None
+            form = {"approval": target, "verb": "deny", "reason": "Duplicate request", "csrf": csrf.group(1)}
+            answer = await client.post("/console/queue/decide", data=form)
+            assert answer.status == 200 and expected in await answer.text(), token
+    async with services.pool.connection() as conn:
+        state, events = await (
+            await conn.execute(
+                "SELECT a.state, array(SELECT event || ':' || actor FROM audit_log WHERE subject_id = a.id "
+                "ORDER BY id) FROM approvals a WHERE a.id = %s",
+                (target,),
+            )
+        ).fetchone() or (None, None)
+    assert state == "denied"
+    assert events is not None and events[-2:] == ["decision_refused:sam", "denied:maria"]
 
 
 async def test_the_decision_page_shows_the_explain_chain(page: Page, site: Site, screenshots: Path) -> None:

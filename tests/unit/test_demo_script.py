@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from bot.demo.script import ASKS_FOR_APPROVAL, KEY_PREFIX, LEFT_PENDING, REFUNDABLE, Decide, Expire, Say, Undo, plan
+from bot.demo.script import KEY_PREFIX, LEFT_PENDING, REFUNDABLE, Decide, Expire, Say, Undo, plan
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -61,6 +61,8 @@ def test_refunds_never_ask_for_more_than_an_order_has_left() -> None:
 
 
 def test_the_latest_requests_are_left_for_a_person() -> None:
-    requests = [c for c in plan(now=NOW, weeks=8, per_week=40) if c.kind in ASKS_FOR_APPROVAL]
-    assert all(isinstance(step.act, Say) for c in requests[-LEFT_PENDING:] for step in c.steps)
-    assert any(not isinstance(step.act, Say) for c in requests[:-LEFT_PENDING] for step in c.steps)
+    conversations = plan(now=NOW, weeks=8, per_week=40)
+    waiting = [c for c in conversations if NOW - c.start in {ago for _, ago in LEFT_PENDING}]
+    assert [c.kind for c in waiting] == [kind for kind, _ in LEFT_PENDING]
+    assert all(isinstance(step.act, Say) for c in waiting for step in c.steps)
+    assert all(NOW - c.start < timedelta(hours=24) for c in waiting)  # still inside the approval expiry
