@@ -13,13 +13,14 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from bot.demo.run import DemoReport, clear_demo
+from bot.demo.run import DemoOptions, DemoReport, clear_demo
 from bot.services import Services
 from tests.browser.site import APPROVER_TOKEN, CUSTOMER_TOKEN, LEAD_TOKEN, STAFF_TOKEN, Site, sign_in
 from tests.integration.demo_data import seed_demo
 from tests.integration.digest_seed import scenarios_passed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # the module seeds the demo first
+FEW = DemoOptions(weeks=2, per_week=6)  # the pages need a little of everything, not the digest's volume
 PAGES = {
     "/console/overview": ["Per workflow", "refund", "Exceptions this week"],
     "/console/decisions": ["Conversations and decisions", "dec_"],
@@ -32,7 +33,7 @@ PAGES = {
 
 @pytest.fixture(scope="module", autouse=True)
 async def demo(services: Services) -> AsyncIterator[DemoReport]:
-    yield await seed_demo(services, now=datetime.now(UTC))
+    yield await seed_demo(services, now=datetime.now(UTC), options=FEW)
     await clear_demo(services)
 
 
@@ -129,6 +130,11 @@ async def test_a_lead_promotes_a_workflow(page: Page, site: Site, screenshots: P
     await page.screenshot(path=screenshots / "console-autonomy.png", full_page=True)
     await page.get_by_role("button", name="Demote cancel_order to approve").click()
     await expect(row.locator(".stage")).to_have_text("approve")
+    await page.get_by_role("button", name="Turn the kill switch on").click()
+    await expect(page.get_by_role("heading", name="Kill switch: ON")).to_be_visible()
+    assert await site.services.escalation.autonomy.kill_switch()
+    await page.get_by_role("button", name="Turn the kill switch off").click()
+    await expect(page.get_by_role("heading", name="Kill switch: off")).to_be_visible()
     await page.goto("/console/audit?event=autonomy_changed&workflow=cancel_order&actor=lena")
     rows = page.locator("#audit tbody tr")  # newest first
     await expect(rows.nth(0)).to_contain_text("autonomy auto → approve")
