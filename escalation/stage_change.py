@@ -37,7 +37,14 @@ def parse_value(value: str | Mapping[str, Any]) -> tuple[str, Stage, str | None]
 
 
 async def change_stage(
-    autonomy: Autonomy, actor: Actor, *, verb: str, workflow: str, stage: Stage, org: str | None = None
+    autonomy: Autonomy,
+    actor: Actor,
+    *,
+    verb: str,
+    workflow: str,
+    stage: Stage,
+    org: str | None = None,
+    via: str = "the weekly digest",
 ) -> StageChange:
     """Move `workflow` one step to `stage` for a lead who clicked Promote (`digest_promote`) or Demote
     (`digest_demote`). Audited by `Autonomy.set_stage`; a stale button (someone already moved it) changes
@@ -60,13 +67,8 @@ async def change_stage(
         )
     scope = f" ({org})" if org else ""
     change = autonomy.promote if verb == PROMOTE else autonomy.set_stage
-    await change(
-        workflow,
-        stage,
-        by=actor,
-        reason=f"{'promoted' if verb == PROMOTE else 'demoted'} from the weekly digest{scope}",
-    )
-    log.info("%s moved %s from %s to %s from the digest", actor.id, workflow, before.value, stage.value)
+    await change(workflow, stage, by=actor, reason=f"{'promoted' if verb == PROMOTE else 'demoted'} from {via}{scope}")
+    log.info("%s moved %s from %s to %s from %s", actor.id, workflow, before.value, stage.value, via)
     return StageChange(
         workflow, before, stage, True, f"{actor.label} moved {workflow} from {before.value} to {stage.value}."
     )

@@ -48,7 +48,7 @@ async def move(services: Services, actor: Actor, *, workflow: str, stage: Stage)
     autonomy = services.escalation.autonomy
     current = await autonomy.stage(workflow)
     verb = PROMOTE if ORDER.index(stage) > ORDER.index(current) else DEMOTE
-    return await change_stage(autonomy, actor, verb=verb, workflow=workflow, stage=stage)
+    return await change_stage(autonomy, actor, verb=verb, workflow=workflow, stage=stage, via="the web console")
 
 
 async def set_kill_switch(services: Services, actor: Actor, *, enabled: bool) -> None:

@@ -138,7 +138,7 @@ async def test_a_lead_promotes_a_workflow(page: Page, site: Site, screenshots: P
     await page.goto("/console/audit?event=autonomy_changed&workflow=cancel_order&actor=lena")
     rows = page.locator("#audit tbody tr")  # newest first
     await expect(rows.nth(0)).to_contain_text("autonomy auto → approve")
-    await expect(rows.nth(1)).to_contain_text("autonomy approve → auto")
+    await expect(rows.nth(1)).to_contain_text("autonomy approve → auto: promoted from the web console")
 
 
 async def test_screenshots_of_the_other_pages(page: Page, site: Site, screenshots: Path) -> None:
