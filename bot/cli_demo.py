@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -34,6 +35,8 @@ async def demo(
     answers, feedback, refunds approved, edited, denied, expired and undone, hand-offs, a failed webhook.
     Every row they leave belongs to a conversation whose key starts with `demo:`; a new run replaces them."""
     config = settings()
+    # the script's back-end outage is on purpose: its webhook retries are not news on this terminal
+    logging.getLogger("escalation.webhook").setLevel(logging.ERROR)
     options = DemoOptions(weeks=weeks, per_week=per_week, seed=seed)
     async with open_services(config) as services:
         if clear:
