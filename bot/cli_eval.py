@@ -13,17 +13,22 @@ from rich.table import Table
 
 from bot import cli_scenarios
 from bot.cli import run_async, settings
+from bot.cli_eval_fusion import calibrate_fusion
+from bot.cli_eval_routing import routing
 from bot.cli_knowledge import progress_bar
 from bot.core_factory import build_language_model
-from bot.services import build_embedder, open_services
+from bot.services import open_services
 from handlers.answer_eval import load_answer_questions, summarise
 from handlers.answer_eval_run import AnswerEvaluation, EvalSetup
+from knowledge.calibration import CANDIDATE_FUSIONS
 from knowledge.evaluation import RetrievalEvaluation, load_questions
 from knowledge.models import SearchMode
 
 app = typer.Typer(help="Measure quality on public evaluation sets.", no_args_is_help=True)
 app.command("scenarios")(cli_scenarios.scenarios)
 app.command("history")(cli_scenarios.history)
+app.command("routing")(routing)
+app.command("calibrate-fusion")(calibrate_fusion)
 out = Console()
 
 
@@ -36,9 +41,12 @@ async def retrieval(
     ],
     k: Annotated[int, typer.Option(min=1, max=100, help="Cut-off for MRR and the widest recall.")] = 10,
     mode: Annotated[str, typer.Option(help="all, hybrid, dense or fts.")] = "all",
+    sweep: Annotated[
+        bool, typer.Option("--sweep", help="Also hybrid with every fusion `eval calibrate-fusion` chooses from.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Recall@1/5/10 and MRR@10 for dense, full-text and hybrid search, side by side."""
+    """Recall@1/5/10 and MRR@10 for dense, full-text and hybrid search (default fusion), side by side."""
     if mode == "all":
         modes = [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.FTS]
     else:
@@ -52,7 +60,12 @@ async def retrieval(
         with progress_bar() as bar:
             task = bar.add_task("evaluating", total=len(items))
             figures, summary = await evaluation.run(
-                docs, items, modes=modes, k=k, on_question=lambda: bar.advance(task)
+                docs,
+                items,
+                modes=modes,
+                k=k,
+                fusions=CANDIDATE_FUSIONS if sweep else (),
+                on_question=lambda: bar.advance(task),
             )
     if as_json:
         out.print_json(data=figures)
@@ -140,61 +153,3 @@ _ANSWER_ROWS = {
 
 def _shown(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) and not value.is_integer() else str(value)
-
-
-@app.command("routing")
-@run_async
-async def routing(
-    train: Annotated[
-        Path,
-        typer.Option(exists=True, dir_okay=False, help='JSONL {"text", "label"} to fit on; "oos" lines are skipped.'),
-    ],
-    test: Annotated[
-        Path, typer.Option(exists=True, dir_okay=False, help="JSONL to score; never used to choose anything.")
-    ],
-    validation: Annotated[
-        Path | None,
-        typer.Option(exists=True, dir_okay=False, help='JSONL with "oos" lines to choose the out-of-scope threshold.'),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Accuracy, macro-F1 and out-of-scope precision/recall of the offline embedding router."""
-    # scikit-learn loads in about a second: only this command pays for it
-    from handlers.routing_eval import METRIC_KEYS, evaluate_routing, load_examples
-
-    loaded = settings()
-    train_set, test_set = load_examples(train), load_examples(test)
-    validation_set = load_examples(validation) if validation is not None else None
-    embedder = await build_embedder(loaded)
-    try:
-        report = await evaluate_routing(embedder, train_set, test_set, validation=validation_set)
-    finally:
-        close = getattr(embedder, "close", None)
-        if close is not None:
-            await close()
-    figures = {key: _rounded(report.figures[key]) for key in METRIC_KEYS}
-    if as_json:
-        out.print_json(data={**figures, "threshold": report.threshold})
-        return
-    table = Table("metric", "value")
-    for key, value in figures.items():
-        table.add_row(_METRIC_NAMES[key], "—" if value is None else f"{value:.3f}")
-    table.add_row("threshold", "none" if report.threshold is None else f"{report.threshold:.2f}")
-    table.add_row("train lines", str(report.train_lines))
-    if validation_set is not None:
-        table.add_row("validation lines", str(report.validation_lines))
-    table.add_row("test lines", str(report.test_lines))
-    out.print(table)
-
-
-_METRIC_NAMES = {
-    "accuracy": "accuracy",
-    "in_scope_accuracy": "in-scope accuracy",
-    "macro_f1": "macro-F1",
-    "oos_precision": "out-of-scope precision",
-    "oos_recall": "out-of-scope recall",
-}
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)

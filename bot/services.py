@@ -62,7 +62,10 @@ async def build_embedder(settings: Settings) -> Embedder:
 def search_config(settings: Settings) -> SearchConfig:
     return SearchConfig(
         fusion=FusionConfig(
-            method=settings.search_fusion, dense_weight=settings.search_dense_weight, rrf_k=settings.search_rrf_k
+            method=settings.search_fusion,
+            dense_weight=settings.search_dense_weight,
+            rrf_k=settings.search_rrf_k,
+            margin=settings.search_lexical_margin,
         ),
         candidates=settings.search_candidates,
         stale_weight=settings.stale_weight,

@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from escalation.durations import parse_duration
-from knowledge.fusion import Fusion
+from knowledge.fusion import DEFAULT_MARGIN, Fusion
 from scheduler.digest_weeks import parse_schedule
 
 
@@ -107,11 +107,21 @@ class Settings(BaseSettings):
         1, ge=0, le=256, description="CPU threads the local model uses per process; 0 = one per core (bulk ingestion)."
     )
 
+    routing_oos_recall: Weight = Field(
+        0.8,
+        description="`eval routing`: out-of-scope recall the threshold must reach on the validation file "
+        "(0 = best weighted accuracy instead).",
+    )
     search_fusion: Fusion = Field(
-        Fusion.CONVEX, description="`convex` (min-max normalised scores) or `rrf` (weighted reciprocal rank)."
+        Fusion.DENSE_FIRST,
+        description="Default hybrid fusion (an org calibrated by `eval calibrate-fusion` uses its own): "
+        "`dense-first` (full text reorders only within SEARCH_LEXICAL_MARGIN), `convex` or `rrf`.",
+    )
+    search_lexical_margin: Weight = Field(
+        DEFAULT_MARGIN, description="dense-first: most cosine similarity full text can add to a result."
     )
     search_dense_weight: Weight = Field(
-        0.75, description="Share of the dense score in hybrid fusion; the rest is full-text."
+        0.75, description="convex and rrf: share of the dense score in hybrid fusion; the rest is full-text."
     )
     search_rrf_k: int = Field(60, ge=1, le=1000, description="Rank constant for reciprocal-rank fusion.")
     search_candidates: int = Field(40, ge=5, le=1000, description="Candidates each mode contributes before fusion.")

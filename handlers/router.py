@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from handlers.errors import RouterNotFitted, RoutingDataError
 from handlers.ports import Route
+from handlers.routing_threshold import OUT_OF_SCOPE, THRESHOLD_GRID, sweep
 from knowledge.embedder import Embedder, Vectors, normalise
 
 __all__ = [
@@ -35,16 +36,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OUT_OF_SCOPE = "oos"
-"""The label of out-of-scope lines in training and evaluation data; never a class of the router."""
-
 # C was chosen on the Banking77 and CLINC150 development sets: cross-validated accuracy on unit-length
 # MiniLM vectors is flat for C in 30–100 and lower below 10 (docs/routing-eval.md). Balanced class weights
 # change nothing on those balanced sets; they are the default because workflow example lists are not.
 DEFAULT_C = 30.0
 TOP_K = 3
-# Out-of-scope thresholds are top-class probabilities; above 0.95 nearly every message would be refused.
-THRESHOLD_GRID: tuple[float, ...] = tuple(round(step / 100, 2) for step in range(96))
 # The objective of `choose_threshold` assumes this share of traffic is out of scope (about the 18 % of
 # CLINC150's full test set); 0.5 would be the plain mean of in-scope accuracy and out-of-scope recall.
 DEFAULT_OOS_SHARE = 0.2
@@ -190,23 +186,10 @@ def choose_threshold(
         raise ValueError(f"{len(routes)} routes but {len(gold_labels)} gold labels")
     if not 0 < oos_share < 1:
         raise ValueError(f"oos_share must lie strictly between 0 and 1, not {oos_share}")
-    is_oos = np.array([gold == OUT_OF_SCOPE for gold in gold_labels], dtype=bool)
-    if not is_oos.any():
+    if OUT_OF_SCOPE not in gold_labels:
         return 0.0
-    confidence = np.array([route.confidence for route in routes], dtype=np.float64)
-    has_label = np.array([bool(route.ranked) for route in routes], dtype=bool)
-    top_right = np.array(
-        [bool(route.ranked) and route.ranked[0][0] == gold for route, gold in zip(routes, gold_labels, strict=True)],
-        dtype=bool,
-    )
     thresholds = np.asarray(grid, dtype=np.float64)
-    # rows: thresholds, columns: validation lines; True where the line is routed to its top label
-    kept = (confidence[None, :] >= thresholds[:, None]) & has_label[None, :]
-    in_scope = ~is_oos
-    in_scope_accuracy = (
-        (kept & top_right[None, :])[:, in_scope].mean(axis=1) if in_scope.any() else np.ones(len(thresholds))
-    )
-    oos_recall = (~kept)[:, is_oos].mean(axis=1)
+    in_scope_accuracy, oos_recall = sweep(routes, gold_labels, grid)
     score = (1 - oos_share) * in_scope_accuracy + oos_share * oos_recall
     best = _middle_of_first_run(np.flatnonzero(score >= score.max() - 1e-12))
     chosen = float(thresholds[best])

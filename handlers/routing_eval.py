@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support  # type: ignore[import-untyped]
+from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
 
 from handlers.errors import RoutingDataError
 from handlers.router import DEFAULT_C, OUT_OF_SCOPE, EmbeddingRouter, Route
-from knowledge.embedder import Embedder
+from handlers.routing_threshold import FrontierPoint, frontier, threshold_for_recall
+from knowledge.embedder import Embedder, Vectors
 
 Example = tuple[str, str]
 """(text, label); label "oos" marks an out-of-scope line."""
@@ -87,35 +90,103 @@ def metrics(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, float | 
 
 @dataclass(frozen=True)
 class RoutingReport:
-    figures: dict[str, float | None]
+    figures: dict[str, float | None] | None
+    """On the test lines, scored once; None without a test file."""
     threshold: float | None
     train_lines: int
     validation_lines: int
     test_lines: int
+    validation_figures: dict[str, float | None] | None = None
+    """On the validation lines at the threshold chosen on them: optimistic for out-of-scope recall."""
+    frontier: tuple[FrontierPoint, ...] = ()
+    """Threshold → in-scope accuracy and out-of-scope recall on the validation lines."""
 
 
 async def evaluate_routing(
     embedder: Embedder,
     train: Sequence[Example],
-    test: Sequence[Example],
+    test: Sequence[Example] | None,
     *,
     validation: Sequence[Example] | None = None,
+    oos_recall: float | None = None,
     c: float = DEFAULT_C,
 ) -> RoutingReport:
     """Fit on `train`, choose the out-of-scope threshold on `validation` only, then score `test` once.
 
-    Without a validation set there is no threshold: every test line goes to its most likely label.
+    The threshold is the lowest that refuses `oos_recall` of validation's out-of-scope lines; with
+    `oos_recall=None` it maximises the weighted accuracy of `choose_threshold` instead. Without a validation
+    set there is no threshold: every line goes to its most likely label.
     """
     router = EmbeddingRouter(embedder, c=c)
     await router.fit(train)
+    validation_figures: dict[str, float | None] | None = None
+    points: tuple[FrontierPoint, ...] = ()
     if validation:
+        gold = [label for _, label in validation]
         routes = await router.route_many([text for text, _ in validation])
-        router.choose_threshold(routes, [label for _, label in validation])
-    routes = await router.route_many([text for text, _ in test])
+        if oos_recall is None:
+            router.choose_threshold(routes, gold)
+        else:
+            router.threshold = threshold_for_recall(routes, gold, target=oos_recall)
+        points = tuple(frontier(routes, gold))
+        threshold = router.threshold or 0.0
+        validation_figures = metrics(
+            gold, [OUT_OF_SCOPE if route.confidence < threshold else predicted_label(route) for route in routes]
+        )
+    figures = None
+    if test:
+        routes = await router.route_many([text for text, _ in test])
+        figures = metrics([label for _, label in test], [predicted_label(route) for route in routes])
     return RoutingReport(
-        figures=metrics([label for _, label in test], [predicted_label(route) for route in routes]),
+        figures=figures,
         threshold=router.threshold,
         train_lines=len(train),
         validation_lines=len(validation or ()),
-        test_lines=len(test),
+        test_lines=len(test or ()),
+        validation_figures=validation_figures,
+        frontier=points,
     )
+
+
+async def cross_validate(
+    embedder: Embedder, train: Sequence[Example], *, folds: int = 5, c: float = DEFAULT_C
+) -> dict[str, float | None]:
+    """Stratified k-fold figures on `train` alone (no threshold; "oos" lines skipped): every line is scored
+    once by a router fitted on the other folds. The texts are embedded once; each fold refits the regression."""
+    examples = [(text, label) for text, label in train if label != OUT_OF_SCOPE]
+    texts, labels = [text for text, _ in examples], [label for _, label in examples]
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, not {folds}")
+    remembered = _Remembered(embedder, texts, await embedder.embed(texts))
+    predicted = [""] * len(examples)
+    # shuffle with a fixed seed: files list each label's lines together
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    try:
+        splits = list(splitter.split(np.zeros(len(labels)), labels))
+    except ValueError as exc:
+        raise RoutingDataError(f"cannot split the training lines into {folds} folds ({exc})") from None
+    for fit_on, score_on in splits:
+        router = EmbeddingRouter(remembered, c=c)
+        await router.fit([examples[i] for i in fit_on])
+        for index, route in zip(score_on, await router.route_many([texts[i] for i in score_on]), strict=True):
+            predicted[index] = predicted_label(route)
+    return metrics(labels, predicted)
+
+
+class _Remembered:
+    """The vectors of texts already embedded, so that folds do not embed them again."""
+
+    def __init__(self, inner: Embedder, texts: Sequence[str], vectors: Vectors) -> None:
+        self._inner = inner
+        self._vectors = dict(zip(texts, vectors, strict=True))
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        return np.stack([self._vectors[text] for text in texts])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from knowledge.fusion import FusionConfig
 from knowledge.ingest import IngestOptions, Ingestor, IngestSummary
-from knowledge.models import SearchMode
+from knowledge.models import SearchMode, SearchResult
 from knowledge.search import HybridSearcher
 from knowledge.store import KnowledgeStore
 
@@ -57,6 +58,35 @@ def average(rows: list[dict[str, float]]) -> dict[str, float]:
     return {key: round(sum(row[key] for row in rows) / len(rows), 4) for key in rows[0]}
 
 
+def document_ids(found: list[SearchResult]) -> list[str]:
+    """The ranked documents as question files name them: the file name without folders or extension."""
+    return [result.doc_key.rsplit("/", 1)[-1] for result in found]
+
+
+async def measure_fusions(
+    searcher: HybridSearcher,
+    questions: Sequence[Question],
+    fusions: Sequence[FusionConfig],
+    *,
+    org: str,
+    k: int = 10,
+    include_public: bool = True,
+    on_question: Callable[[], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Recall@1/5/k and MRR@k of hybrid search with each fusion, keyed by its label; one query per question."""
+    per_fusion: dict[str, list[dict[str, float]]] = {fusion.label: [] for fusion in fusions}
+    for question in questions:
+        rows, _ = await searcher.candidates(
+            question.question, org=org, mode=SearchMode.HYBRID, limit=k, include_public=include_public
+        )
+        for fusion in fusions:
+            found = searcher.rank(rows, mode=SearchMode.HYBRID, fusion=fusion, limit=k, per_document=1)
+            per_fusion[fusion.label].append(score_ranking(document_ids(found), question.gold, k=k))
+        if on_question:
+            on_question()
+    return {label: average(rows) for label, rows in per_fusion.items()}
+
+
 class RetrievalEvaluation:
     """Ingests a document folder into a throw-away org, asks every question, removes the org."""
 
@@ -72,26 +102,31 @@ class RetrievalEvaluation:
         *,
         modes: list[SearchMode],
         k: int = 10,
+        fusions: Sequence[FusionConfig] = (),
         on_question: Callable[[], None] | None = None,
     ) -> tuple[dict[str, dict[str, float]], IngestSummary]:
+        """Figures per mode; with `fusions`, also hybrid search with each of them ("hybrid <label>")."""
         org = f"eval-{uuid.uuid4().hex[:12]}"
         try:
             summary = await self._ingestor.ingest(
-                [docs], IngestOptions(org=org, org_from_front_matter=False, review_every=_NEVER_STALE)
+                [docs],
+                IngestOptions(org=org, org_from_front_matter=False, review_every=_NEVER_STALE, unit_vectors=False),
             )
-            results: dict[str, dict[str, float]] = {}
-            per_mode: dict[SearchMode, list[dict[str, float]]] = {mode: [] for mode in modes}
+            per_mode: dict[str, list[dict[str, float]]] = {}
             for question in questions:
                 for mode in modes:
-                    found = await self._searcher.search(
-                        question.question, org=org, mode=mode, limit=k, per_document=1, include_public=False
+                    rows, fusion = await self._searcher.candidates(
+                        question.question, org=org, mode=mode, limit=k, include_public=False
                     )
-                    ranked = [result.doc_key.rsplit("/", 1)[-1] for result in found]
-                    per_mode[mode].append(score_ranking(ranked, question.gold, k=k))
+                    # the default fusion under the mode's name; other fusions rank the same candidates
+                    options = [(mode.value, fusion)]
+                    if mode is SearchMode.HYBRID:
+                        options += [(f"hybrid {extra.label}", extra) for extra in fusions]
+                    for name, chosen in options:
+                        found = self._searcher.rank(rows, mode=mode, fusion=chosen, limit=k, per_document=1)
+                        per_mode.setdefault(name, []).append(score_ranking(document_ids(found), question.gold, k=k))
                 if on_question:
                     on_question()
-            for mode in modes:
-                results[mode.value] = average(per_mode[mode])
-            return results, summary
+            return {name: average(rows) for name, rows in per_mode.items()}, summary
         finally:
             await self._store.delete_org(org)

@@ -35,6 +35,8 @@ class IngestOptions:
     max_chars: int = 1000
     # Evaluation forces its throw-away org even when front matter names another.
     org_from_front_matter: bool = True
+    # Retrieval evaluation never answers, so it skips the answer units' vectors: most of ingestion's embedding.
+    unit_vectors: bool = True
 
 
 @dataclass
@@ -145,11 +147,11 @@ class Ingestor:
                 chunks = chunk_document(doc.text, markup=doc.markup, title=new.title, max_chars=options.max_chars)
                 batch.append(_Pending(new, chunks, is_new=previous is None))
                 if sum(len(pending.chunks) for pending in batch) >= self._batch_size * 4:
-                    await self._flush(batch, summary)
+                    await self._flush(batch, summary, options)
                     batch = []
             if on_file:
                 on_file(str(source.path))
-        await self._flush(batch, summary)
+        await self._flush(batch, summary, options)
 
     async def _keep(self, previous: StoredVersion, new: NewDocument, summary: IngestSummary) -> None:
         current = (new.title, new.owner, new.source_url, new.tags, new.review_by)
@@ -159,7 +161,7 @@ class Ingestor:
         await self._store.update_metadata(previous.id, new)
         summary.updated.append(new.doc_key)
 
-    async def _flush(self, batch: list[_Pending], summary: IngestSummary) -> None:
+    async def _flush(self, batch: list[_Pending], summary: IngestSummary, options: IngestOptions) -> None:
         if not batch:
             return
         texts = [
@@ -169,7 +171,9 @@ class Ingestor:
         ]
         # each chunk's answerable units too, so an answer never embeds during a turn (knowledge/units.py)
         unit_texts = [
-            [embedding_text(unit) for unit in units_of(chunk.text)] for pending in batch for chunk in pending.chunks
+            [embedding_text(unit) for unit in units_of(chunk.text)] if options.unit_vectors else []
+            for pending in batch
+            for chunk in pending.chunks
         ]
         distinct = list(dict.fromkeys(text for texts_of_chunk in unit_texts for text in texts_of_chunk))
         try:

@@ -13,6 +13,7 @@ from pgvector import Vector
 
 from knowledge.embedder import Embedder
 from knowledge.fusion import FusionConfig, fuse, ranks
+from knowledge.fusion_store import OrgFusionStore
 from knowledge.models import Candidate, Freshness, SearchMode, SearchResult, freshness_on
 from knowledge.store import Pool
 
@@ -76,6 +77,10 @@ def _scored(candidates: LiteralString) -> LiteralString:
     """
 
 
+CandidateRows = list[tuple[Any, ...]]
+"""What one question's query returned: every candidate with both raw scores, before any fusion."""
+
+
 class HybridSearcher:
     def __init__(
         self,
@@ -91,6 +96,12 @@ class HybridSearcher:
         self._config = config
         self._today = today
         self._observe = observe  # (mode, seconds) of every search: the metrics
+        self.org_fusion = OrgFusionStore(pool)
+
+    @property
+    def default_fusion(self) -> FusionConfig:
+        """The fusion of orgs without a calibrated one of their own (SEARCH_FUSION and friends)."""
+        return self._config.fusion
 
     @property
     def embedder(self) -> Embedder:
@@ -134,6 +145,15 @@ class HybridSearcher:
         per_document: int | None,
         include_public: bool,
     ) -> list[SearchResult]:
+        rows, fusion = await self.candidates(question, org=org, mode=mode, limit=limit, include_public=include_public)
+        return self.rank(rows, mode=mode, fusion=fusion, limit=limit, per_document=per_document)
+
+    async def candidates(
+        self, question: str, *, org: str | None, mode: SearchMode, limit: int, include_public: bool
+    ) -> tuple[CandidateRows, FusionConfig]:
+        """The candidates of one question, and the fusion `org` uses: its calibrated one, else the default."""
+        if not question.strip():
+            return [], self._config.fusion
         with tracer.start_as_current_span("embed query"):
             vector = (await self._embedder.embed([question]))[0]
         params: dict[str, Any] = {
@@ -147,15 +167,19 @@ class HybridSearcher:
         with tracer.start_as_current_span("candidates") as span:
             span.set_attribute("supportbot.retrieval.candidate_sets", _CANDIDATE_SETS[mode])
             async with self._pool.connection() as conn:
+                own = (
+                    await self.org_fusion.get(org, conn=conn) if org is not None and mode is SearchMode.HYBRID else None
+                )
                 rows = await (
                     await conn.execute(_scored(_candidates(mode, include_public=include_public)), params)
                 ).fetchall()
             span.set_attribute("supportbot.retrieval.candidates", len(rows))
-        return self._rank(rows, mode=mode, limit=limit, per_document=per_document)
+        return rows, own or self._config.fusion
 
-    def _rank(
-        self, rows: list[tuple[Any, ...]], *, mode: SearchMode, limit: int, per_document: int | None
+    def rank(
+        self, rows: CandidateRows, *, mode: SearchMode, fusion: FusionConfig, limit: int, per_document: int | None
     ) -> list[SearchResult]:
+        """Order `rows` by `mode` (hybrid: fused by `fusion`), weigh stale documents down, keep the top."""
         dense = [float(row[1]) for row in rows]
         lexical = [float(row[2]) if row[2] else None for row in rows]
         dense_ranks, lexical_ranks = ranks(dense), ranks(lexical)
@@ -167,7 +191,7 @@ class HybridSearcher:
         elif mode is SearchMode.FTS:
             base = [value or 0.0 for value in lexical]
         else:
-            base = fuse(candidates, self._config.fusion)
+            base = fuse(candidates, fusion)
         today = self._today()
         results = []
         for i, row in enumerate(rows):

@@ -82,7 +82,7 @@ async def services(settings: Settings, embedder: LocalEmbedder) -> AsyncIterator
 async def kb(services: Services) -> AsyncIterator[Services]:
     """Services over an empty knowledge base."""
     async with services.pool.connection() as conn:
-        await conn.execute("TRUNCATE kb_documents, kb_chunks, kb_gaps RESTART IDENTITY CASCADE")
+        await conn.execute("TRUNCATE kb_documents, kb_chunks, kb_gaps, kb_org_fusion RESTART IDENTITY CASCADE")
     yield services
 
 

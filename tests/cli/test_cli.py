@@ -136,6 +136,62 @@ def test_eval_retrieval_prints_json_figures_per_mode(tmp_path: Path) -> None:
     assert json.loads(run(tmp_path / "home", "docs", "--json").stdout) == []
 
 
+ACME_QUESTIONS = {
+    "How do I reset my password?": "reset-your-password",
+    "How do I turn on two-factor authentication?": "two-factor-authentication",
+    "How can I change the email address on my account?": "change-account-email",
+    "How do I delete my account and export my data?": "delete-account-and-export-data",
+    "What are the API rate limits?": "rate-limits",
+    "How do I verify webhook signatures?": "webhooks-signature-verification",
+    "Which payment methods do you accept?": "accepted-payment-methods",
+    "How much does Acme Plus cost?": "acme-plus-plans-and-pricing",
+    "My card payment failed, what now?": "failed-payments",
+    "Where can I download an invoice with VAT?": "invoices-and-vat",
+    "How do I use a promo code?": "promo-codes-and-discounts",
+    "Can I get my Acme Plus subscription refunded?": "acme-plus-subscription-refunds",
+    "How long does a refund take to reach my card?": "refund-timelines-by-payment-method",
+    "How do I start a return?": "how-to-start-a-return",
+    "Which items cannot be returned?": "non-returnable-items",
+    "Can I exchange an item for another size?": "exchanges",
+    "How do I track my order?": "track-your-order",
+    "My parcel was lost, what can I do?": "lost-or-damaged-parcels",
+    "Do you offer free shipping?": "shipping-costs-free-shipping",
+    "Who is our account manager?": "globex-account-team-and-escalation",
+    "What uptime does our service level agreement promise?": "globex-service-level-agreement",
+}
+
+
+def test_calibrate_fusion_measures_every_option_and_keeps_one_that_never_loses_to_dense(
+    acme_home: Path, tmp_path: Path
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "".join(json.dumps({"question": q, "gold_doc_ids": [doc]}) + "\n" for q, doc in ACME_QUESTIONS.items())
+    )
+    result = run(acme_home, "eval", "calibrate-fusion", "--org", "Globex", "--questions", str(questions), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["org"], report["questions"], report["stored"]) == ("globex", 21, True)
+    assert report["questions_without_their_document"] == 0
+    figures = report["figures"]
+    assert {"dense-first 0", "dense-first 0.12", "convex 0.75", "rrf 0.5", report["default"]} <= set(figures)
+    chosen, dense = figures[report["chosen"]], figures["dense-first 0"]
+    assert all(chosen[key] >= dense[key] for key in ("recall@1", "recall@5", "mrr@10"))
+    assert chosen["mrr@10"] == max(
+        values["mrr@10"]
+        for values in figures.values()
+        if all(values[key] >= dense[key] for key in ("recall@1", "recall@5", "mrr@10"))
+    )
+
+
+def test_calibrate_fusion_looks_for_the_questions_beside_the_orgs_documents(acme_home: Path) -> None:
+    result = run(acme_home, "eval", "calibrate-fusion", "--org", "globex")
+    assert result.returncode == 1
+    assert "no questions file at" in result.stderr
+    assert "customers/globex/retrieval-questions.jsonl" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -190,6 +246,7 @@ COMMANDS = [
     ["eval", "retrieval"],
     ["eval", "answers"],
     ["eval", "routing"],
+    ["eval", "calibrate-fusion"],
     ["autonomy", "show"],
     ["autonomy", "set"],
     ["approvals", "list"],

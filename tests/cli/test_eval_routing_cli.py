@@ -49,6 +49,7 @@ TEST = [
     ("How tall is Mount Everest?", "oos"),
 ]
 KEYS = {"accuracy", "in_scope_accuracy", "macro_f1", "oos_precision", "oos_recall", "threshold"}
+VALIDATION_KEYS = {"oos_recall_target", "validation", "frontier"}
 
 
 def write_jsonl(path: Path, examples: list[tuple[str, str]]) -> Path:
@@ -82,7 +83,12 @@ def test_json_figures_on_an_easy_set(tmp_path: Path, sets: dict[str, Path]) -> N
     )
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert set(figures) == KEYS
+    assert set(figures) == KEYS | VALIDATION_KEYS
+    assert figures["oos_recall_target"] == 0.8  # ROUTING_OOS_RECALL's default
+    assert figures["validation"]["oos_recall"] >= 0.8
+    assert figures["validation"]["in_scope_accuracy"] == 1.0
+    assert figures["frontier"][0] == {"threshold": 0.0, "in_scope_accuracy": 1.0, "oos_recall": 0.0}
+    assert figures["frontier"][-1]["oos_recall"] == 1.0
     assert figures["accuracy"] == 1.0
     assert figures["in_scope_accuracy"] == 1.0
     assert figures["macro_f1"] == 1.0
@@ -100,6 +106,35 @@ def test_without_validation_there_is_no_threshold(tmp_path: Path, sets: dict[str
     assert figures["threshold"] is None
     assert figures["accuracy"] == 1.0
     assert figures["oos_precision"] is None and figures["oos_recall"] is None
+
+
+def test_validation_alone_prints_the_frontier_and_cross_validation(tmp_path: Path, sets: dict[str, Path]) -> None:
+    result = run(
+        tmp_path / "home",
+        "eval",
+        "routing",
+        "--train",
+        str(sets["train"]),
+        "--validation",
+        str(sets["validation"]),
+        "--oos-recall",
+        "1",
+        "--folds",
+        "5",
+        "--frontier",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "chosen for" in result.stdout and "out-of-scope recall 1.00" in result.stdout
+    assert re.search(r"5-fold accuracy on train\s*\S*\s*1\.000", result.stdout)
+    assert "on the validation lines" in result.stdout
+    assert re.search(r"0\.00\s*\S\s*1\.000\s*\S\s*0\.000", result.stdout)  # the frontier's first point
+    assert "test lines" not in result.stdout
+
+
+def test_nothing_to_score_is_one_sentence(tmp_path: Path, sets: dict[str, Path]) -> None:
+    result = run(tmp_path / "home", "eval", "routing", "--train", str(sets["train"]))
+    assert result.returncode == 2
+    assert "give --test, --validation or --folds" in result.stderr
 
 
 def test_table_output(tmp_path: Path, sets: dict[str, Path]) -> None:

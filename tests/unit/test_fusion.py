@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.fusion import Fusion, FusionConfig, fuse, min_max, ranks
+from knowledge.fusion import DEFAULT_MARGIN, Fusion, FusionConfig, fuse, min_max, ranks
 from knowledge.models import Candidate
 
 
@@ -47,19 +47,22 @@ CANDIDATES = [
 
 
 def test_convex_fusion_known_example() -> None:
-    scores = fuse(CANDIDATES, FusionConfig(dense_weight=0.75))
+    scores = fuse(CANDIDATES, FusionConfig(method=Fusion.CONVEX, dense_weight=0.75))
     assert scores == pytest.approx([0.75, 0.25, 0.375, 0.3125])
     assert _order(scores) == [0, 2, 3, 1]
 
 
 def test_convex_fusion_equal_weights() -> None:
-    scores = fuse(CANDIDATES, FusionConfig(dense_weight=0.5))
+    scores = fuse(CANDIDATES, FusionConfig(method=Fusion.CONVEX, dense_weight=0.5))
     assert scores == pytest.approx([0.5, 0.5, 0.25, 0.375])
 
 
 def test_candidate_without_lexical_match_gets_only_the_dense_part() -> None:
-    none = fuse(CANDIDATES, FusionConfig(dense_weight=0.6))
-    zero = fuse([*CANDIDATES[:2], Candidate(3, 0.7, 0.0, 2, None), CANDIDATES[3]], FusionConfig(dense_weight=0.6))
+    none = fuse(CANDIDATES, FusionConfig(method=Fusion.CONVEX, dense_weight=0.6))
+    zero = fuse(
+        [*CANDIDATES[:2], Candidate(3, 0.7, 0.0, 2, None), CANDIDATES[3]],
+        FusionConfig(method=Fusion.CONVEX, dense_weight=0.6),
+    )
     assert none[2] == pytest.approx(0.6 * 0.5)
     assert zero == pytest.approx(none)
 
@@ -67,17 +70,17 @@ def test_candidate_without_lexical_match_gets_only_the_dense_part() -> None:
 def test_zero_lexical_score_is_not_the_bottom_of_the_range() -> None:
     # Only one real lexical match: it maps to 1, and the zero is "no match", not the minimum.
     candidates = [Candidate(1, 0.5, 0.0, 1, None), Candidate(2, 0.5, 0.01, 2, 1)]
-    assert fuse(candidates, FusionConfig(dense_weight=0.5)) == pytest.approx([0.5, 1.0])
+    assert fuse(candidates, FusionConfig(method=Fusion.CONVEX, dense_weight=0.5)) == pytest.approx([0.5, 1.0])
 
 
 def test_dense_weight_one_reproduces_dense_order() -> None:
-    scores = fuse(CANDIDATES, FusionConfig(dense_weight=1.0))
+    scores = fuse(CANDIDATES, FusionConfig(method=Fusion.CONVEX, dense_weight=1.0))
     assert scores == pytest.approx([1.0, 0.0, 0.5, 0.25])
     assert _order(scores) == _order([c.dense or 0.0 for c in CANDIDATES]) == [0, 2, 3, 1]
 
 
 def test_dense_weight_zero_reproduces_lexical_order() -> None:
-    scores = fuse(CANDIDATES, FusionConfig(dense_weight=0.0))
+    scores = fuse(CANDIDATES, FusionConfig(method=Fusion.CONVEX, dense_weight=0.0))
     assert scores == pytest.approx([0.0, 1.0, 0.0, 0.5])
     assert _order(scores)[:3] == [1, 3, 0]
 
@@ -148,5 +151,6 @@ def test_fusion_config_accepts_bounds(weight: float) -> None:
 
 
 def test_fusion_config_defaults() -> None:
-    assert FusionConfig() == FusionConfig(method=Fusion.CONVEX, dense_weight=0.75, rrf_k=60)
+    assert FusionConfig() == FusionConfig(method=Fusion.DENSE_FIRST, dense_weight=0.75, rrf_k=60, margin=DEFAULT_MARGIN)
     assert Fusion("rrf") is Fusion.RRF
+    assert Fusion("dense-first") is Fusion.DENSE_FIRST

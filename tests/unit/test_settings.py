@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import EmbedderKind, Settings, SettingsError, load_settings, parse_duration
-from knowledge.fusion import Fusion
+from knowledge.fusion import DEFAULT_MARGIN, Fusion
 
 pytestmark = pytest.mark.usefixtures("settings_env")
 
@@ -31,7 +31,9 @@ def test_defaults() -> None:
     assert (s.host, s.port, s.log_level, s.db_pool_max) == ("127.0.0.1", 3000, "INFO", 10)
     assert s.embedder is EmbedderKind.LOCAL
     assert s.embedding_api_key is None
-    assert s.search_fusion is Fusion.CONVEX
+    assert s.search_fusion is Fusion.DENSE_FIRST
+    assert s.search_lexical_margin == DEFAULT_MARGIN
+    assert s.routing_oos_recall == 0.8
     assert (s.search_dense_weight, s.search_rrf_k, s.search_candidates) == (0.75, 60, 40)
     assert s.stale_weight == 0.7
     assert s.default_review_every == "180d"
