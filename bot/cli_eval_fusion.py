@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -14,11 +13,7 @@ from bot.cli import run_async, settings
 from bot.cli_knowledge import progress_bar
 from bot.services import open_services
 from knowledge.calibration import CANDIDATE_FUSIONS, DENSE, check_enough, choose_fusion
-from knowledge.evaluation import load_questions, measure_fusions
-from knowledge.models import DocumentRecord
-
-QUESTIONS_FILE = "retrieval-questions.jsonl"
-"""An org's questions live at the root of its documents folder, beside the documents they ask about."""
+from knowledge.evaluation import QUESTIONS_FILE, load_questions, measure_fusions, questions_file_of
 
 out = Console()
 
@@ -52,7 +47,7 @@ async def calibrate_fusion(
         own = await services.store.documents(org=org, include_public=False)
         if not own:
             raise ValueError(f"org {org!r} has no documents: ingest them first (supportbot ingest PATH --org {org})")
-        path = questions or _questions_file(docs, own)
+        path = questions or (docs / QUESTIONS_FILE if docs is not None else questions_file_of(own))
         if not path.is_file():
             raise ValueError(f"no questions file at {path}")
         items = load_questions(path)
@@ -99,14 +94,3 @@ async def calibrate_fusion(
     out.print(table)
     verb = "would now search" if dry_run else "now searches"
     out.print(f"{org} {verb} with {choice.fusion.label}: {choice.reason}", highlight=False)
-
-
-def _questions_file(docs: Path | None, own: list[DocumentRecord]) -> Path:
-    if docs is not None:
-        return docs / QUESTIONS_FILE
-    paths = [doc.source_path for doc in own if doc.source_path]
-    if not paths:
-        raise ValueError("the org's documents name no source folder: give --questions or --docs")
-    root = Path(os.path.commonpath(paths))
-    folder = root if root.is_dir() else root.parent
-    return folder / QUESTIONS_FILE

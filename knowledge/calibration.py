@@ -12,7 +12,7 @@ DENSE = FusionConfig(method=Fusion.DENSE_FIRST, margin=0.0)
 
 CANDIDATE_FUSIONS: tuple[FusionConfig, ...] = (
     DENSE,
-    *(FusionConfig(method=Fusion.DENSE_FIRST, margin=margin) for margin in (0.01, 0.02, 0.03, 0.05, 0.08, 0.12)),
+    *(FusionConfig(method=Fusion.DENSE_FIRST, margin=margin) for margin in (0.01, 0.02, 0.03, 0.04, 0.05, 0.08, 0.12)),
     *(FusionConfig(method=Fusion.CONVEX, dense_weight=weight) for weight in (0.6, 0.7, 0.75, 0.8, 0.9)),
     *(FusionConfig(method=Fusion.RRF, dense_weight=weight) for weight in (0.5, 0.7)),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,11 +12,13 @@ from pathlib import Path
 
 from knowledge.fusion import FusionConfig
 from knowledge.ingest import IngestOptions, Ingestor, IngestSummary
-from knowledge.models import SearchMode, SearchResult
+from knowledge.models import DocumentRecord, SearchMode, SearchResult
 from knowledge.search import HybridSearcher
 from knowledge.store import KnowledgeStore
 
 RECALL_AT = (1, 5, 10)
+QUESTIONS_FILE = "retrieval-questions.jsonl"
+"""An org's retrieval questions live at the root of its documents folder, beside the documents they ask about."""
 # Evaluation documents never go stale, so freshness cannot skew the figures.
 _NEVER_STALE = timedelta(days=36500)
 
@@ -44,6 +47,16 @@ def load_questions(path: Path) -> list[Question]:
     if not questions:
         raise ValueError(f"{path} holds no questions")
     return questions
+
+
+def questions_file_of(documents: Sequence[DocumentRecord]) -> Path:
+    """Where an org's question file belongs: `QUESTIONS_FILE` in the deepest folder holding all its documents
+    (which may not exist; ValueError if no document names the file it came from)."""
+    paths = [doc.source_path for doc in documents if doc.source_path]
+    if not paths:
+        raise ValueError("the documents name no source file, so there is no folder to find the questions in")
+    root = Path(os.path.commonpath(paths))
+    return (root if root.is_dir() else root.parent) / QUESTIONS_FILE
 
 
 def score_ranking(ranked: list[str], gold: frozenset[str], *, k: int) -> dict[str, float]:
