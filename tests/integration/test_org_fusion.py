@@ -14,7 +14,7 @@ from tests.integration.helpers import write_doc
 
 pytestmark = pytest.mark.integration
 
-QUESTION = "my kettle arrived broken, can I get my money back?"
+QUESTION = "the parcel came smashed, I want my money back"
 LEXICAL_ONLY = FusionConfig(method=Fusion.CONVEX, dense_weight=0.0)
 
 
@@ -47,7 +47,7 @@ async def _first(services: Services, org: str, mode: SearchMode = SearchMode.HYB
 
 async def test_an_orgs_own_fusion_is_used_for_it_and_not_for_another(twins: Services) -> None:
     searcher = twins.searcher
-    # the two signals disagree on this question: meaning says refunds, the words say kettle
+    # the two signals disagree on this question: meaning says refunds, the one shared word ("money") kettle
     assert await _first(twins, "globex", SearchMode.DENSE) == "refunds"
     assert await _first(twins, "globex", SearchMode.FTS) == "kettle"
     assert searcher.default_fusion.method is Fusion.DENSE_FIRST
