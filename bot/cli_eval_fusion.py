@@ -13,7 +13,8 @@ from bot.cli import run_async, settings
 from bot.cli_knowledge import progress_bar
 from bot.services import open_services
 from knowledge.calibration import CANDIDATE_FUSIONS, DENSE, check_enough, choose_fusion
-from knowledge.evaluation import QUESTIONS_FILE, load_questions, measure_fusions, questions_file_of
+from knowledge.evaluation import load_questions, measure_fusions, questions_file_of
+from knowledge.sources import QUESTIONS_FILE
 
 out = Console()
 

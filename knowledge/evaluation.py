@@ -14,11 +14,10 @@ from knowledge.fusion import FusionConfig
 from knowledge.ingest import IngestOptions, Ingestor, IngestSummary
 from knowledge.models import DocumentRecord, SearchMode, SearchResult
 from knowledge.search import HybridSearcher
+from knowledge.sources import QUESTIONS_FILE
 from knowledge.store import KnowledgeStore
 
 RECALL_AT = (1, 5, 10)
-QUESTIONS_FILE = "retrieval-questions.jsonl"
-"""An org's retrieval questions live at the root of its documents folder, beside the documents they ask about."""
 # Evaluation documents never go stale, so freshness cannot skew the figures.
 _NEVER_STALE = timedelta(days=36500)
 
