@@ -35,6 +35,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import ChannelStore
@@ -300,7 +302,7 @@ class SlackAdapter:
             log.warning("SLACK_STAFF_CHANNEL is not set: approval and hand-off cards cannot be posted")
         self.drain.start()
         if self.socket_mode and self.settings.slack_app_token:
-            self._socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token.get_secret_value())
+            self._socket = TracedSocketMode(self.bolt, self.settings.slack_app_token.get_secret_value())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack connected over Socket Mode")
 
@@ -323,6 +325,20 @@ class SlackAdapter:
             status = f"error: {type(exc).__name__}: {exc}"
         self._health = (now, status)
         return status
+
+
+class TracedSocketMode(AsyncSocketModeHandler):
+    """Socket Mode requests never pass `handle_http`: traced and counted here the same way."""
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        started = time.perf_counter()
+        found = metrics()
+        found.events_received.labels(PLATFORM).inc()
+        with tracer.start_as_current_span("slack receive", kind=SpanKind.SERVER) as span:
+            span.set_attribute("supportbot.transport", "socket_mode")
+            await super().handle(client, req)
+        found.events_acknowledged.labels(PLATFORM).inc()
+        found.ack_seconds.labels(PLATFORM).observe(time.perf_counter() - started)
 
 
 def _home(context: AsyncBoltContext) -> str | None:

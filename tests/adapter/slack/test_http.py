@@ -101,8 +101,16 @@ async def test_socket_mode_receives_events_and_acks_them(prepared: Services, set
                 "text": "How do I reset my password?",
                 "ts": ts,
             }
+            received = 'supportbot_events_received_total{platform="slack"}'
+            before = await _sample(rig, received)
             envelope_id = fake.socket_send({"type": "events_api", "payload": event_body(event)})
             await fake.wait_for_ack_async(envelope_id, timeout=10)
             [answer] = await thread(rig, "C0ACME", ts, timeout=10)
             assert "password" in answer.params["text"].lower()
+            assert await _sample(rig, received) == before + 1  # counted like an event over HTTP
             assert await until(lambda: fake.calls_to("apps.connections.open"))
+
+
+async def _sample(rig: Rig, line_start: str) -> float:
+    text = await (await rig.client.get("/metrics")).text()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(line_start))
