@@ -11,6 +11,7 @@ from handlers.scenario_load import ScenarioFileError, load_scenarios, parse_scen
 from handlers.scenario_model import Expect, PolicyExpect
 from handlers.scenario_report import summarise
 from handlers.scenario_run import Failure, ScenarioResult
+from knowledge.ingest import IngestSummary, discover
 
 BAD = """\
 scenarios:
@@ -88,3 +89,12 @@ def test_pass_hat_k_counts_scenarios_that_passed_every_attempt() -> None:
     assert summary.failing_workflows == {"cancel_order": ["b"], "answer": ["c"]}
     assert summary.passing_workflows == ("refund",)
     assert summary.as_dict()["pass^3"] == 0.5
+
+
+def test_ingest_never_takes_the_owners_retrieval_questions_for_a_document(tmp_path: Path) -> None:
+    (tmp_path / "guides").mkdir()
+    for name in ("retrieval-questions.jsonl", "returns.md", "guides/retrieval-questions.jsonl"):
+        (tmp_path / name).write_text("x")
+    found = [source.doc_key for source in discover([tmp_path], IngestSummary())]
+    # only the questions file at the root of the ingested folder is the owner's; one deeper is just a file
+    assert found == ["returns", "guides/retrieval-questions"]
