@@ -133,8 +133,11 @@ class ScenarioRunner:
         )
 
     async def restore(self) -> None:
-        """The policy file's stages and no kill switch again, as before the first scenario."""
+        """The policy file's stages, no kill switch and the demo data as seeded again, as before the first scenario."""
         await self._stages({}, kill_switch=False)
+        if self._demo_changed:
+            await self._world.demo.reset_demo_data()
+            self._demo_changed = False
 
     async def _reset(self, scenario: Scenario) -> None:
         world = self._world
