@@ -131,10 +131,15 @@ def test_validation_alone_prints_the_frontier_and_cross_validation(tmp_path: Pat
     assert "test lines" not in result.stdout
 
 
-def test_nothing_to_score_is_one_sentence(tmp_path: Path, sets: dict[str, Path]) -> None:
-    result = run(tmp_path / "home", "eval", "routing", "--train", str(sets["train"]))
-    assert result.returncode == 2
-    assert "give --test, --validation or --folds" in result.stderr
+def test_nothing_to_score_is_one_sentence(sets: dict[str, Path]) -> None:
+    # in-process: it stops before loading anything, and a process would cost seconds
+    from typer.testing import CliRunner
+
+    from bot.cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["eval", "routing", "--train", str(sets["train"])])
+    assert result.exit_code == 2
+    assert "give --test, --validation or --folds" in result.output
 
 
 def test_table_output(tmp_path: Path, sets: dict[str, Path]) -> None:
