@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -98,6 +98,7 @@ async def test_a_killed_process_leaves_work_that_restart_finishes_exactly_once(
         assert await rig.escalation.recover() == []
         await asyncio.sleep(2.2)
 
+    rig.clock.now = datetime.now(UTC)  # the restarted process reads the time anew (executed_at is on its clock)
     [recovered] = await rig.escalation.recover()
     assert recovered.state is ApprovalState.EXECUTED
     assert await rig.escalation.recover() == []  # a second restart finds nothing to do
