@@ -95,11 +95,6 @@ def test_refund_history_from_proposal_to_rollback(tmp_path: Path) -> None:
 
 
 def test_autonomy_and_kill_switch_are_set_and_shown(tmp_path: Path) -> None:
-    changed = run(tmp_path, "autonomy", "set", "refund", "auto", "--by", "lena", "--reason", "two stable weeks")
-    assert changed.returncode == 0 and "refund: approve → auto (by lena)" in changed.stdout
-    shown = run(tmp_path, "autonomy", "show").stdout
-    assert re.search(r"refund\s+│\s+auto\s+│\s+lena", shown)
-    assert re.search(r"change_email\s+│\s+approve\s+│\s+policy file", shown)
     assert run(tmp_path, "killswitch", "on", "--by", "lena").returncode == 0
     proposed = run(
         tmp_path,
@@ -116,6 +111,14 @@ def test_autonomy_and_kill_switch_are_set_and_shown(tmp_path: Path) -> None:
         "reason=late",
     )
     assert "policy: needs_approval (kill_switch)" in proposed.stdout
+    # no scenario run on this set-up yet: promotion is refused and says why (issue 16); a demotion never waits
+    refused = run(tmp_path, "autonomy", "set", "refund", "auto", "--by", "lena", "--reason", "two stable weeks")
+    assert refused.returncode == 1 and "Not promoted: refund stays at approve" in refused.stdout + refused.stderr
+    changed = run(tmp_path, "autonomy", "set", "refund", "shadow", "--by", "lena", "--reason", "wrong answers")
+    assert changed.returncode == 0 and "refund: approve → shadow (by lena)" in changed.stdout
+    shown = run(tmp_path, "autonomy", "show").stdout
+    assert re.search(r"refund\s+│\s+shadow\s+│\s+lena", shown)
+    assert re.search(r"change_email\s+│\s+approve\s+│\s+policy file", shown)
     unknown = run(tmp_path, "autonomy", "set", "teleport", "auto", "--by", "lena")
     assert unknown.returncode == 1 and "unknown workflow 'teleport'" in unknown.stderr
 
