@@ -115,16 +115,17 @@ def parse_policy(text: str, *, source: str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        lines = _line_index(node)
+        lines = yaml_line_index(node)
         problems = []
         for error in exc.errors():
             loc = tuple(str(part) for part in error["loc"])
-            line = _nearest_line(lines, loc)
+            line = nearest_line(lines, loc)
             problems.append(f"{source}:{line}: {'.'.join(loc) or '(top)'}: {error['msg']}")
         raise PolicyError("; ".join(problems)) from None
 
 
-def _line_index(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+def yaml_line_index(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """(key, index, …) path → the 1-based line where that field's key (or item) starts, for errors naming a line."""
     index: dict[tuple[str, ...], int] = {}
     if node is None:
         return index
@@ -133,14 +134,14 @@ def _line_index(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tupl
         for key, value in node.value:
             child = (*path, str(key.value))
             index[child] = key.start_mark.line + 1
-            index.update({k: v for k, v in _line_index(value, child).items() if k != child})
+            index.update({k: v for k, v in yaml_line_index(value, child).items() if k != child})
     elif isinstance(node, yaml.SequenceNode):
         for position, value in enumerate(node.value):
-            index.update(_line_index(value, (*path, str(position))))
+            index.update(yaml_line_index(value, (*path, str(position))))
     return index
 
 
-def _nearest_line(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int:
+def nearest_line(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int:
     # a missing field has no line of its own: point at its parent
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:

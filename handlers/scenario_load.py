@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from escalation.policy import nearest_line, yaml_line_index
 from handlers.errors import HandlersError
 from handlers.scenario_model import Scenario, ScenarioFile
 
@@ -76,14 +77,14 @@ def parse_scenarios(text: str, *, source: str) -> list[LoadedScenario]:
         raise ScenarioFileError([f"{source}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"]) from None
     if not isinstance(data, dict):
         raise ScenarioFileError([f"{source}:1: expected a scenario (a mapping with id and turns) or `scenarios:`"])
-    lines = line_index(node)
+    lines = yaml_line_index(node)
     model: type[BaseModel] = ScenarioFile if "scenarios" in data else Scenario
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
         raise ScenarioFileError(
             [
-                f"{source}:{nearest_line(lines, error['loc'])}: {_field(error['loc'])}: {error['msg']}"
+                f"{source}:{_line_of(lines, error['loc'])}: {_field(error['loc'])}: {error['msg']}"
                 for error in exc.errors()
             ]
         ) from None
@@ -96,23 +97,6 @@ def parse_scenarios(text: str, *, source: str) -> list[LoadedScenario]:
     return [LoadedScenario(parsed, f"{source}:1")]
 
 
-def line_index(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
-    """(key, index, …) path → the 1-based line where that field's key (or item) starts."""
-    index: dict[tuple[str, ...], int] = {}
-    if node is None:
-        return index
-    index[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, str(key.value))
-            index.update(line_index(value, child))
-            index[child] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for position, value in enumerate(node.value):
-            index.update(line_index(value, (*path, str(position))))
-    return index
-
-
 def _in_file(loc: tuple[int | str, ...]) -> tuple[str, ...]:
     """The error's location as written in the file. pydantic puts the chosen tag of a step (`customer`,
     `staff_says`, `staff`) right after the step's index; it names the step's kind, not a key of it."""
@@ -120,12 +104,8 @@ def _in_file(loc: tuple[int | str, ...]) -> tuple[str, ...]:
     return tuple(part for i, part in enumerate(parts) if not (i and parts[i - 1].isdigit() and part in _STEP_TAGS))
 
 
-def nearest_line(lines: dict[tuple[str, ...], int], loc: tuple[int | str, ...]) -> int:
-    path = _in_file(loc)
-    for end in range(len(path), -1, -1):  # a missing field has no line of its own: its parent's
-        if path[:end] in lines:
-            return lines[path[:end]]
-    return 1
+def _line_of(lines: dict[tuple[str, ...], int], loc: tuple[int | str, ...]) -> int:
+    return nearest_line(lines, _in_file(loc))
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
