@@ -203,7 +203,7 @@ class ApprovalService:
                 from_states=(ApprovalState.PENDING,),
                 to=to,
                 decided_by=actor.id,
-                decided_at=NOW,
+                decided_at=self._clock(),  # every stamp of an approval on one clock (created_at, executed_at too)
                 **changes,
             )
             if decided is not None:
@@ -370,7 +370,7 @@ class ApprovalService:
             undo.rollback_of,
             from_states=(ApprovalState.EXECUTED,),
             to=ApprovalState.ROLLED_BACK,
-            rolled_back_at=NOW,
+            rolled_back_at=self._clock(),
         )
         await audit.record(
             conn,
