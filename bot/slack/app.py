@@ -1,7 +1,7 @@
 """The Slack adapter: Bolt's `AsyncApp` served at `POST /slack/events` on our aiohttp app, or over Socket Mode.
 
 Listeners only translate: a Slack payload becomes an `InboundMessage` or `InboundAction`, the core
-decides, the sender renders. Message events are stored and queued in PostgreSQL before they are acked
+decides, the delivery renders. Message events are stored and queued in PostgreSQL before they are acked
 (a middleware, since Bolt acks events before listeners run) and answered by a turn worker; buttons and
 commands ack first thing, and the work continues after the ack.
 """
@@ -46,11 +46,11 @@ from bot.queue.store import InboundStore
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.commands import Commands
-from bot.slack.drain import OutboxDrain
+from bot.slack.outbox_drain import SlackOutboxDrain
 from bot.slack.identity import SlackDirectory, parse_group_map
-from bot.slack.interactions import Interactions
+from bot.slack.interactions import SlackInteractions
 from bot.slack.messages import MessageHandler, SlackContext
-from bot.slack.sender import PLATFORM, SlackSender
+from bot.slack.delivery import PLATFORM, SlackDelivery
 from escalation.service import Escalation
 from handlers.core import Core
 from handlers.decisions import DecisionStore
@@ -99,7 +99,7 @@ class SlackAdapter:
         self.socket_mode = settings.slack_app_token is not None
         self.channels = ChannelStore(pool)
         self.outbox = Outbox(pool)
-        self.sender = SlackSender(
+        self.delivery = SlackDelivery(
             self.client,
             channels=self.channels,
             outbox=self.outbox,
@@ -114,23 +114,23 @@ class SlackAdapter:
             lead_group=settings.lead_group,
         )
         self.messages = MessageHandler(
-            sender=self.sender,
+            delivery=self.delivery,
             directory=self.directory,
             channels=self.channels,
             intake=Intake(InboundStore(pool, queue=settings.turn_queue), redis, platform=PLATFORM),
         )
-        self.interactions = Interactions(
+        self.interactions = SlackInteractions(
             core=core,
-            sender=self.sender,
+            delivery=self.delivery,
             directory=self.directory,
             messages=self.messages,
             escalation=escalation,
             decisions=DecisionStore(pool),
         )
         self.commands = Commands(
-            channels=self.channels, escalation=escalation, explain=explain, messages=self.messages, sender=self.sender
+            channels=self.channels, escalation=escalation, explain=explain, messages=self.messages, delivery=self.delivery
         )
-        self.drain = OutboxDrain(self.sender, self.outbox, self.channels, escalation=escalation, every=drain_every)
+        self.drain = SlackOutboxDrain(self.delivery, self.outbox, self.channels, escalation=escalation, every=drain_every)
         self.bolt = self._build_bolt()
         self._socket: AsyncSocketModeHandler | None = None
         self._health: tuple[float, str] | None = None

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.channels import ChannelStore
 from bot.slack.messages import MessageHandler
-from bot.slack.sender import PLATFORM, SlackSender, conversation_key
+from bot.slack.delivery import PLATFORM, SlackDelivery, conversation_key
 from escalation.models import ApprovalState, Role
 from escalation.service import Escalation
 from handlers.models import HandoffNotice
@@ -33,13 +33,13 @@ class Commands:
         escalation: Escalation,
         explain: Callable[[str], Awaitable[str]],
         messages: MessageHandler,
-        sender: SlackSender,
+        delivery: SlackDelivery,
     ) -> None:
         self._channels = channels
         self._escalation = escalation
         self._explain = explain
         self._messages = messages
-        self._sender = sender
+        self._delivery = delivery
 
     async def run(self, text: str, *, user: str, role: Role, channel: str, team: str | None) -> str:
         words = text.split()
@@ -90,7 +90,7 @@ class Commands:
             reason="asked for a person with /support handoff",
             summary=f"<@{user}> in <#{channel}>",
         )
-        await self._sender.deliver([HandoffNotice(handoff, f"<@{user}> asked for a person in <#{channel}>.")])
+        await self._delivery.deliver([HandoffNotice(handoff, f"<@{user}> asked for a person in <#{channel}>.")])
         return "A person from our team has been asked to join this channel."
 
     async def _connect(self, channel: str, args: list[str], *, user: str) -> str:

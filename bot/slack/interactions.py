@@ -12,7 +12,7 @@ from bot.card_text import AMOUNT_EXAMPLE, CLICK_FAILED, DENY_REASON_MISSING, par
 from bot.slack import blocks
 from bot.slack.identity import SlackDirectory
 from bot.slack.messages import MessageHandler
-from bot.slack.sender import SEND_ERRORS, Clicker, SlackSender, conversation_key
+from bot.slack.delivery import SEND_ERRORS, Clicker, SlackDelivery, conversation_key
 from escalation.errors import EscalationError
 from escalation.models import Actor
 from escalation.service import Escalation
@@ -25,12 +25,12 @@ from handlers.models import ActionKind, InboundAction, Platform, StaffNote
 log = logging.getLogger(__name__)
 
 
-class Interactions:
+class SlackInteractions:
     def __init__(
         self,
         *,
         core: Core,
-        sender: SlackSender,
+        delivery: SlackDelivery,
         directory: SlackDirectory,
         messages: MessageHandler,
         escalation: Escalation,
@@ -38,7 +38,7 @@ class Interactions:
     ) -> None:
         self._decisions = decisions
         self._core = core
-        self._sender = sender
+        self._delivery = delivery
         self._directory = directory
         self._messages = messages
         self._escalation = escalation
@@ -66,7 +66,7 @@ class Interactions:
                 await self._open_feedback_modal(body, target, actor=actor, clicker=clicker, thread_ts=thread_ts)
             elif action_id == blocks.HANDOFF_CLOSE:
                 await self._escalation.handoffs.close(target, actor)
-                await self._sender.refresh_handoff(target)
+                await self._delivery.refresh_handoff(target)
             else:
                 kind = ActionKind(action_id.removeprefix(blocks.ACTION_PREFIX))
                 key = await self._conversation_of(target, channel=channel, thread_ts=thread_ts)
@@ -94,17 +94,17 @@ class Interactions:
             # in the trace of the turn that asked for the approval, linked to this click's request
             async with decision_click(self._decisions, target, verb=kind.value):
                 items = await self._core.handle(inbound)
-                await self._sender.deliver(items, clicker=clicker)
+                await self._delivery.deliver(items, clicker=clicker)
                 # only the click that changed the approval refreshes its card: a refused click, or one that lost
                 # the race to another approver, saw the approval move but did not move it (no card re-render)
                 if any(isinstance(item, StaffNote) and item.changed == target for item in items):
-                    await self._sender.refresh_approval(target)
+                    await self._delivery.refresh_approval(target)
             return
         before = await self._state_of(target) if target.startswith("hnd_") else None
         items = await self._core.handle(inbound)
-        await self._sender.deliver(items, clicker=clicker)
+        await self._delivery.deliver(items, clicker=clicker)
         if target.startswith("hnd_") and await self._state_of(target) != before:
-            await self._sender.refresh_handoff(target)
+            await self._delivery.refresh_handoff(target)
 
     async def _state_of(self, target: str) -> str:
         handoff = await self._escalation.handoffs.get(target)
@@ -126,7 +126,7 @@ class Interactions:
             await self._tell(clicker, f"{approval_id} no longer exists.")
             return
         meta = json.dumps({"approval": approval_id, "deny": deny, "channel": clicker.channel})
-        await self._sender.client.views_open(
+        await self._delivery.client.views_open(
             trigger_id=body["trigger_id"], view=blocks.decide_modal(approval, deny=deny, private_metadata=meta)
         )
 
@@ -136,7 +136,7 @@ class Interactions:
         channel = clicker.channel
         meta = json.dumps({"decision": decision_id, "channel": channel, "thread_ts": thread_ts})
         try:
-            await self._sender.client.views_open(
+            await self._delivery.client.views_open(
                 trigger_id=body["trigger_id"], view=blocks.not_helpful_modal(decision_id, private_metadata=meta)
             )
         except SEND_ERRORS as exc:  # no modal: the feedback still counts, just without a comment
@@ -213,7 +213,7 @@ class Interactions:
 
     async def _tell(self, clicker: Clicker, text: str) -> None:
         try:
-            await self._sender.tell_privately(clicker, text)
+            await self._delivery.tell_privately(clicker, text)
         except (SlackApiError, *SEND_ERRORS) as exc:
             log.warning("could not tell %s: %s (%s)", clicker.user, text, exc)
 

@@ -17,7 +17,7 @@ from typing import Any
 from bot.channels import ChannelStore
 from bot.queue.intake import Intake
 from bot.slack.identity import SlackDirectory
-from bot.slack.sender import PLATFORM, SlackSender, conversation_key
+from bot.slack.delivery import PLATFORM, SlackDelivery, conversation_key
 from escalation.models import Role
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Platform, Reply, Unbound
 from handlers.turns import ItemKey, PlatformTurn
@@ -41,9 +41,9 @@ class MessageHandler:
     """Slack's front end for the turn queue: what to store at the ack, and how a stored event is read."""
 
     def __init__(
-        self, *, sender: SlackSender, directory: SlackDirectory, channels: ChannelStore, intake: Intake
+        self, *, delivery: SlackDelivery, directory: SlackDirectory, channels: ChannelStore, intake: Intake
     ) -> None:
-        self._sender = sender
+        self._delivery = delivery
         self._directory = directory
         self._channels = channels
         self._intake = intake
@@ -59,7 +59,7 @@ class MessageHandler:
             log.debug("ignoring message subtype=%s bot=%s", subtype, event.get("bot_id"))
             return False
         channel, ts = str(event.get("channel") or ""), str(event["ts"])
-        if not channel or channel == self._sender.staff_channel:
+        if not channel or channel == self._delivery.staff_channel:
             return False  # staff talk among themselves there
         payload = {"body": body, "installing_team": context.installing_team, "bot_user_id": context.bot_user_id}
         stored = await self._intake.accept(
@@ -77,13 +77,13 @@ class MessageHandler:
         await body(SlackTurn(self, payload))
 
     async def deliver(self, item: Outbound, key: ItemKey) -> None:
-        await self._sender.deliver([item], tag=_tag(key))
+        await self._delivery.deliver([item], tag=_tag(key))
 
     async def sent_before(self, item: Outbound, key: ItemKey) -> bool:
         """A reply carries its (event, item) as message metadata, so a re-run can look for it in the thread;
         a card is recorded once posted."""
         if isinstance(item, Reply):
-            return await self._sender.tagged_in_thread(item.conversation_key, _tag(key))
+            return await self._delivery.tagged_in_thread(item.conversation_key, _tag(key))
         if isinstance(item, ApprovalRequest):
             return await self._channels.card(item.approval.id, PLATFORM) is not None
         if isinstance(item, HandoffNotice):

@@ -33,7 +33,7 @@ from bot.teams.auth import build_adapter
 from bot.teams.bot import TeamsBot
 from bot.teams.delivery import PLATFORM, TeamsDelivery, conversation_key
 from bot.teams.identity import Directory
-from bot.teams.invoke import InvokeHandler
+from bot.teams.interactions import TeamsInteractions
 from bot.teams.outbox_drain import outbox_drain
 from bot.teams.references import ReferenceStore
 from bot.teams.turns import TurnFacts
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 class TeamsRuntime:
     adapter: CloudAdapter
     bot: TeamsBot
-    invoke: InvokeHandler
+    interactions: TeamsInteractions
     delivery: TeamsDelivery
     deduper: EventDeduper  # invokes (a repeated click); messages are de-duplicated by the intake
     intake: Intake
@@ -78,11 +78,11 @@ def build_runtime(
     outbox = Outbox(services.pool)
     delivery = TeamsDelivery(adapter, config, references=references, channels=channels, outbox=outbox)
     facts = TurnFacts(Directory.from_settings(config), channels, references, redis)
-    invoke = InvokeHandler(core, services.escalation, facts, delivery, decisions=DecisionStore(services.pool))
+    interactions = TeamsInteractions(core, services.escalation, facts, delivery, decisions=DecisionStore(services.pool))
     return TeamsRuntime(
         adapter=adapter,
-        bot=TeamsBot(adapter, config.microsoft_app_id or "", facts, delivery, invoke),
-        invoke=invoke,
+        bot=TeamsBot(adapter, config.microsoft_app_id or "", facts, delivery, interactions),
+        interactions=interactions,
         delivery=delivery,
         deduper=EventDeduper(redis, channels, platform=PLATFORM),
         intake=Intake(InboundStore(services.pool, queue=config.turn_queue), redis, platform=PLATFORM),
@@ -210,7 +210,7 @@ async def _store(runtime: TeamsRuntime, body: dict[str, Any], activity: Activity
 
 async def _invoke(runtime: TeamsRuntime, authenticated: Any, activity: Activity, *, duplicate: bool) -> web.Response:
     async def logic(context: Any) -> None:
-        await runtime.invoke.handle(context, duplicate=duplicate)
+        await runtime.interactions.handle(context, duplicate=duplicate)
 
     try:
         response = await runtime.adapter.process_activity(authenticated, activity, logic)

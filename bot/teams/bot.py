@@ -13,7 +13,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.teams.delivery import TeamsDelivery
-from bot.teams.invoke import InvokeHandler
+from bot.teams.interactions import TeamsInteractions
 from bot.teams.turns import TurnFacts, clean_text, mentions_bot
 from escalation.models import Role
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Platform, Unbound
@@ -33,18 +33,18 @@ class TeamsBot:
     it (`process_proactive`), so replies, typing and member look-ups work as in the original request."""
 
     def __init__(
-        self, adapter: CloudAdapter, app_id: str, facts: TurnFacts, delivery: TeamsDelivery, invoke: InvokeHandler
+        self, adapter: CloudAdapter, app_id: str, facts: TurnFacts, delivery: TeamsDelivery, interactions: TeamsInteractions
     ) -> None:
         self._adapter = adapter
         self._app_id = app_id
         self._facts = facts
         self._delivery = delivery
-        self._invoke = invoke
+        self._interactions = interactions
 
     async def on_turn(self, context: TurnContext) -> None:
         """Invokes only: messages are stored at the ack and run from the queue."""
         if context.activity.type == ActivityTypes.invoke:
-            await self._invoke.handle(context)
+            await self._interactions.handle(context)
         else:
             log.debug("ignoring Teams %s activity", context.activity.type)
 

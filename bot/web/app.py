@@ -19,7 +19,7 @@ from bot.web import home, playground, signin, stream
 from bot.web.access import Access
 from bot.web.console import audit, autonomy, decisions, knowledge, overview, queue
 from bot.web.context import CONSOLE, Console
-from bot.web.drain import WebOutboxDrain
+from bot.web.outbox_drain import WebOutboxDrain
 from bot.web.feed import PostFeed
 from bot.web.front import PLATFORM, web_frontend
 from bot.web.pages import NAV, PageSet

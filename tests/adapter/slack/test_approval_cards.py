@@ -88,13 +88,13 @@ async def test_a_refresh_of_an_older_version_never_replaces_a_newer_card(rig: Ri
     assert DONE in blocks_text(final[-1])
     done = await prepared.escalation.approval(approval_id)
     assert done is not None and done.state is ApprovalState.EXECUTED
-    sender = rig.adapter.sender
+    delivery = rig.adapter.delivery
     # a refresh rendered from an earlier read ("approved, running") that arrives late writes nothing
     running = dataclasses.replace(done, state=ApprovalState.EXECUTING, version=done.version - 1, result=None)
-    stale = await sender._approval_blocks(running, reason="late", link=None)
-    assert await sender.show_approval(running, stale) is False
-    assert await sender.show_approval(done, stale) is False  # the same version is not written twice either
-    assert await sender.refresh_approval(approval_id) is False
+    stale = await delivery._approval_blocks(running, reason="late", link=None)
+    assert await delivery.show_approval(running, stale) is False
+    assert await delivery.show_approval(done, stale) is False  # the same version is not written twice either
+    assert await delivery.refresh_approval(approval_id) is False
     assert len(await _updates_of(rig, approval_id)) == len(final)
     assert RUNNING not in blocks_text((await _updates_of(rig, approval_id))[-1])
 

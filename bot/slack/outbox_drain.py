@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.channels import ChannelStore
 from bot.periodic import Periodic
-from bot.slack.sender import PLATFORM, SlackSender, parse_key
+from bot.slack.delivery import PLATFORM, SlackDelivery, parse_key
 from escalation.service import Escalation
 from handlers.models import Reply
 from scheduler.outbox import Outbox
@@ -19,11 +19,11 @@ from scheduler.outbox import Outbox
 log = logging.getLogger(__name__)
 
 
-class OutboxDrain:
+class SlackOutboxDrain:
     def __init__(
-        self, sender: SlackSender, outbox: Outbox, channels: ChannelStore, *, escalation: Escalation, every: float
+        self, delivery: SlackDelivery, outbox: Outbox, channels: ChannelStore, *, escalation: Escalation, every: float
     ) -> None:
-        self._sender = sender
+        self._delivery = delivery
         self._outbox = outbox
         self._channels = channels
         self._escalation = escalation
@@ -43,14 +43,14 @@ class OutboxDrain:
         kind, text, key = notice["kind"], str(notice["text"]), notice.get("conversation_key")
         payload: dict[str, Any] = notice.get("payload") or {}
         if kind == "reply" and key and parse_key(key):
-            await self._sender.post_reply(Reply(key, text, payload.get("decision_id")))
+            await self._delivery.post_reply(Reply(key, text, payload.get("decision_id")))
         elif kind == "approval_request" and payload.get("approval_id"):
             approval = await self._escalation.approval(str(payload["approval_id"]))
             if approval is not None:
-                await self._sender.post_approval(approval, reason=str(payload.get("reason") or approval.rule))
+                await self._delivery.post_approval(approval, reason=str(payload.get("reason") or approval.rule))
         elif kind == "handoff" and payload.get("handoff_id"):
             handoff = await self._escalation.handoffs.get(str(payload["handoff_id"]))
-            await self._sender.post_handoff(handoff, text=text)
+            await self._delivery.post_handoff(handoff, text=text)
         else:
             await self._staff_note(text, payload, key)
 
@@ -59,9 +59,9 @@ class OutboxDrain:
         approval_id = payload.get("approval_id")
         card = await self._channels.card(str(approval_id), PLATFORM) if approval_id else None
         if card is not None:
-            await self._sender.client.chat_postMessage(
+            await self._delivery.client.chat_postMessage(
                 channel=card.channel_id, thread_ts=card.message_ref, text=text, reply_broadcast=True
             )
-            await self._sender.refresh_approval(str(approval_id))
+            await self._delivery.refresh_approval(str(approval_id))
             return
-        await self._sender.post_staff(text, conversation_key=key or payload.get("about"))
+        await self._delivery.post_staff(text, conversation_key=key or payload.get("about"))

@@ -58,7 +58,7 @@ class Clicker:
     thread_ts: str | None = None
 
 
-class SlackSender:
+class SlackDelivery:
     def __init__(
         self,
         client: AsyncWebClient,

@@ -65,7 +65,7 @@ def _amount_cents(raw: Any) -> int | None:
     return cents if dollars.is_finite() and cents > 0 else None
 
 
-class InvokeHandler:
+class TeamsInteractions:
     def __init__(
         self, core: Core, escalation: Escalation, facts: TurnFacts, delivery: TeamsDelivery, *, decisions: DecisionStore
     ) -> None:
