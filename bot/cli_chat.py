@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.answer_markup import shorten, to_plain
+from bot.presentation.markup import shorten, to_plain
 from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,17 @@ VENDOR_ONLY_IN_BOT = (
     "opentelemetry.exporter",
     "prometheus_client",
 )
+
+
+# The renderers: one per platform, each turning the neutral presentation (`bot.presentation`) into its platform's
+# format. Each may import only the presentation, the standard library and its platform's own SDK; whatever a card
+# says comes from the presentation, so a renderer has nothing else to read.
+PRESENTATION = "bot.presentation"
+RENDERERS = {
+    "bot/slack/render.py": ("slack_sdk",),  # Block Kit
+    "bot/teams/render.py": ("botbuilder",),  # Adaptive Cards
+    "bot/web/render.py": ("jinja2", "markupsafe"),  # the playground's HTML
+}
 
 
 def imports_of(path: Path) -> list[tuple[str, tuple[str, ...]]]:
@@ -80,3 +92,38 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
         "escalation/traced.py imports vendor SDK prometheus_client",
     ]
     assert violations("handlers", tmp_path) == ["handlers/core.py imports vendor SDK slack_sdk"]
+
+
+def renderer_violations(path: str, sdks: tuple[str, ...], root: Path = REPO) -> list[str]:
+    found = []
+    for module, _ in imports_of(root / path):
+        top = module.split(".")[0]
+        presentation = module == PRESENTATION or module.startswith(PRESENTATION + ".")
+        if not (presentation or top == "__future__" or top in sys.stdlib_module_names or top in sdks):
+            found.append(f"{path} imports {module}")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(RENDERERS))
+def test_renderers_import_only_the_presentation_and_their_platform(path: str) -> None:
+    assert (REPO / path).is_file(), f"{path} is listed as a renderer but does not exist"
+    assert renderer_violations(path, RENDERERS[path]) == []
+
+
+def test_the_checker_catches_a_renderer_that_reads_the_core(tmp_path: Path) -> None:
+    (tmp_path / "bot" / "teams").mkdir(parents=True)
+    (tmp_path / "bot" / "teams" / "render.py").write_text(
+        "from __future__ import annotations\n"
+        "from datetime import datetime\n"
+        "import botbuilder.schema\n"
+        "from bot.presentation import words\n"
+        "from bot.presentation.model import ApprovalCard\n"
+        "from escalation.models import ApprovalState\n"
+        "from bot.slack.render import section\n"
+        "import jinja2\n"
+    )
+    assert renderer_violations("bot/teams/render.py", ("botbuilder",), tmp_path) == [
+        "bot/teams/render.py imports escalation.models",
+        "bot/teams/render.py imports bot.slack.render",
+        "bot/teams/render.py imports jinja2",
+    ]

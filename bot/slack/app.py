@@ -44,13 +44,13 @@ from bot.metrics import metrics
 from bot.queue.intake import Intake
 from bot.queue.store import InboundStore
 from bot.settings import Settings
-from bot.slack import blocks
+from bot.slack import render
 from bot.slack.commands import Commands
-from bot.slack.outbox_drain import SlackOutboxDrain
+from bot.slack.delivery import PLATFORM, SlackDelivery
 from bot.slack.identity import SlackDirectory, parse_group_map
 from bot.slack.interactions import SlackInteractions
 from bot.slack.messages import MessageHandler, SlackContext
-from bot.slack.delivery import PLATFORM, SlackDelivery
+from bot.slack.outbox_drain import SlackOutboxDrain
 from escalation.service import Escalation
 from handlers.core import Core
 from handlers.decisions import DecisionStore
@@ -128,9 +128,15 @@ class SlackAdapter:
             decisions=DecisionStore(pool),
         )
         self.commands = Commands(
-            channels=self.channels, escalation=escalation, explain=explain, messages=self.messages, delivery=self.delivery
+            channels=self.channels,
+            escalation=escalation,
+            explain=explain,
+            messages=self.messages,
+            delivery=self.delivery,
         )
-        self.drain = SlackOutboxDrain(self.delivery, self.outbox, self.channels, escalation=escalation, every=drain_every)
+        self.drain = SlackOutboxDrain(
+            self.delivery, self.outbox, self.channels, escalation=escalation, every=drain_every
+        )
         self.bolt = self._build_bolt()
         self._socket: AsyncSocketModeHandler | None = None
         self._health: tuple[float, str] | None = None
@@ -148,10 +154,10 @@ class SlackAdapter:
         app.middleware(self._store_messages)
         app.event(re.compile(".*"))(self._ignore_event)  # unknown event types: acked, ignored
         app.action(re.compile(r"^digest_(promote|demote)$"))(self._on_digest_button)
-        app.action(re.compile(f"^{re.escape(blocks.ACTION_PREFIX)}"))(self._on_button)
+        app.action(re.compile(f"^{re.escape(render.ACTION_PREFIX)}"))(self._on_button)
         app.action(re.compile(".*"))(self._ignore_action)
-        app.view(blocks.MODAL_DECIDE)(self._on_decide_modal)
-        app.view(blocks.MODAL_NOT_HELPFUL)(self._on_feedback_modal)
+        app.view(render.MODAL_DECIDE)(self._on_decide_modal)
+        app.view(render.MODAL_NOT_HELPFUL)(self._on_feedback_modal)
         app.command("/support")(self._on_command)
         app.error(self._on_error)
         return app

@@ -7,8 +7,8 @@ import re
 from collections.abc import Awaitable, Callable
 
 from bot.channels import ChannelStore
-from bot.slack.messages import MessageHandler
 from bot.slack.delivery import PLATFORM, SlackDelivery, conversation_key
+from bot.slack.messages import MessageHandler
 from escalation.models import ApprovalState, Role
 from escalation.service import Escalation
 from handlers.models import HandoffNotice

@@ -19,7 +19,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import ChannelStore
 from bot.metrics import metrics
-from bot.slack import blocks
+from bot.presentation import words
+from bot.presentation.answer import answer_view
+from bot.presentation.approval import CardContext, approval_card, outcome_of
+from bot.presentation.handoff import handoff_card
+from bot.presentation.model import ApprovalCard, Notice
+from bot.slack import render
 from escalation.models import Approval, ApprovalState, Handoff
 from escalation.service import Escalation
 from handlers.decisions import DecisionStore
@@ -115,11 +120,12 @@ class SlackDelivery:
         if where is None:
             raise DeliveryError(f"{reply.conversation_key} is not a Slack conversation")
         channel, thread_ts = where
+        answer = answer_view(reply)
         response = await self.client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
-            text=blocks.reply_text(reply),
-            blocks=blocks.reply_blocks(reply),
+            text=render.reply_text(answer),
+            blocks=render.reply_blocks(answer),
             unfurl_links=False,
             metadata=tag,
         )
@@ -149,8 +155,8 @@ class SlackDelivery:
     async def post_staff(self, text: str, *, conversation_key: str | None = None) -> None:
         channel = self._require_staff_channel()
         link = await self.thread_link(conversation_key) if conversation_key else None
-        body = blocks.escape(text) + (f"\n<{link}|Open the conversation>" if link else "")
-        await self.client.chat_postMessage(channel=channel, text=blocks.clip(text, 3900), blocks=[blocks.section(body)])
+        content = render.notice_blocks(Notice(text, link))
+        await self.client.chat_postMessage(channel=channel, text=render.clip(text, 3900), blocks=content)
 
     async def tell_privately(self, clicker: Clicker, text: str) -> None:
         if clicker.channel is None:
@@ -166,9 +172,9 @@ class SlackDelivery:
             return
         channel = self._require_staff_channel()
         link = await self.thread_link(approval.conversation_key)
-        card = await self._approval_blocks(approval, reason=reason, link=link)
+        card = await self._approval_card(approval, reason=reason, link=link)
         response = await self.client.chat_postMessage(
-            channel=channel, text=f"Approval needed: {approval.action} for {approval.org}", blocks=card
+            channel=channel, text=render.card_text(card), blocks=render.approval_card(card)
         )
         # what the card needs again when it is refreshed, so a refresh costs Slack one call, not two
         await self._channels.save_card(
@@ -200,7 +206,10 @@ class SlackDelivery:
                     log.debug("the card of %s already shows version %d or later", approval.id, approval.version)
                     return False
                 await self.client.chat_update(
-                    channel=card.channel_id, ts=card.message_ref, text=blocks.outcome_text(approval), blocks=content
+                    channel=card.channel_id,
+                    ts=card.message_ref,
+                    text=render.outcome_text(outcome_of(approval)),
+                    blocks=content,
                 )
                 return True
         except SEND_ERRORS as exc:
@@ -208,16 +217,23 @@ class SlackDelivery:
             return False
 
     async def _approval_blocks(self, approval: Approval, *, reason: str, link: str | None) -> list[dict[str, Any]]:
+        return render.approval_card(await self._approval_card(approval, reason=reason, link=link))
+
+    async def _approval_card(self, approval: Approval, *, reason: str, link: str | None) -> ApprovalCard:
         record = await self._decisions.get(approval.decision_id) if approval.decision_id else None
         # the message that started the workflow, not the answer to its last question ("$40")
         request_text = approval.request_text or (record.inbound if record else None)
         confidence = None
         if record is not None:
             confidence = record.route_confidence if record.route_confidence is not None else record.confidence
-        facts = blocks.CardFacts(request_text=request_text, confidence=confidence, reason=reason, thread_link=link)
-        if approval.state is ApprovalState.PENDING:
-            return blocks.approval_card(approval, facts)
-        return blocks.decided_card(approval, facts, undoable=self._undoable(approval))
+        context = CardContext(
+            reason=reason,
+            request_text=request_text,
+            confidence=confidence,
+            conversation_link=link,
+            undoable=self._undoable(approval),
+        )
+        return approval_card(approval, context)
 
     def _undoable(self, approval: Approval) -> bool:
         if approval.state is not ApprovalState.EXECUTED or approval.rollback_of:
@@ -229,16 +245,15 @@ class SlackDelivery:
         channel = self._require_staff_channel()
         existing = await self._channels.card(handoff.id, PLATFORM)
         link = existing.reference.get("link") if existing else await self.thread_link(handoff.conversation_key)
-        content = blocks.handoff_card(handoff, text=text, thread_link=link)
+        card = handoff_card(handoff, text=text, conversation_link=link)
+        content = render.handoff_card(card)
         if existing is not None:  # an escalation or reminder about a card already posted: update it, note it
             await self.client.chat_update(
                 channel=existing.channel_id, ts=existing.message_ref, text=text, blocks=content
             )
             await self.client.chat_postMessage(channel=existing.channel_id, thread_ts=existing.message_ref, text=text)
             return
-        response = await self.client.chat_postMessage(
-            channel=channel, text=f"Hand-off: {handoff.reason}", blocks=content
-        )
+        response = await self.client.chat_postMessage(channel=channel, text=card.title, blocks=content)
         await self._channels.save_card(
             handoff.id,
             PLATFORM,
@@ -252,12 +267,17 @@ class SlackDelivery:
         if card is None:
             return
         handoff = await self._escalation.handoffs.get(handoff_id)
-        content = blocks.handoff_card(
-            handoff, text=str(card.reference.get("text", "")), thread_link=card.reference.get("link")
+        content = render.handoff_card(
+            handoff_card(
+                handoff, text=str(card.reference.get("text", "")), conversation_link=card.reference.get("link")
+            )
         )
         try:
             await self.client.chat_update(
-                channel=card.channel_id, ts=card.message_ref, text=f"Hand-off {handoff.state.value}", blocks=content
+                channel=card.channel_id,
+                ts=card.message_ref,
+                text=f"{words.HANDOFF} {handoff.state.value}",
+                blocks=content,
             )
         except SEND_ERRORS as exc:
             log.warning("could not update the card of %s: %s", handoff_id, exc)

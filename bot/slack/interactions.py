@@ -8,11 +8,12 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.card_text import AMOUNT_EXAMPLE, CLICK_FAILED, DENY_REASON_MISSING, parse_amount
-from bot.slack import blocks
+from bot.presentation import words
+from bot.presentation.approval import CardContext, approval_card, parse_amount
+from bot.slack import render
+from bot.slack.delivery import SEND_ERRORS, Clicker, SlackDelivery, conversation_key
 from bot.slack.identity import SlackDirectory
 from bot.slack.messages import MessageHandler
-from bot.slack.delivery import SEND_ERRORS, Clicker, SlackDelivery, conversation_key
 from escalation.errors import EscalationError
 from escalation.models import Actor
 from escalation.service import Escalation
@@ -58,24 +59,24 @@ class SlackInteractions:
         clicker = Clicker(actor.id, channel, container.get("thread_ts"))
         action_id, target = str(action.get("action_id")), str(action.get("value") or "")
         try:
-            if action_id in (blocks.APPROVE_WITH_CHANGES, blocks.action_id(ActionKind.DENY)):
+            if action_id in (render.APPROVE_WITH_CHANGES, render.action_id(ActionKind.DENY)):
                 await self._open_decide_modal(
-                    body, target, deny=action_id != blocks.APPROVE_WITH_CHANGES, clicker=clicker
+                    body, target, deny=action_id != render.APPROVE_WITH_CHANGES, clicker=clicker
                 )
-            elif action_id == blocks.action_id(ActionKind.NOT_HELPFUL):
+            elif action_id == render.action_id(ActionKind.NOT_HELPFUL):
                 await self._open_feedback_modal(body, target, actor=actor, clicker=clicker, thread_ts=thread_ts)
-            elif action_id == blocks.HANDOFF_CLOSE:
+            elif action_id == render.HANDOFF_CLOSE:
                 await self._escalation.handoffs.close(target, actor)
                 await self._delivery.refresh_handoff(target)
             else:
-                kind = ActionKind(action_id.removeprefix(blocks.ACTION_PREFIX))
+                kind = ActionKind(action_id.removeprefix(render.ACTION_PREFIX))
                 key = await self._conversation_of(target, channel=channel, thread_ts=thread_ts)
                 await self.act(kind, target, actor=actor, clicker=clicker, key=key, channel=channel)
         except EscalationError as exc:
             await self._tell(clicker, str(exc))
         except Exception:
             log.exception("Slack action %s on %s failed", action_id, target)
-            await self._tell(clicker, CLICK_FAILED)
+            await self._tell(clicker, words.CLICK_FAILED)
 
     async def act(
         self,
@@ -123,11 +124,12 @@ class SlackInteractions:
     async def _open_decide_modal(self, body: dict[str, Any], approval_id: str, *, deny: bool, clicker: Clicker) -> None:
         approval = await self._escalation.approval(approval_id)
         if approval is None:
-            await self._tell(clicker, f"{approval_id} no longer exists.")
+            await self._tell(clicker, words.gone(approval_id))
             return
         meta = json.dumps({"approval": approval_id, "deny": deny, "channel": clicker.channel})
+        card = approval_card(approval, CardContext(reason=approval.rule))
         await self._delivery.client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.decide_modal(approval, deny=deny, private_metadata=meta)
+            trigger_id=body["trigger_id"], view=render.decide_modal(card, deny=deny, private_metadata=meta)
         )
 
     async def _open_feedback_modal(
@@ -137,7 +139,7 @@ class SlackInteractions:
         meta = json.dumps({"decision": decision_id, "channel": channel, "thread_ts": thread_ts})
         try:
             await self._delivery.client.views_open(
-                trigger_id=body["trigger_id"], view=blocks.not_helpful_modal(decision_id, private_metadata=meta)
+                trigger_id=body["trigger_id"], view=render.not_helpful_modal(decision_id, private_metadata=meta)
             )
         except SEND_ERRORS as exc:  # no modal: the feedback still counts, just without a comment
             log.warning("could not open the feedback modal: %s", exc)
@@ -151,9 +153,9 @@ class SlackInteractions:
         values = _values(view)
         if meta.get("deny"):
             if not values.get("reason", "").strip():
-                return {"reason": DENY_REASON_MISSING}
+                return {"reason": words.DENY_REASON_MISSING}
         elif parse_amount(values.get("amount", "")) is None:
-            return {"amount": AMOUNT_EXAMPLE}
+            return {"amount": words.AMOUNT_EXAMPLE}
         return None
 
     async def on_decide_submission(
@@ -176,7 +178,7 @@ class SlackInteractions:
         try:
             message = await digest_button(self._escalation.autonomy, actor, str(action.get("value") or "{}"))
         except ValueError as exc:  # not even JSON
-            message = f"That button is out of date ({exc})."
+            message = words.out_of_date(str(exc))
         except EscalationError as exc:
             message = str(exc)
         await self._tell(clicker, message)
@@ -209,7 +211,7 @@ class SlackInteractions:
             await self.act(kind, subject, actor=actor, clicker=clicker, key=key, channel=channel, value=value)
         except Exception:
             log.exception("Slack modal %s on %s failed", kind, subject)
-            await self._tell(clicker, CLICK_FAILED)
+            await self._tell(clicker, words.CLICK_FAILED)
 
     async def _tell(self, clicker: Clicker, text: str) -> None:
         try:

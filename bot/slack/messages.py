@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.channels import ChannelStore
 from bot.queue.intake import Intake
-from bot.slack.identity import SlackDirectory
 from bot.slack.delivery import PLATFORM, SlackDelivery, conversation_key
+from bot.slack.identity import SlackDirectory
 from escalation.models import Role
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Platform, Reply, Unbound
 from handlers.turns import ItemKey, PlatformTurn

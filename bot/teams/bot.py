@@ -33,7 +33,12 @@ class TeamsBot:
     it (`process_proactive`), so replies, typing and member look-ups work as in the original request."""
 
     def __init__(
-        self, adapter: CloudAdapter, app_id: str, facts: TurnFacts, delivery: TeamsDelivery, interactions: TeamsInteractions
+        self,
+        adapter: CloudAdapter,
+        app_id: str,
+        facts: TurnFacts,
+        delivery: TeamsDelivery,
+        interactions: TeamsInteractions,
     ) -> None:
         self._adapter = adapter
         self._app_id = app_id

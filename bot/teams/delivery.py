@@ -16,8 +16,12 @@ from opentelemetry.trace import SpanKind
 
 from bot.channels import ChannelStore
 from bot.metrics import metrics
+from bot.presentation import words
+from bot.presentation.answer import answer_view
+from bot.presentation.approval import CardContext, approval_card
+from bot.presentation.handoff import handoff_card
 from bot.settings import Settings
-from bot.teams.cards import answer_card, approval_card, attachment, handoff_card
+from bot.teams import render
 from bot.teams.references import ReferenceStore
 from handlers.models import ApprovalRequest, HandoffNotice, Outbound, Reply, StaffNote
 from handlers.tracing import tracer
@@ -39,13 +43,14 @@ def conversation_key(conversation_id: str) -> str:
 
 
 def message(*, text: str | None = None, card: dict[str, Any] | None = None) -> Activity:
-    return Activity(type=ActivityTypes.message, text=text, attachments=[attachment(card)] if card is not None else None)
+    attachments = [render.attachment(card)] if card is not None else None
+    return Activity(type=ActivityTypes.message, text=text, attachments=attachments)
 
 
 def reply_activity(reply: Reply) -> Activity:
     """Answers with sources or buttons are cards; everything else is plain text."""
     if reply.citations or reply.buttons:
-        return message(text=None, card=answer_card(reply))
+        return message(text=None, card=render.answer_card(answer_view(reply)))
     return message(text=reply.text)
 
 
@@ -196,10 +201,12 @@ class TeamsDelivery:
             else:
                 await self.send(item.conversation_key, activity)
         elif isinstance(item, ApprovalRequest):
-            content = approval_card(item.approval, summary=item.text, reason=item.reason)
+            content = render.approval_card(
+                approval_card(item.approval, CardContext(reason=item.reason, summary=item.text))
+            )
             await self.post_card(item.approval.id, content, version=item.approval.version)
         elif isinstance(item, HandoffNotice):
-            await self.post_card(item.handoff.id, handoff_card(item.handoff, summary=item.text))
+            await self.post_card(item.handoff.id, render.handoff_card(handoff_card(item.handoff, text=item.text)))
         elif isinstance(item, StaffNote):
             # notes are internal: never into the customer's conversation, only the staff channel
             await self.post_to_staff(message(text=item.text))
@@ -226,7 +233,7 @@ def _key_of(item: Outbound) -> str | None:
 
 def plain_text(item: Outbound) -> str:
     if isinstance(item, ApprovalRequest):
-        return f"Approval needed {item.approval.id}: {item.text} ({item.reason})"
+        return words.staff_notice(item.approval.id, item.text, reason=item.reason)
     if isinstance(item, HandoffNotice):
-        return f"Hand-off {item.handoff.id}: {item.text}"
+        return words.staff_notice(item.handoff.id, item.text)
     return item.text

@@ -6,13 +6,15 @@ We answer invokes ourselves (`InvokeResponse` with a plain dict body, serialised
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
-from bot.teams import cards
+from bot.presentation import words
+from bot.presentation.approval import CardContext, approval_card, parse_amount
+from bot.presentation.handoff import handoff_card
+from bot.teams import render
 from bot.teams.delivery import TeamsDelivery
 from bot.teams.turns import TurnFacts, Who
 from escalation.errors import EscalationError
@@ -31,14 +33,14 @@ MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 ERROR_TYPE = "application/vnd.microsoft.error"
 
 _FEEDBACK = {
-    cards.HELPFUL: ActionKind.HELPFUL,
-    cards.NOT_HELPFUL: ActionKind.NOT_HELPFUL,
-    cards.TALK_TO_HUMAN: ActionKind.TALK_TO_HUMAN,
+    render.HELPFUL: ActionKind.HELPFUL,
+    render.NOT_HELPFUL: ActionKind.NOT_HELPFUL,
+    render.TALK_TO_HUMAN: ActionKind.TALK_TO_HUMAN,
 }
 
 
 def card_response(content: dict[str, Any]) -> dict[str, Any]:
-    return {"statusCode": 200, "type": cards.CARD_CONTENT_TYPE, "value": content}
+    return {"statusCode": 200, "type": render.CARD_CONTENT_TYPE, "value": content}
 
 
 def message_response(text: str) -> dict[str, Any]:
@@ -53,16 +55,6 @@ async def respond(context: TurnContext, body: dict[str, Any], *, status: int = 2
     await context.send_activity(
         Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=status, body=body))
     )
-
-
-def _amount_cents(raw: Any) -> int | None:
-    """The card asks for dollars (`35`, `35.50`, `$1,200`); None when it is not a positive amount."""
-    try:
-        dollars = Decimal(str(raw).strip().lstrip("$").replace(",", ""))
-    except (InvalidOperation, ValueError):
-        return None
-    cents = int((dollars * 100).to_integral_value())
-    return cents if dollars.is_finite() and cents > 0 else None
 
 
 class TeamsInteractions:
@@ -87,24 +79,24 @@ class TeamsInteractions:
             body = await self._execute(context, str(action["verb"]), data, duplicate=duplicate)
         except Exception:  # the catch-all for a click: the clicker is told, nothing half-silent
             log.exception("Teams invoke %s failed", activity.id)
-            body = message_response("Sorry, that didn't work. Please try again; a person will check it.")
+            body = message_response(words.CLICK_FAILED)
         await respond(context, body)
 
     async def _execute(
         self, context: TurnContext, verb: str, data: dict[str, Any], *, duplicate: bool
     ) -> dict[str, Any]:
         who = await self._facts.who(context)
-        if verb in {cards.APPROVE, cards.APPROVE_CHANGES, cards.DENY, cards.REFRESH} and data.get("approval"):
-            if duplicate or verb == cards.REFRESH:
+        if verb in {render.APPROVE, render.APPROVE_CHANGES, render.DENY, render.REFRESH} and data.get("approval"):
+            if duplicate or verb == render.REFRESH:
                 return await self._current_approval_card(data)
             return await self._decide(who, verb, data)
-        if verb == cards.TAKE_OVER and data.get("conversation"):
+        if verb == render.TAKE_OVER and data.get("conversation"):
             if duplicate:
-                return message_response("Already done.")
+                return message_response(words.ALREADY_DONE)
             return await self._take_over(who, data)
         if verb in {PROMOTE, DEMOTE}:
             if duplicate:
-                return message_response("Already done.")
+                return message_response(words.ALREADY_DONE)
             # leads only; change_stage refuses others with a reason, and audits the change
             try:
                 return message_response(await digest_button(self._escalation.autonomy, who.actor, data))
@@ -112,37 +104,37 @@ class TeamsInteractions:
                 return message_response(str(exc))
         if verb in _FEEDBACK and data.get("target"):
             if duplicate:
-                return message_response("Thanks, we already have that.")
+                return message_response(words.ALREADY_HAVE_FEEDBACK)
             return await self._feedback(who, _FEEDBACK[verb], str(data["target"]))
-        return error_response(400, "This button is not understood; the card may be out of date.")
+        return error_response(400, words.BUTTON_NOT_UNDERSTOOD)
 
     async def _current_approval_card(self, data: dict[str, Any]) -> dict[str, Any]:
         approval = await self._escalation.approval(str(data["approval"]))
         if approval is None:
-            return message_response("This approval no longer exists.")
+            return message_response(words.gone(str(data["approval"])))
         return card_response(await self._approval_card(approval, data))
 
     async def _approval_card(self, approval: Approval, data: dict[str, Any]) -> dict[str, Any]:
         """The card as it stands now, whoever asks: the decider by name when we have seen them."""
-        return cards.approval_card(
-            approval,
-            summary=str(data.get("summary", "")),
+        context = CardContext(
             reason=str(data.get("why", "")),
+            summary=str(data.get("summary", "")),
             decided_by=await self._facts.name_of(approval.decided_by),
         )
+        return render.approval_card(approval_card(approval, context))
 
     async def _decide(self, who: Who, verb: str, data: dict[str, Any]) -> dict[str, Any]:
         # customers and non-approvers are refused (and audited) by escalation: one trail for every refusal
         kind, value = ActionKind.APPROVE, dict[str, Any]()
         note = str(data.get("reason") or "").strip()
-        if verb == cards.DENY:
+        if verb == render.DENY:
             if not note:
-                return message_response("Please write a reason before denying.")
+                return message_response(words.DENY_REASON_MISSING)
             kind, value = ActionKind.DENY, {"reason": note}
-        elif verb == cards.APPROVE_CHANGES:
-            amount = _amount_cents(data.get("amount"))
+        elif verb == render.APPROVE_CHANGES:
+            amount = parse_amount(str(data.get("amount") or ""))
             if amount is None:
-                return message_response("Enter the new amount in dollars (for example 35.00) to approve with changes.")
+                return message_response(words.AMOUNT_EXAMPLE)
             value = {"amount_cents": amount, **({"note": note} if note else {})}
         elif note:
             value = {"note": note}
@@ -159,7 +151,7 @@ class TeamsInteractions:
         approval = await self._escalation.approval(approval_id)
         notes = [item.text for item in outbound if isinstance(item, StaffNote)]
         if approval is None or approval.state is ApprovalState.PENDING:
-            return message_response(" ".join(notes) or "Nothing changed.")  # refused or invalid: card stays
+            return message_response(" ".join(notes) or words.NOTHING_CHANGED)  # refused or invalid: card stays
         # only the click that changed the approval updates the card for everyone; one that was refused or lost
         # the race to another approver is answered with the card as it stands, for the clicker alone
         decided_here = any(isinstance(item, StaffNote) and item.changed == approval_id for item in outbound)
@@ -184,9 +176,11 @@ class TeamsInteractions:
         outbound = await self._core.handle(action)
         notes = " ".join(item.text for item in outbound if isinstance(item, StaffNote))
         if who.actor.role is Role.CUSTOMER or not handoff_id:
-            return message_response(notes or "Done.")
+            return message_response(notes or words.DONE)
         handoff = await self._escalation.handoffs.get(handoff_id)
-        content = cards.handoff_card(handoff, summary=str(data.get("summary", "")), taken_by=who.actor.label)
+        # the person who claimed it by name, when it was this clicker (the hand-off keeps their id)
+        name = who.actor.label if handoff.claimed_by == who.actor.id else None
+        content = render.handoff_card(handoff_card(handoff, text=str(data.get("summary", "")), claimed_by=name))
         await self._update_everywhere(handoff_id, content)
         return card_response(content)
 
@@ -202,4 +196,4 @@ class TeamsInteractions:
         if kind is ActionKind.TALK_TO_HUMAN and here:
             # everyone in the chat should see that a person is coming, not only the clicker
             await self._delivery.deliver([Reply(who.key, here[0])])
-        return message_response(" ".join(here) or "Thanks.")
+        return message_response(" ".join(here) or words.THANKS)

@@ -10,7 +10,7 @@ import jinja2
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot import card_text
+from bot.presentation import words
 from bot.queue.intake import Intake
 from bot.queue.store import InboundStore
 from bot.services import Services
@@ -19,12 +19,12 @@ from bot.web import home, playground, signin, stream
 from bot.web.access import Access
 from bot.web.console import audit, autonomy, decisions, knowledge, overview, queue
 from bot.web.context import CONSOLE, Console
-from bot.web.outbox_drain import WebOutboxDrain
 from bot.web.feed import PostFeed
 from bot.web.front import PLATFORM, web_frontend
+from bot.web.outbox_drain import WebOutboxDrain
 from bot.web.pages import NAV, PageSet
 from bot.web.playground import PLAYGROUND, Playground
-from bot.web.render import Renderer
+from bot.web.post_views import PostViews
 from bot.web.security import setup_security
 from bot.web.throttle import SignInThrottle
 from handlers.core import Core
@@ -56,7 +56,7 @@ def mount_web(
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("bot.web", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    env.globals["words"] = card_text
+    env.globals["words"] = words
     session_key = services.settings.console_session_key
     setup_security(app, access, session_key=session_key.get_secret_value() if session_key else None)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
@@ -71,7 +71,7 @@ def mount_web(
     app[PLAYGROUND] = Playground(
         front=front,
         intake=Intake(InboundStore(services.pool, queue=services.settings.turn_queue), redis, platform=PLATFORM),
-        renderer=Renderer(
+        renderer=PostViews(
             env, escalation=services.escalation, decisions=DecisionStore(services.pool), posts=front.posts
         ),
         feed=feed,

@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.card_text import AMOUNT_EXAMPLE, CLICK_FAILED, DENY_REASON_MISSING, parse_amount
+from bot.presentation import words
+from bot.presentation.approval import parse_amount
 from bot.queue.intake import Intake
 from bot.web.access import EVERYONE, ConsoleRole, Person, actor_for
 from bot.web.context import console
@@ -20,8 +21,8 @@ from bot.web.directory import playable_customers
 from bot.web.feed import PostFeed
 from bot.web.front import WebFront, parse_key
 from bot.web.pages import PageSet
+from bot.web.post_views import PostViews
 from bot.web.posts import STAFF
-from bot.web.render import Renderer
 from bot.web.seat import Seat, new_thread, seat_of
 from bot.web.security import csrf_token
 from escalation.errors import EscalationError
@@ -40,7 +41,7 @@ MESSAGE_MAX = 4000
 class Playground:
     front: WebFront
     intake: Intake
-    renderer: Renderer
+    renderer: PostViews
     feed: PostFeed
 
 
@@ -148,7 +149,7 @@ async def act(request: web.Request, person: Person) -> web.StreamResponse:
         return _answer(request, str(exc))
     except Exception:
         log.exception("playground: %s on %s failed", kind, target)
-        return _answer(request, CLICK_FAILED, status=500)
+        return _answer(request, words.CLICK_FAILED, status=500)
 
 
 async def _click(
@@ -173,7 +174,7 @@ async def _click(
         if (after.state, after.claimed_by) != (before.state, before.claimed_by):
             await ground.front.refresh(target, "handoff")
     notes = [item.text for item in items if isinstance(item, StaffNote)]
-    return " ".join(notes) or "Done."
+    return " ".join(notes) or words.DONE
 
 
 def _value(action: ActionKind, form: Any) -> dict[str, Any] | str:
@@ -181,11 +182,11 @@ def _value(action: ActionKind, form: Any) -> dict[str, Any] | str:
     if action is ActionKind.APPROVE and str(form.get("amount") or "").strip():
         amount = parse_amount(str(form["amount"]))
         if amount is None:
-            return AMOUNT_EXAMPLE
+            return words.AMOUNT_EXAMPLE
         return {"amount_cents": amount, "note": str(form.get("note") or "").strip() or None}
     if action is ActionKind.DENY:
         reason = str(form.get("reason") or "").strip()
-        return {"reason": reason} if reason else DENY_REASON_MISSING
+        return {"reason": reason} if reason else words.DENY_REASON_MISSING
     if action is ActionKind.NOT_HELPFUL:
         return {"comment": str(form.get("comment") or "").strip() or None}
     return {}

@@ -10,9 +10,10 @@ import secrets
 import pytest
 
 from bot.cli_explain import explain_decision
+from bot.presentation.approval import CardContext, approval_card
 from bot.services import Services
-from bot.slack import blocks
-from bot.teams import cards
+from bot.slack import render as slack_render
+from bot.teams import render as teams_render
 from escalation.models import Actor, Approval, Role
 from handlers.conversations import ConversationStore
 from handlers.core import Core
@@ -117,11 +118,11 @@ async def test_values_the_customer_wrote_reach_the_card_with_their_sources(
     stored = await services.escalation.approval(request.approval.id)
     assert stored is not None and stored.input_sources == sources
 
-    facts = blocks.CardFacts(request_text=stored.request_text, confidence=0.85, reason="policy", thread_link=None)
-    slack = json.dumps(blocks.approval_card(stored, facts), ensure_ascii=False)
+    context = CardContext(reason="policy", request_text=stored.request_text, confidence=0.85)
+    slack = json.dumps(slack_render.approval_card(approval_card(stored, context)), ensure_ascii=False)
     assert "order_id=A-10231 (from the customer's message)" in slack
     assert "amount_cents=$40.00 (filled in by the model — check it)" in slack
-    teams = cards.approval_card(stored, summary=request.text, reason=request.reason)
+    teams = teams_render.approval_card(approval_card(stored, CardContext(reason=request.reason, summary=request.text)))
     facts_shown = {
         fact["title"]: fact["value"] for item in teams["body"] if item["type"] == "FactSet" for fact in item["facts"]
     }

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from bot.answer_markup import fitted_parts, shorten, to_plain, to_slack, to_teams
-from bot.slack.blocks import ANSWER_LIMIT as SLACK_LIMIT
-from bot.slack.blocks import answer_blocks, reply_text
-from bot.teams.cards import answer_body
+from bot.presentation.answer import answer_view
+from bot.presentation.markup import fitted_parts, shorten, to_plain, to_slack, to_teams
+from bot.slack.render import ANSWER_LIMIT as SLACK_LIMIT
+from bot.slack.render import answer_blocks, reply_text
+from bot.teams.render import answer_body
 from handlers.models import AnswerPart, Citation, Fact, Reply
 from handlers.outbound_codec import decode, encode
 
@@ -44,14 +45,14 @@ def test_markdown_in_each_dialect() -> None:
 
 def test_a_table_row_is_fields_in_slack_and_a_factset_in_teams() -> None:
     reply = _answer(ROW, AnswerPart("More in [1]."))
-    slack = answer_blocks(reply)
+    slack = answer_blocks(answer_view(reply))
     assert [field["text"] for field in slack[0]["fields"]] == [
         "*Code*\nE118",
         "*Meaning*\nTime sync failed",
         "*What to try*\nCheck `NTP` (UDP 123) [1]",
     ]
     assert slack[1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "More in [1]."}]}
-    teams = answer_body(reply)
+    teams = answer_body(answer_view(reply))
     assert teams[0] == {
         "type": "FactSet",
         "facts": [
@@ -62,13 +63,13 @@ def test_a_table_row_is_fields_in_slack_and_a_factset_in_teams() -> None:
     }
     assert teams[1]["text"] == "More in [1]." and teams[1]["isSubtle"] is True
     assert "|" not in str(slack) + str(teams)
-    assert reply_text(reply).startswith("Code E118 · Meaning: Time sync failed")
+    assert reply_text(answer_view(reply)).startswith("Code E118 · Meaning: Time sync failed")
 
 
 def test_a_drafted_answer_without_parts_is_converted_whole() -> None:
     reply = Reply("C1:1.0", "Refunds go to the **original payment method** [1].", "dec_1", (CITATION,))
-    assert answer_blocks(reply)[0]["text"]["text"] == "Refunds go to the *original payment method* [1]."
-    assert answer_body(reply)[0]["text"] == "Refunds go to the **original payment method** [1]."
+    assert answer_blocks(answer_view(reply))[0]["text"]["text"] == "Refunds go to the *original payment method* [1]."
+    assert answer_body(answer_view(reply))[0]["text"] == "Refunds go to the **original payment method** [1]."
 
 
 def test_a_long_answer_is_cut_at_a_sentence_and_keeps_its_pointer() -> None:
@@ -78,7 +79,7 @@ def test_a_long_answer_is_cut_at_a_sentence_and_keeps_its_pointer() -> None:
     fitted = fitted_parts(reply, SLACK_LIMIT)
     assert len(fitted[0].text) < SLACK_LIMIT and fitted[0].text.endswith("for a chat. …")
     assert fitted[0].sources == (1,) and fitted[-1].text == "More in [1]."
-    blocks = answer_blocks(reply)
+    blocks = answer_blocks(answer_view(reply))
     assert blocks[0]["text"]["text"].endswith("… [1]") and len(blocks[0]["text"]["text"]) <= 2900
     assert shorten("short", 10) == "short"
     assert shorten("word " * 10, 22) == "word word word word …"  # no sentence end: the last whole word

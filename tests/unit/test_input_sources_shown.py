@@ -7,8 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from bot.cli_approvals import _inputs
-from bot.slack import blocks
-from bot.teams import cards
+from bot.presentation.approval import CardContext, approval_card
+from bot.slack import render as slack_render
+from bot.teams import render as teams_render
 from escalation.formatting import approval_input_facts
 from escalation.models import Approval, ApprovalState, Risk
 
@@ -69,8 +70,8 @@ def test_without_sources_the_inputs_are_shown_as_before() -> None:
 
 
 def test_the_cards_and_the_terminal_show_the_sources() -> None:
-    facts = blocks.CardFacts(request_text="Refund 40 for order A-10231", confidence=0.85, reason="r", thread_link=None)
-    fields = blocks.approval_card(approval(), facts)[1]["fields"]
+    context = CardContext(reason="r", request_text="Refund 40 for order A-10231", confidence=0.85)
+    fields = slack_render.approval_card(approval_card(approval(), context))[1]["fields"]
     inputs = next(field["text"] for field in fields if field["text"].startswith("*Inputs*"))
     assert inputs.splitlines() == [
         "*Inputs*",
@@ -78,7 +79,7 @@ def test_the_cards_and_the_terminal_show_the_sources() -> None:
         "amount_cents=$40.00 (filled in by the model — check it)",
         "reason=it arrived broken (from the customer's message)",
     ]
-    card = cards.approval_card(approval(), summary="Approve a refund?", reason="r")
+    card = teams_render.approval_card(approval_card(approval(), CardContext(reason="r", summary="Approve a refund?")))
     shown = {
         fact["title"]: fact["value"] for item in card["body"] if item["type"] == "FactSet" for fact in item["facts"]
     }

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.answer_markup import to_html
+from bot.presentation.answer import answer_view
+from bot.presentation.markup import to_html
 from bot.web.render import reply_view
 from handlers.models import ActionKind, AnswerPart, Button, Citation, Fact, Reply
 
@@ -36,7 +37,7 @@ def test_an_answer_shows_numbered_sources_with_age_and_stale_flag_and_its_button
         (Button(ActionKind.HELPFUL, "Helpful", "dec_1"),),
         (row, AnswerPart("More in [2].")),
     )
-    view = reply_view(reply, now=now)
+    view = reply_view(answer_view(reply, now=now))
     assert [(s["number"], s["title"], s["age"], s["stale"]) for s in view["sources"]] == [
         (1, "Error codes › E1xx", "updated today", False),
         (2, "Returns", "updated 40 days ago", True),

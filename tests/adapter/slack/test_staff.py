@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.services import Services
-from bot.slack import blocks
+from bot.slack import render
 from escalation.demo_backend import DemoBackend
 from escalation.models import ApprovalState
 from tests.adapter.slack.harness import HOME, STAFF_CHANNEL, Rig, blocks_text
@@ -61,7 +61,7 @@ async def test_the_card_tells_an_approver_everything(rig: Rig) -> None:
     for expected in ("refund", "$30.00", "globex", "U0CUST", "In their words", "arrived broken", "Rule"):
         assert expected in text, expected
     assert "Confidence" in text and "Open the conversation" in text
-    for action in ("sb:approve", blocks.APPROVE_WITH_CHANGES, "sb:deny", "sb:take_over"):
+    for action in ("sb:approve", render.APPROVE_WITH_CHANGES, "sb:deny", "sb:take_over"):
         assert action in text
 
 
@@ -87,9 +87,9 @@ async def test_refund_approved_runs_once_updates_the_card_and_tells_the_customer
 async def test_approve_with_changes_takes_the_edited_amount(rig: Rig, prepared: Services) -> None:
     ts, approval_id, _ = await _refund_card(rig)
     before = len(rig.fake.calls_to("views.open"))
-    await rig.click(blocks.APPROVE_WITH_CHANGES, approval_id, user=LEAD)
+    await rig.click(render.APPROVE_WITH_CHANGES, approval_id, user=LEAD)
     view = await _opened_view(rig, before)
-    assert view["callback_id"] == blocks.MODAL_DECIDE and view["blocks"][1]["element"]["initial_value"] == "30.00"
+    assert view["callback_id"] == render.MODAL_DECIDE and view["blocks"][1]["element"]["initial_value"] == "30.00"
     bad = await rig.submit_view(view, {"amount": "thirty", "note": ""}, user=LEAD)
     assert (await bad.json())["errors"] == {"amount": "Enter an amount such as 35.00"}
     ok = await rig.submit_view(view, {"amount": "25.00", "note": "partial: one plug"}, user=LEAD)
@@ -160,7 +160,7 @@ async def test_talk_to_a_human_posts_a_handoff_card_that_can_be_claimed_and_clos
     handoff_id = _value_of(card, "sb:take_over")
     await rig.click("sb:take_over", handoff_id, user="U0STAFF")
     await until(lambda: _claimed(prepared, handoff_id))
-    await rig.click(blocks.HANDOFF_CLOSE, handoff_id, user="U0STAFF")
+    await rig.click(render.HANDOFF_CLOSE, handoff_id, user="U0STAFF")
     handoff = await until(lambda: _closed(prepared, handoff_id))
     assert handoff
 
@@ -180,7 +180,7 @@ async def test_helpful_and_not_helpful_feedback_is_stored_and_feeds_gaps(rig: Ri
     before = len(rig.fake.calls_to("views.open"))
     await rig.click("sb:not_helpful", decision_id, user="U0CUST", team="T0ACME", channel="C0ACME", thread_ts=ts)
     view = await _opened_view(rig, before)
-    assert view["callback_id"] == blocks.MODAL_NOT_HELPFUL
+    assert view["callback_id"] == render.MODAL_NOT_HELPFUL
     await rig.submit_view(view, {"comment": "I have no access to my email any more"}, user="U0CUST", team="T0ACME")
 
     async def feedback() -> list[Any]:

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
+from bot.presentation.approval import CardContext, approval_card
 from bot.services import Services
-from bot.teams import cards
+from bot.teams import render
 from escalation.models import ApprovalState
 from tests.adapter.teams.conftest import BEA, Teams
 from tests.adapter.teams.test_approvals import data_of, request_refund
@@ -29,7 +30,7 @@ async def test_a_late_update_of_an_earlier_state_never_replaces_the_decided_card
 
     delivery = teams.runtime.delivery
     running = dataclasses.replace(done, state=ApprovalState.EXECUTING, version=done.version - 1, result=None)
-    stale = cards.approval_card(running, summary="late", reason="late")
+    stale = render.approval_card(approval_card(running, CardContext(reason="late", summary="late")))
     assert await delivery.update_card(approval_id, stale, version=running.version) is False
     assert await delivery.update_card(approval_id, stale, version=done.version) is False
     assert [u for u in teams.connector.updates() if u.activity_id == card.activity_id] == updates

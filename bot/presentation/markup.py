@@ -4,10 +4,11 @@ it in its own dialect, and each has a length it cuts an answer to, at a sentence
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from markupsafe import Markup, escape
 
-from handlers.models import AnswerPart, Reply
+from handlers.models import AnswerPart
 
 _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
@@ -18,6 +19,11 @@ _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 MIN_CUT = 80  # a cut part shorter than this says too little to be worth showing
 _BOLD_MARK = "\x00"  # stands in for a bold span while single-star italics are converted
+
+
+class HasParts(Protocol):
+    @property
+    def parts(self) -> tuple[AnswerPart, ...]: ...
 
 
 def markers(part: AnswerPart) -> str:
@@ -85,8 +91,8 @@ def shorten(text: str, limit: int) -> str:
     return room[: cut if cut > 0 else len(room)].rstrip() + " …"
 
 
-def fitted_parts(reply: Reply, limit: int) -> tuple[AnswerPart, ...]:
-    """The reply's parts that fit in `limit` characters, the direct answer first. A part that does not fit whole
+def fitted_parts(reply: HasParts, limit: int) -> tuple[AnswerPart, ...]:
+    """The answer's parts that fit in `limit` characters, the direct answer first. A part that does not fit whole
     is cut at a sentence; the closing lines without sources ("More in [1].", a staleness warning) are kept."""
     closing_at = len(reply.parts)
     while closing_at > 0 and not reply.parts[closing_at - 1].sources and not reply.parts[closing_at - 1].facts:
