@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.presentation.markup import shorten, to_plain
 from bot.cli import run_async, settings
 from bot.cli_explain import explain_decision
 from bot.core_factory import open_core
+from bot.presentation.markup import shorten, to_plain
 from bot.services import Services, open_serving_services
 from bot.telemetry import configure_tracing
 from escalation.formatting import approval_input_facts
