@@ -109,8 +109,15 @@ class Settings(BaseSettings):
 
     routing_oos_recall: Weight = Field(
         0.8,
-        description="`eval routing`: out-of-scope recall the threshold must reach on the validation file "
-        "(0 = best weighted accuracy instead).",
+        description="`eval routing`: out-of-scope recall the threshold must reach on the validation file's "
+        "out-of-scope lines pooled with held-out intents' lines (0 = best weighted accuracy instead).",
+    )
+    routing_holdout_folds: int = Field(
+        5,
+        ge=0,
+        le=20,
+        description="`eval routing`: folds of held-out intents whose lines count as out of scope when the threshold "
+        "is chosen (0 = the validation file's out-of-scope lines alone).",
     )
     search_fusion: Fusion = Field(
         Fusion.DENSE_FIRST,
@@ -323,6 +330,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("routing_holdout_folds")
+    @classmethod
+    def _holdout_folds(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("must be 0 (off) or at least 2: one fold would hold out every intent")
+        return value
 
     @field_validator("default_review_every", "execution_lease")
     @classmethod

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +15,13 @@ from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyp
 
 from handlers.errors import RoutingDataError
 from handlers.router import DEFAULT_C, OUT_OF_SCOPE, EmbeddingRouter, Route
-from handlers.routing_threshold import FrontierPoint, frontier, threshold_for_recall
-from knowledge.embedder import Embedder, Vectors
+from handlers.routing_holdout import DEFAULT_HOLDOUT_FOLDS, Example, RememberedVectors, plan_holdout, pseudo_oos_routes
+from handlers.routing_threshold import FrontierPoint, frontier, sweep, threshold_for_recall
+from knowledge.embedder import Embedder
 
-Example = tuple[str, str]
-"""(text, label); label "oos" marks an out-of-scope line."""
+
+
+log = logging.getLogger(__name__)
 
 METRIC_KEYS = ("accuracy", "in_scope_accuracy", "macro_f1", "oos_precision", "oos_recall")
 
@@ -97,9 +101,15 @@ class RoutingReport:
     validation_lines: int
     test_lines: int
     validation_figures: dict[str, float | None] | None = None
-    """On the validation lines at the threshold chosen on them: optimistic for out-of-scope recall."""
+    """On the validation lines at the chosen threshold; their out-of-scope recall rests on their own few lines."""
     frontier: tuple[FrontierPoint, ...] = ()
-    """Threshold → in-scope accuracy and out-of-scope recall on the validation lines."""
+    """Threshold → in-scope accuracy on the validation lines, out-of-scope recall on the pool the threshold was
+    chosen on (and on the validation lines alone)."""
+    pseudo_oos_lines: int = 0
+    """Lines of held-out intents in that pool, beside the validation file's out-of-scope lines."""
+    holdout_folds: int = 0
+    pool_oos_recall: float | None = None
+    """Out-of-scope recall at the chosen threshold over the whole pool."""
 
 
 async def evaluate_routing(
@@ -109,30 +119,31 @@ async def evaluate_routing(
     *,
     validation: Sequence[Example] | None = None,
     oos_recall: float | None = None,
+    holdout_folds: int = DEFAULT_HOLDOUT_FOLDS,
     c: float = DEFAULT_C,
 ) -> RoutingReport:
-    """Fit on `train`, choose the out-of-scope threshold on `validation` only, then score `test` once.
+    """Fit on `train`, choose the out-of-scope threshold on `validation` (and held-out intents), score `test` once.
 
-    The threshold is the lowest that refuses `oos_recall` of validation's out-of-scope lines; with
-    `oos_recall=None` it maximises the weighted accuracy of `choose_threshold` instead. Without a validation
-    set there is no threshold: every line goes to its most likely label.
+    The out-of-scope side of the choice is validation's "oos" lines pooled with the pseudo out-of-scope lines of
+    `holdout_folds` held-out-intent folds (handlers.routing_holdout; 0 = validation's lines alone); the in-scope
+    side is validation's other lines, routed by the router fitted on all of `train`. The threshold is the lowest
+    that refuses `oos_recall` of the pool; with `oos_recall=None` it maximises the weighted accuracy of
+    `choose_threshold` instead. Without a validation set there is no threshold: every line goes to its most
+    likely label. No test line is seen before the threshold is fixed.
     """
-    router = EmbeddingRouter(embedder, c=c)
+    # embedded once, each file in one call as the fit and the validation routes would: the folds reuse them
+    remembered = await RememberedVectors.of(
+        embedder, [text for text, label in train if label != OUT_OF_SCOPE], [text for text, _ in validation or ()]
+    )
+    router = EmbeddingRouter(remembered, c=c)
     await router.fit(train)
-    validation_figures: dict[str, float | None] | None = None
-    points: tuple[FrontierPoint, ...] = ()
-    if validation:
-        gold = [label for _, label in validation]
-        routes = await router.route_many([text for text, _ in validation])
-        if oos_recall is None:
-            router.choose_threshold(routes, gold)
-        else:
-            router.threshold = threshold_for_recall(routes, gold, target=oos_recall)
-        points = tuple(frontier(routes, gold))
-        threshold = router.threshold or 0.0
-        validation_figures = metrics(
-            gold, [OUT_OF_SCOPE if route.confidence < threshold else predicted_label(route) for route in routes]
+    choice = (
+        await _choose_threshold(
+            router, validation, embedder=remembered, train=train, oos_recall=oos_recall, folds=holdout_folds, c=c
         )
+        if validation
+        else None
+    )
     figures = None
     if test:
         routes = await router.route_many([text for text, _ in test])
@@ -143,8 +154,60 @@ async def evaluate_routing(
         train_lines=len(train),
         validation_lines=len(validation or ()),
         test_lines=len(test or ()),
-        validation_figures=validation_figures,
-        frontier=points,
+        validation_figures=choice.validation_figures if choice else None,
+        frontier=choice.frontier if choice else (),
+        pseudo_oos_lines=choice.pseudo_oos_lines if choice else 0,
+        holdout_folds=choice.folds if choice else 0,
+        pool_oos_recall=choice.pool_oos_recall if choice else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Choice:
+    validation_figures: dict[str, float | None]
+    frontier: tuple[FrontierPoint, ...]
+    pseudo_oos_lines: int
+    folds: int
+    pool_oos_recall: float | None
+
+
+async def _choose_threshold(
+    router: EmbeddingRouter,
+    validation: Sequence[Example],
+    *,
+    embedder: Embedder,
+    train: Sequence[Example],
+    oos_recall: float | None,
+    folds: int,
+    c: float,
+) -> _Choice:
+    """Sets `router.threshold` from validation's lines and the held-out intents' lines."""
+    gold = [label for _, label in validation]
+    routes = await router.route_many([text for text, _ in validation])
+    plan = plan_holdout(train, validation, folds=folds) if folds else []
+    started = time.perf_counter()
+    pseudo = await pseudo_oos_routes(embedder, plan, c=c)
+    log.info("%d pseudo out-of-scope lines from %d folds in %.2f s", len(pseudo), len(plan), time.perf_counter() - started)
+    pool_routes, pool_gold = [*routes, *pseudo], [*gold, *[OUT_OF_SCOPE] * len(pseudo)]
+    if oos_recall is None:
+        router.choose_threshold(pool_routes, pool_gold)
+    else:
+        router.threshold = threshold_for_recall(pool_routes, pool_gold, target=oos_recall)
+    threshold = router.threshold or 0.0
+    points = frontier(pool_routes, pool_gold)
+    _, own_recall = sweep(routes, gold, [point.threshold for point in points])
+    has_own = OUT_OF_SCOPE in gold
+    return _Choice(
+        validation_figures=metrics(
+            gold, [OUT_OF_SCOPE if route.confidence < threshold else predicted_label(route) for route in routes]
+        ),
+        frontier=tuple(
+            replace(point, validation_oos_recall=float(recall) if has_own else None)
+            for point, recall in zip(points, own_recall, strict=True)
+        ),
+        pseudo_oos_lines=len(pseudo),
+        folds=len(plan),
+        pool_oos_recall=float(sweep(pool_routes, pool_gold, [threshold])[1][0]) if OUT_OF_SCOPE in pool_gold else None,
     )
 
 
@@ -157,7 +220,7 @@ async def cross_validate(
     texts, labels = [text for text, _ in examples], [label for _, label in examples]
     if folds < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, not {folds}")
-    remembered = _Remembered(embedder, texts, await embedder.embed(texts))
+    remembered = await RememberedVectors.of(embedder, texts)
     predicted = [""] * len(examples)
     # shuffle with a fixed seed: files list each label's lines together
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
@@ -171,22 +234,3 @@ async def cross_validate(
         for index, route in zip(score_on, await router.route_many([texts[i] for i in score_on]), strict=True):
             predicted[index] = predicted_label(route)
     return metrics(labels, predicted)
-
-
-class _Remembered:
-    """The vectors of texts already embedded, so that folds do not embed them again."""
-
-    def __init__(self, inner: Embedder, texts: Sequence[str], vectors: Vectors) -> None:
-        self._inner = inner
-        self._vectors = dict(zip(texts, vectors, strict=True))
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    async def embed(self, texts: list[str]) -> Vectors:
-        return np.stack([self._vectors[text] for text in texts])

@@ -31,6 +31,9 @@ class FrontierPoint:
     threshold: float
     in_scope_accuracy: float
     oos_recall: float
+    validation_oos_recall: float | None = None
+    """When `oos_recall` is over a larger pool (held-out intents too): the recall of the validation file's own
+    out-of-scope lines alone."""
 
 
 def sweep(

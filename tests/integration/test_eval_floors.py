@@ -49,6 +49,7 @@ async def routing_figures(services: Services) -> dict[str, float]:
         None,
         validation=load_examples(data / "clinc150-dev" / "validation.jsonl"),
         oos_recall=services.settings.routing_oos_recall,
+        holdout_folds=services.settings.routing_holdout_folds,
     )
     assert clinc.validation_figures is not None
     banking = await cross_validate(

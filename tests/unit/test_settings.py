@@ -33,7 +33,7 @@ def test_defaults() -> None:
     assert s.embedding_api_key is None
     assert s.search_fusion is Fusion.DENSE_FIRST
     assert s.search_lexical_margin == DEFAULT_MARGIN
-    assert s.routing_oos_recall == 0.8
+    assert (s.routing_oos_recall, s.routing_holdout_folds) == (0.8, 5)
     assert (s.search_dense_weight, s.search_rrf_k, s.search_candidates) == (0.75, 60, 40)
     assert s.stale_weight == 0.7
     assert s.default_review_every == "180d"
@@ -178,3 +178,8 @@ def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration; use a number followed by s, m, h, d or w") as caught:
         parse_duration(text)
     assert repr(text) in str(caught.value)
+
+
+def test_one_holdout_fold_is_refused_and_zero_turns_it_off() -> None:
+    assert "ROUTING_HOLDOUT_FOLDS: " in _error(routing_holdout_folds=1)
+    assert load_settings(routing_holdout_folds=0).routing_holdout_folds == 0
