@@ -19,8 +19,6 @@ from handlers.routing_holdout import DEFAULT_HOLDOUT_FOLDS, Example, RememberedV
 from handlers.routing_threshold import FrontierPoint, frontier, sweep, threshold_for_recall
 from knowledge.embedder import Embedder
 
-
-
 log = logging.getLogger(__name__)
 
 METRIC_KEYS = ("accuracy", "in_scope_accuracy", "macro_f1", "oos_precision", "oos_recall")
@@ -187,7 +185,8 @@ async def _choose_threshold(
     plan = plan_holdout(train, validation, folds=folds) if folds else []
     started = time.perf_counter()
     pseudo = await pseudo_oos_routes(embedder, plan, c=c)
-    log.info("%d pseudo out-of-scope lines from %d folds in %.2f s", len(pseudo), len(plan), time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    log.info("%d pseudo out-of-scope lines from %d folds in %.2f s", len(pseudo), len(plan), elapsed)
     pool_routes, pool_gold = [*routes, *pseudo], [*gold, *[OUT_OF_SCOPE] * len(pseudo)]
     if oos_recall is None:
         router.choose_threshold(pool_routes, pool_gold)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handlers.router import DEFAULT_C, OUT_OF_SCOPE, EmbeddingRouter
 from handlers.ports import Route
+from handlers.router import DEFAULT_C, OUT_OF_SCOPE, EmbeddingRouter
 from knowledge.embedder import Embedder, Vectors
 
 log = logging.getLogger(__name__)

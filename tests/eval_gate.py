@@ -33,8 +33,8 @@ GATE_DISTRACTORS = 25
 SPLITS = {
     "retrieval kbqa-dev": f"kbqa-dev: all 250 questions over their 25 documents and the first {GATE_DISTRACTORS} "
     "others by name (50 of 125)",
-    "routing clinc150-dev": "clinc150-dev: fit on train.jsonl, threshold chosen on validation.jsonl's out-of-scope lines "
-    "and held-out intents' lines of train.jsonl and validation.jsonl, scored on validation.jsonl",
+    "routing clinc150-dev": "clinc150-dev: fit on train.jsonl, threshold chosen on validation.jsonl's out-of-scope "
+    "lines and held-out intents' lines of train.jsonl and validation.jsonl, scored on validation.jsonl",
     "routing banking77-dev": f"banking77-dev: {ROUTING_FOLDS}-fold cross-validation on train.jsonl",
 }
 

@@ -87,7 +87,12 @@ def test_json_figures_on_an_easy_set(tmp_path: Path, sets: dict[str, Path]) -> N
     assert figures["oos_recall_target"] == 0.8  # ROUTING_OOS_RECALL's default
     assert figures["validation"]["oos_recall"] >= 0.8
     assert figures["validation"]["in_scope_accuracy"] == 1.0
-    assert figures["frontier"][0] == {"threshold": 0.0, "in_scope_accuracy": 1.0, "oos_recall": 0.0}
+    assert figures["frontier"][0] == {
+        "threshold": 0.0,
+        "in_scope_accuracy": 1.0,
+        "oos_recall": 0.0,
+        "validation_oos_recall": 0.0,
+    }
     assert figures["frontier"][-1]["oos_recall"] == 1.0
     assert figures["accuracy"] == 1.0
     assert figures["in_scope_accuracy"] == 1.0

@@ -36,7 +36,7 @@ class ClusterEmbedder:
 
 
 def _vector(text: str) -> Vectors:
-    intent = text.split(" #")[0]
+    intent = text.split(" #", maxsplit=1)[0]
     if intent not in INTENTS:
         # out of scope: the zero vector, so a router gives every label about the same probability
         return np.zeros(DIMENSION, dtype=np.float32)
