@@ -25,6 +25,7 @@ CONTEXT_SHARE = 0.5  # a word found only around a unit (its table's header, its 
 PLACE = 0.1  # the question's words in the title and headings of the unit's passage
 SECTION = 0.1  # the question's words in the headings of the unit's own section (the title left out)
 TITLE_AMOUNT = 0.1  # a "how long / how much" question, and the unit states the amount its article's title names
+HOW_TO_SECTION = 0.15  # a "how do I" question, and the unit is a step under a "How to …" heading naming its words
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class UnitScorer:
                     base += TITLE_AMOUNT  # "within 30 days" under "the 30-day return window": the article's rule
             if terms.how_to and unit.step is not None:
                 base += STEP_BONUS
+                if _how_to_heading(results[index].heading_path, terms):
+                    base += HOW_TO_SECTION  # "How to reset" answers "how do I reset", not "Before you start"
             drafts.append((index, unit, base, exact, covered))
         meaning = await self._meaning(query, [(results[i].chunk_id, unit, base) for i, unit, base, _, _ in drafts])
         return [
@@ -113,6 +116,12 @@ def _about(unit: Unit, named: frozenset[str]) -> bool:
     """Does the unit define what it names ("E118 | Time sync failed", "**E111 – download failed:** …")?"""
     opening = unit.facts[0][1] if unit.facts else " ".join(unit.text.split()[:4])
     return bool(named & (codes_in(opening) | numbers_in(opening)))
+
+
+def _how_to_heading(path: tuple[str, ...], terms: Terms) -> bool:
+    """The unit's own section is "How to …" and its heading names one of the question's words."""
+    heading = path[-1] if path else ""
+    return heading.lower().startswith("how to ") and bool(terms.weights.keys() & words(heading))
 
 
 def _rarity(units: list[Unit]) -> dict[str, float]:

@@ -213,3 +213,26 @@ async def test_a_section_named_by_the_question_outranks_the_articles_introductio
     draft = await grounded_answer("Can I pause my membership?", results, scorer=UnitScorer(WordsEmbedder()))
     assert draft.text.startswith("You can pause your membership for 1, 2 or 3 months. [1]")
     assert draft.sources == (results[1],)
+
+
+async def test_steps_under_a_how_to_heading_answer_how_do_i_over_a_list_that_mentions_it() -> None:
+    title = "Factory resetting the hub"
+    results = [
+        passage(
+            "1. Back up the hub in the app first.\n2. Selling it? Remove it instead: this performs a factory reset for you.",
+            score=1.0,
+            title=title,
+            document=9,
+            headings=("Before you start",),
+        ),
+        passage(
+            "1. Press the reset hole.\n2. Hold for 15 seconds until the ring flashes red.",
+            score=0.8,
+            title=title,
+            document=9,
+            headings=("How to reset",),
+        ),
+    ]
+    draft = await grounded_answer("How do I factory reset the hub?", results, scorer=UnitScorer(WordsEmbedder()))
+    assert draft.text.startswith("1. Press the reset hole.\n2. Hold for 15 seconds")
+    assert draft.sources == (results[1],)
