@@ -219,7 +219,8 @@ async def test_steps_under_a_how_to_heading_answer_how_do_i_over_a_list_that_men
     title = "Factory resetting the hub"
     results = [
         passage(
-            "1. Back up the hub in the app first.\n2. Selling it? Remove it instead: this performs a factory reset for you.",
+            "1. Back up the hub in the app first.\n"
+            "2. Selling it? Remove it instead: this performs a factory reset for you.",
             score=1.0,
             title=title,
             document=9,
