@@ -15,10 +15,10 @@ from bot.cli import run_async, settings
 from bot.publishers import NOT_CONFIGURED, digest_publishers
 from bot.services import open_services
 from scheduler.digest import DigestSources, IsoWeek, build_digest
-from scheduler.digest_chart import render_chart
-from scheduler.digest_delivery import DigestError, deliver
-from scheduler.digest_render import render_markdown, render_text
-from scheduler.digest_weeks import last_complete_week
+from scheduler.digest.chart import render_chart
+from scheduler.digest.delivery import DigestError, deliver
+from scheduler.digest.render import render_markdown, render_text
+from scheduler.digest.weeks import last_complete_week
 
 err = Console(stderr=True, highlight=False)
 

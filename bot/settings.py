@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from escalation.durations import parse_duration
 from knowledge.fusion import DEFAULT_MARGIN, Fusion
-from scheduler.digest_weeks import parse_schedule
+from scheduler.digest.weeks import parse_schedule
 
 
 class LogFormat(StrEnum):

@@ -14,8 +14,8 @@ from knowledge.gaps import GapLog
 from knowledge.models import Freshness
 from knowledge.store import KnowledgeStore
 from scheduler.digest import DigestPublisher, DigestSources, build_digest
-from scheduler.digest_delivery import DigestError, deliver
-from scheduler.digest_weeks import last_complete_week
+from scheduler.digest.delivery import DigestError, deliver
+from scheduler.digest.weeks import last_complete_week
 from scheduler.outbox import Outbox
 from scheduler.slots import Pool
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from escalation.readiness import Check, failed, passed
-from scheduler.digest_weeks import parse_schedule
+from scheduler.digest.weeks import parse_schedule
 
 
 def digest_check(schedule: str, *, zone: str, channels: list[str]) -> Check:

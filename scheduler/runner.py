@@ -14,7 +14,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
 
 from scheduler import jobs
-from scheduler.digest_weeks import parse_schedule
+from scheduler.digest.weeks import parse_schedule
 from scheduler.jobs import JobContext
 from scheduler.slots import SlotLedger
 

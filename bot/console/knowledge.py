@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from bot.services import Services
 from knowledge.gaps import GapGroup
 from knowledge.models import DocumentRecord
-from scheduler.digest_queries import DigestQueries, FeedbackRow
+from scheduler.digest.queries import DigestQueries, FeedbackRow
 
 
 @dataclass(frozen=True)

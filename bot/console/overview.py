@@ -1,5 +1,5 @@
 """The overview: this week so far, per workflow, beside last week, with exceptions and the 8-week chart; the
-weekly digest's own figures (scheduler/digest_kpis.py) and chart (scheduler/digest_chart.py)."""
+weekly digest's own figures (scheduler/digest/kpis.py) and chart (scheduler/digest/chart.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.services import Services
 from scheduler.digest import Digest, DigestSources, IsoWeek, build_digest
-from scheduler.digest_chart import render_chart
+from scheduler.digest.chart import render_chart
 
 
 @dataclass(frozen=True)

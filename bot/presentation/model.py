@@ -1,7 +1,7 @@
 """The neutral presentation: what an answer, an approval card, a hand-off card and a notice say, with their fields
 and buttons, already worded (`bot.presentation.words`). A renderer per platform lays these out (Block Kit,
 Adaptive Card, HTML, a terminal) and adds only its platform's mechanics: markup, limits, action ids.
-The weekly digest has its own neutral model, `scheduler.digest_model`."""
+The weekly digest has its own neutral model, `scheduler.digest.model`."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from bot.slack.digest_blocks import digest_blocks
-from scheduler.digest_model import Digest
+from scheduler.digest.model import Digest
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from escalation.stage_change import DEMOTE, PROMOTE
-from scheduler.digest_format import kpi_lines, row_summary
-from scheduler.digest_model import EXCEPTION_TITLES, Breakdown, Digest, ExceptionItem, StageSuggestion
-from scheduler.digest_render import EMPTY
+from scheduler.digest.format import kpi_lines, row_summary
+from scheduler.digest.model import EXCEPTION_TITLES, Breakdown, Digest, ExceptionItem, StageSuggestion
+from scheduler.digest.render import EMPTY
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000  # section text

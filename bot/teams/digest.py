@@ -10,7 +10,7 @@ from bot.teams.auth import build_adapter
 from bot.teams.delivery import PLATFORM, TeamsDelivery, message
 from bot.teams.digest_card import digest_card
 from bot.teams.references import ReferenceStore
-from scheduler.digest_model import Digest
+from scheduler.digest.model import Digest
 from scheduler.outbox import Outbox
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from escalation.stage_change import DEMOTE, PROMOTE
-from scheduler.digest_format import kpi_lines, row_summary
-from scheduler.digest_model import EXCEPTION_TITLES, Digest, ExceptionItem, StageSuggestion
-from scheduler.digest_render import EMPTY
+from scheduler.digest.format import kpi_lines, row_summary
+from scheduler.digest.model import EXCEPTION_TITLES, Digest, ExceptionItem, StageSuggestion
+from scheduler.digest.render import EMPTY
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 # Teams rejects cards above about 28 KB; a few lines per list keep the digest well under it.

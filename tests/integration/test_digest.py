@@ -19,9 +19,9 @@ from escalation.models import Actor, Role, Stage
 from escalation.stage_change import DEMOTE, PROMOTE, change_stage, digest_button, parse_value
 from knowledge.ingest import IngestOptions
 from scheduler.digest import Digest, DigestSources, IsoWeek, Kpis, build_digest
-from scheduler.digest_chart import render_chart
-from scheduler.digest_model import FAILED_ACTION, UNCLAIMED_HANDOFF, StageSuggestion
-from scheduler.digest_render import render_text
+from scheduler.digest.chart import render_chart
+from scheduler.digest.model import FAILED_ACTION, UNCLAIMED_HANDOFF, StageSuggestion
+from scheduler.digest.render import render_text
 from scheduler.jobs import JobContext
 from scheduler.outbox import Outbox
 from scheduler.runner import Scheduler, default_jobs, latest_slot
@@ -627,7 +627,7 @@ async def test_a_missed_monday_is_caught_up_once_without_a_publisher(seed: Seede
 
 
 def test_the_chart_is_a_readable_png() -> None:
-    from scheduler.digest_model import WeekPoint
+    from scheduler.digest.model import WeekPoint
 
     history = tuple(WeekPoint(f"2026-W{40 + i}", 10 * i, None if i == 0 else 0.5 + i / 40, 0.2, 0.8) for i in range(8))
     digest = Digest("2026-W47", at(0, 0), at(7, 0), "UTC", None, MONDAY_AFTER, 12, Kpis(), Kpis(), history=history)

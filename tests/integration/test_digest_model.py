@@ -18,9 +18,9 @@ from bot.slack.digest_blocks import digest_blocks
 from bot.teams.digest_card import digest_card
 from handlers.llm_health import CIRCUIT_OPENED, SKIPPED_CALL
 from scheduler.digest import DigestSources, IsoWeek, Kpis, build_digest
-from scheduler.digest_format import cost_per_task, kpi_lines, model_endpoint
-from scheduler.digest_model import MODEL_ERROR
-from scheduler.digest_render import render_markdown, render_text
+from scheduler.digest.format import cost_per_task, kpi_lines, model_endpoint
+from scheduler.digest.model import MODEL_ERROR
+from scheduler.digest.render import render_markdown, render_text
 from tests.integration.digest_seed import Seeder, empty_tables
 
 pytestmark = pytest.mark.integration

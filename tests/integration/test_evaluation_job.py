@@ -18,8 +18,8 @@ from escalation.models import Actor, Role, Stage
 from handlers.eval_history import EvalHistory, Fingerprint, current_fingerprint
 from knowledge.sources import KnowledgeSources
 from scheduler.digest import DigestSources, build_digest
-from scheduler.digest_render import render_text
-from scheduler.digest_weeks import last_complete_week
+from scheduler.digest.render import render_text
+from scheduler.digest.weeks import last_complete_week
 from tests.integration.helpers import write_doc
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,11 @@ import pytest
 
 from bot.slack.digest_blocks import MAX_BLOCKS, digest_blocks
 from bot.teams.digest_card import digest_card
-from scheduler.digest_kpis import Kpis, WeekFacts, compute, percentile, resolution
-from scheduler.digest_model import Breakdown, Digest, ExceptionItem, FeedbackItem, GapItem, StageSuggestion, WeekPoint
-from scheduler.digest_queries import ConversationRow
-from scheduler.digest_render import render_markdown, render_text
-from scheduler.digest_weeks import IsoWeek, last_complete_week, parse_schedule
+from scheduler.digest.kpis import Kpis, WeekFacts, compute, percentile, resolution
+from scheduler.digest.model import Breakdown, Digest, ExceptionItem, FeedbackItem, GapItem, StageSuggestion, WeekPoint
+from scheduler.digest.queries import ConversationRow
+from scheduler.digest.render import render_markdown, render_text
+from scheduler.digest.weeks import IsoWeek, last_complete_week, parse_schedule
 
 START = datetime(2026, 11, 16, tzinfo=UTC)
 END = START + timedelta(days=7)

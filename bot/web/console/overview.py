@@ -12,9 +12,9 @@ from bot.console.overview import this_week
 from bot.web.access import STAFF_ROLES, Person
 from bot.web.context import console
 from bot.web.pages import PageSet
-from scheduler.digest_chart import render_chart
-from scheduler.digest_format import kpi_lines
-from scheduler.digest_model import EXCEPTION_TITLES
+from scheduler.digest.chart import render_chart
+from scheduler.digest.format import kpi_lines
+from scheduler.digest.model import EXCEPTION_TITLES
 
 pages = PageSet()
 # the columns of the per-workflow table: labels of `kpi_lines`, the digest's own wording

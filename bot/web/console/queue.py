@@ -16,7 +16,7 @@ from bot.web.security import session_value, set_session_value
 from escalation.errors import EscalationError
 from escalation.models import Actor
 from handlers.models import ActionKind
-from scheduler.digest_format import duration
+from scheduler.digest.format import duration
 
 pages = PageSet()
 FLASH = "console-flash"

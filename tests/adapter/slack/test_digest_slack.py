@@ -13,8 +13,8 @@ from bot.slack.app import make_client
 from bot.slack.digest import SlackDigestPublisher
 from escalation.models import Actor, Role, Stage
 from scheduler.digest import DigestSources, build_digest
-from scheduler.digest_chart import render_chart
-from scheduler.digest_weeks import last_complete_week
+from scheduler.digest.chart import render_chart
+from scheduler.digest.weeks import last_complete_week
 from tests.adapter.slack.conftest import slack_settings
 from tests.adapter.slack.harness import Rig
 from tests.adapter.slack.waiting import until

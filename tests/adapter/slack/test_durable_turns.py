@@ -16,7 +16,7 @@ from bot.storage import open_redis
 from handlers.conversations import ConversationStore
 from handlers.core import SORRY
 from handlers.decisions import decision_id_for
-from scheduler.digest_queries import DigestQueries
+from scheduler.digest.queries import DigestQueries
 from tests.adapter.slack.harness import HOME, Rig, blocks_text, event_body, next_ts, signed_headers
 from tests.adapter.slack.waiting import settle, thread
 

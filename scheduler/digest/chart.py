@@ -9,7 +9,7 @@ import io
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from scheduler.digest_model import Digest
+from scheduler.digest.model import Digest
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 5.0, 100  # 1000 × 500 px: readable in a Slack or Teams preview
 RATES = (

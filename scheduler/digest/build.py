@@ -1,7 +1,7 @@
-"""The weekly exception digest: `build_digest(sources, week, ...)` gathers one ISO week into a `Digest`.
+"""The digest's entry point: `build_digest(sources, week, ...)` gathers one ISO week into a `Digest`.
 
-The model lives in `scheduler.digest_model` and is re-exported here; figures are defined in
-`scheduler.digest_kpis`, lists in `scheduler.digest_sections`, SQL in `scheduler.digest_queries`.
+Figures are defined in `scheduler.digest.kpis`, lists in `scheduler.digest.sections`, SQL in
+`scheduler.digest.queries`; `scheduler.digest` re-exports what callers need.
 """
 
 from __future__ import annotations
@@ -19,40 +19,14 @@ from handlers.eval_history import EvalHistory
 from knowledge.gaps import GapLog
 from knowledge.sources import KnowledgeSources
 from knowledge.store import KnowledgeStore
-from scheduler import digest_sections as sections
-from scheduler.digest_eval import evaluation_figures
-from scheduler.digest_kpis import Kpis, WeekFacts, compute
-from scheduler.digest_model import (
-    Breakdown,
-    Digest,
-    DigestPublisher,
-    DocumentItem,
-    ExceptionItem,
-    FeedbackItem,
-    GapItem,
-    StageSuggestion,
-    WeekPoint,
-)
-from scheduler.digest_queries import DigestQueries
-from scheduler.digest_weeks import IsoWeek
+from scheduler.digest import sections
+from scheduler.digest.eval import evaluation_figures
+from scheduler.digest.kpis import Kpis, WeekFacts, compute
+from scheduler.digest.model import Breakdown, Digest, WeekPoint
+from scheduler.digest.queries import DigestQueries
+from scheduler.digest.weeks import IsoWeek
 from scheduler.outbox import Outbox
 from scheduler.slots import Pool, SlotLedger
-
-__all__ = [
-    "Breakdown",
-    "Digest",
-    "DigestPublisher",
-    "DigestSources",
-    "DocumentItem",
-    "ExceptionItem",
-    "FeedbackItem",
-    "GapItem",
-    "IsoWeek",
-    "Kpis",
-    "StageSuggestion",
-    "WeekPoint",
-    "build_digest",
-]
 
 log = logging.getLogger(__name__)
 HISTORY_WEEKS = 8

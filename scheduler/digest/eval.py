@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from handlers.eval_history import EvalHistory, EvalRun
 from knowledge.sources import KnowledgeSources
-from scheduler.digest_model import EvalFigure
+from scheduler.digest.model import EvalFigure
 
 HEADLINES = {"scenarios": ("pass_rate",), "retrieval": ("recall@1", "recall@5", "mrr@10")}
 _NAMES = {"pass_rate": "pass rate", "recall@1": "recall@1", "recall@5": "recall@5", "mrr@10": "MRR@10"}

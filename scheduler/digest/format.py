@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scheduler.digest_kpis import Kpis
+from scheduler.digest.kpis import Kpis
 
 UP, DOWN, FLAT = "▲", "▼", "="
 NONE = "—"

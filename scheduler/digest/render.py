@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from scheduler.digest_format import kpi_lines, pct, row_summary
-from scheduler.digest_model import EXCEPTION_TITLES, Breakdown, Digest, ExceptionItem, StageSuggestion
+from scheduler.digest.format import kpi_lines, pct, row_summary
+from scheduler.digest.model import EXCEPTION_TITLES, Breakdown, Digest, ExceptionItem, StageSuggestion
 
 EMPTY = "No conversations this week, so there are no rates to compare."
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from scheduler.digest_kpis import Kpis
+from scheduler.digest.kpis import Kpis
 
 # Exception kinds, in the order a lead should read them.
 FAILED_ACTION = "failed_action"

@@ -1,7 +1,7 @@
 """Every SQL statement the weekly digest runs: facts per conversation, answer, approval and exception.
 
 Each query takes the week as a half-open range [start, end) of aware datetimes and an optional org;
-the figures themselves are computed from these rows by `scheduler.digest_kpis`.
+the figures themselves are computed from these rows by `scheduler.digest.kpis`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from escalation.policy import Policy, Promotion
 from knowledge.gaps import GapLog, GapReason
 from knowledge.models import Freshness
 from knowledge.store import KnowledgeStore
-from scheduler.digest_model import (
+from scheduler.digest.model import (
     BOT_ERROR,
     EXPIRED_APPROVAL,
     FAILED_ACTION,
@@ -24,7 +24,7 @@ from scheduler.digest_model import (
     GapItem,
     StageSuggestion,
 )
-from scheduler.digest_queries import ApprovalRow, DigestQueries
+from scheduler.digest.queries import ApprovalRow, DigestQueries
 from scheduler.outbox import Outbox
 from scheduler.slots import SlotLedger
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from scheduler.digest_chart import render_chart
-from scheduler.digest_model import Digest, DigestPublisher
-from scheduler.digest_queries import DigestQueries
-from scheduler.digest_render import headline
+from scheduler.digest.chart import render_chart
+from scheduler.digest.model import Digest, DigestPublisher
+from scheduler.digest.queries import DigestQueries
+from scheduler.digest.render import headline
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from scheduler.digest_queries import POLICY_AUTO, AnswerRow, ApprovalRow, ConversationRow, CostRow
+from scheduler.digest.queries import POLICY_AUTO, AnswerRow, ApprovalRow, ConversationRow, CostRow
 
 _APPROVED_STATES = frozenset({"approved", "executing", "executed", "failed", "rolled_back"})
 _SETTLED_BY_BOT = frozenset({"answered", "acted"})
