@@ -21,6 +21,8 @@ from escalation.models import Actor
 
 log = logging.getLogger(__name__)
 
+# escalation/ may import nothing of ours, so it cannot take knowledge.store.Pool: this is the same alias, defined
+# once for escalation/ (its other modules import it from here).
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
 

@@ -10,11 +10,10 @@ from typing import Protocol
 from escalation import audit
 from escalation.audit import Pool
 from escalation.errors import NotAuthorized, PolicyError, PromotionRefused
-from escalation.models import Actor, Role, Stage
+from escalation.models import POLICY_AUTO, STAGE_LADDER, Actor, Role, Stage
 from escalation.policy import Policy, Promotion
 
 KILL_SWITCH = "kill_switch"
-_ORDER = [Stage.SHADOW, Stage.APPROVE, Stage.AUTO]
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class Readiness:
 
 _WEEK_SQL = """
 SELECT count(*) FILTER (WHERE kind = 'action'),
-       count(*) FILTER (WHERE kind = 'action' AND decided_by <> 'policy:auto' AND NOT edited
+       count(*) FILTER (WHERE kind = 'action' AND decided_by <> %s AND NOT edited
                         AND state IN ('approved', 'executing', 'executed', 'failed', 'rolled_back')),
        count(*) FILTER (WHERE kind = 'action' AND edited),
        count(*) FILTER (WHERE kind = 'action' AND state = 'denied'),
@@ -101,7 +100,8 @@ class Autonomy:
         knowledge. Moving down (or sideways) is never held back."""
         self._known(workflow)
         before = await self.stage(workflow)
-        if _ORDER.index(stage) > _ORDER.index(before) and (blockers := await self.scenario_blockers(workflow)):
+        promoting = STAGE_LADDER.index(stage) > STAGE_LADDER.index(before)
+        if promoting and (blockers := await self.scenario_blockers(workflow)):
             raise PromotionRefused(f"{workflow} stays at {before.value}: {'; '.join(blockers)}")
         return await self.set_stage(workflow, stage, by=by, reason=reason)
 
@@ -182,7 +182,8 @@ class Autonomy:
 
     async def week(self, workflow: str, start: datetime) -> WeekFigures:
         async with self._pool.connection() as conn:
-            row = await (await conn.execute(_WEEK_SQL, (workflow, start, start + timedelta(days=7)))).fetchone()
+            week = (POLICY_AUTO, workflow, start, start + timedelta(days=7))
+            row = await (await conn.execute(_WEEK_SQL, week)).fetchone()
         assert row is not None
         return WeekFigures(start, *(int(value) for value in row))
 
@@ -191,8 +192,8 @@ class Autonomy:
         self._known(workflow)
         policy = self._policy.workflows[workflow]
         stage = await self.stage(workflow)
-        position = _ORDER.index(stage)
-        next_stage = _ORDER[position + 1] if position + 1 < len(_ORDER) else None
+        position = STAGE_LADDER.index(stage)
+        next_stage = STAGE_LADDER[position + 1] if position + 1 < len(STAGE_LADDER) else None
         now = self._clock()
         figures = [await self.week(workflow, now - timedelta(days=7 * (weeks - i))) for i in range(weeks)]
         blockers = [

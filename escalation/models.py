@@ -20,6 +20,10 @@ class Stage(StrEnum):
     AUTO = "auto"
 
 
+# lowest first: a promotion moves a workflow one step up, a demotion one step down
+STAGE_LADDER = (Stage.SHADOW, Stage.APPROVE, Stage.AUTO)
+
+
 class Risk(StrEnum):
     LOW = "low"
     MEDIUM = "medium"

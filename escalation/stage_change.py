@@ -10,12 +10,11 @@ from typing import Any
 
 from escalation.autonomy import Autonomy
 from escalation.errors import NotAuthorized, PolicyError
-from escalation.models import Actor, Role, Stage
+from escalation.models import STAGE_LADDER, Actor, Role, Stage
 
 log = logging.getLogger(__name__)
 PROMOTE = "digest_promote"
 DEMOTE = "digest_demote"
-_ORDER = [Stage.SHADOW, Stage.APPROVE, Stage.AUTO]
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ async def change_stage(
     before = await autonomy.stage(workflow)
     if before is stage:
         return StageChange(workflow, before, stage, False, f"{workflow} is already at {stage.value}; nothing changed.")
-    step = _ORDER.index(stage) - _ORDER.index(before)
+    step = STAGE_LADDER.index(stage) - STAGE_LADDER.index(before)
     if step != (1 if verb == PROMOTE else -1):
         return StageChange(
             workflow,
@@ -79,5 +78,5 @@ async def digest_button(autonomy: Autonomy, actor: Actor, value: str | Mapping[s
     from the target and the workflow's stage now; a button gone stale says so instead of jumping two steps."""
     workflow, stage, org = parse_value(value)
     current = await autonomy.stage(workflow)
-    verb = PROMOTE if _ORDER.index(stage) > _ORDER.index(current) else DEMOTE
+    verb = PROMOTE if STAGE_LADDER.index(stage) > STAGE_LADDER.index(current) else DEMOTE
     return (await change_stage(autonomy, actor, verb=verb, workflow=workflow, stage=stage, org=org)).message

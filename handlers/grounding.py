@@ -23,18 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.workflows import EMAIL
+from handlers.workflows import EMAIL_ADDRESS, plain_number
 
 CUSTOMER, MODEL, LOOKUP = "customer", "model", "lookup"
 SOURCES = (CUSTOMER, MODEL, LOOKUP)
 
 _ORDER_LIKE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,3})(?:\s*-\s*|)(\d{4,10})(?!\d)")
-_EMAIL = re.compile(EMAIL)
 # a number standing on its own: not glued to letters or digits before it (E120, A-10231 are not amounts)
 _NUMBER = re.compile(
     r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?![\d])(\s*(?:cents?\b|¢))?", re.IGNORECASE
 )
-_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
 _EDGE_PUNCTUATION = " \t\n\"'“”‘’.,;:!?()[]"
 
 
@@ -87,16 +85,15 @@ def _order_key(value: str) -> str | None:
 
 
 def emails_in(text: str) -> set[str]:
-    return {email.lower() for email in _EMAIL.findall(text)}
+    return {email.lower() for email in EMAIL_ADDRESS.findall(text)}
 
 
 def amounts_in(text: str) -> set[int]:
     """Every amount in cents that a number in `text` can stand for."""
-    text = _EMAIL.sub(" ", _ORDER_LIKE.sub(" ", text))
+    text = EMAIL_ADDRESS.sub(" ", _ORDER_LIKE.sub(" ", text))
     amounts: set[int] = set()
     for number, cents_word in _NUMBER.findall(text):
-        # "5,000" and "1,250.50" group thousands; "12,50" is a decimal comma
-        plain = number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
+        plain = plain_number(number)
         amounts.add(round(float(plain)) if cents_word.strip() else round(float(plain) * 100))
     return amounts
 

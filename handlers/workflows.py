@@ -11,10 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 ORDER_ID = r"[A-Z]{1,3}-\d{4,10}"
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 _ORDER = re.compile(rf"\b({ORDER_ID})\b", re.IGNORECASE)
-_EMAIL = re.compile(EMAIL)
+EMAIL_ADDRESS = re.compile(EMAIL)
 _NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)"
 _MONEY = re.compile(rf"(?:\$|usd\s*|€|£)\s*{_NUMBER}|{_NUMBER}\s*(?:dollars|usd|\$)", re.IGNORECASE)
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
+
+
+def plain_number(number: str) -> str:
+    """The number as `float()` reads it: "5,000" and "1,250.50" group thousands; "12,50" is a decimal comma."""
+    return number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
 
 
 class _Input(BaseModel):
@@ -63,10 +68,8 @@ def extract(text: str, *, wanted: list[str], asked_for: str | None = None) -> di
         found["order_id"] = match.group(1).upper()
     if "amount_cents" in wanted and (match := _MONEY.search(text)):
         number = match.group(1) or match.group(2)
-        # "5,000" and "1,250.50" group thousands; "12,50" is a decimal comma
-        number = number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
-        found["amount_cents"] = round(float(number) * 100)
-    emails = _EMAIL.findall(text)
+        found["amount_cents"] = round(float(plain_number(number)) * 100)
+    emails = EMAIL_ADDRESS.findall(text)
     if emails and {"current_email", "new_email"} & set(wanted):
         if len(emails) >= 2:
             found["current_email"], found["new_email"] = emails[0].lower(), emails[1].lower()

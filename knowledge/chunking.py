@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from knowledge.models import Chunk
 
 _ATX_HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+FENCE = re.compile(r"^\s*(```|~~~)")
 # A sentence ends after . ! ? or … (optionally closed by a quote or bracket) before a capital.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}")
@@ -55,7 +55,7 @@ def split_sentences(paragraph: str) -> list[str]:
 def _headings(text: str) -> Iterator[tuple[int, str, int]]:
     in_fence = False
     for number, line in enumerate(text.splitlines()):
-        if _FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
             continue
         match = None if in_fence else _ATX_HEADING.match(line)
@@ -103,7 +103,7 @@ def _paragraphs(text: str) -> list[str]:
     current: list[str] = []
     in_fence = False
     for line in text.splitlines():
-        if _FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
         if not line.strip() and not in_fence:
             if current:
@@ -138,7 +138,7 @@ def _units(blocks: list[str], *, max_chars: int) -> Iterator[tuple[str, bool]]:
     between rows (a table keeps its header on every piece); longer prose between sentences."""
     for block in blocks:
         lines = block.splitlines()
-        if len(block) <= max_chars or _FENCE.match(block):
+        if len(block) <= max_chars or FENCE.match(block):
             yield block, True
         elif len(lines) > 1 and all(
             line.lstrip().startswith(("|", "- ", "* ", "+ ")) or line[:1].isdigit() for line in lines

@@ -8,11 +8,10 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
 from knowledge.fusion import Fusion, FusionConfig
+from knowledge.store import Pool
 
-Pool = AsyncConnectionPool[AsyncConnection[Any]]
 Figures = dict[str, dict[str, float]]
 """Per option label: recall@1, recall@5, MRR@10 … as measured when the choice was made."""
 

@@ -19,6 +19,8 @@ from knowledge.models import Chunk, DocumentRecord, chunk_context
 
 log = logging.getLogger(__name__)
 
+# The one pool type of knowledge/ and of every package above it. escalation/, which may import nothing of ours,
+# spells the same alias once more in escalation/audit.py.
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
 

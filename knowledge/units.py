@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from knowledge.chunking import split_sentences
+from knowledge.chunking import FENCE, split_sentences
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
 _LIST_ITEM = re.compile(r"^(\s*)(?:[-*+•]|(\d{1,2})[.)])\s+(.*)$")
 _TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
 _SEPARATOR_CELL = re.compile(r"^:?-{3,}:?$")
@@ -102,7 +101,7 @@ def _groups(passage: str) -> list[_Group]:
     lines = passage.splitlines()
     for number, raw in enumerate(lines):
         alone = blank and (number + 1 == len(lines) or not lines[number + 1].strip())
-        if _FENCE.match(raw):
+        if FENCE.match(raw):
             in_fence = not in_fence
             blank = True  # code is never quoted, and nothing continues across it
         elif in_fence:

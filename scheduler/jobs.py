@@ -12,12 +12,11 @@ from escalation.formatting import AMOUNT, money
 from escalation.service import Escalation
 from knowledge.gaps import GapLog
 from knowledge.models import Freshness
-from knowledge.store import KnowledgeStore
+from knowledge.store import KnowledgeStore, Pool
 from scheduler.digest import DigestPublisher, DigestSources, build_digest
 from scheduler.digest.delivery import DigestError, deliver
 from scheduler.digest.weeks import last_complete_week
 from scheduler.outbox import Outbox
-from scheduler.slots import Pool
 
 UTC_ZONE = ZoneInfo("UTC")
 

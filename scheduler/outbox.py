@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from scheduler.slots import Pool
+from knowledge.store import Pool
 
 log = logging.getLogger(__name__)
 

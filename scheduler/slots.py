@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
-Pool = AsyncConnectionPool[AsyncConnection[Any]]
+from knowledge.store import Pool
 
 
 @dataclass(frozen=True)

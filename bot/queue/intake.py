@@ -13,6 +13,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.dedupe import REMEMBER_SECONDS
 from bot.metrics import metrics
 from bot.queue.store import InboundStore
 from handlers.text import clean_payload
@@ -20,7 +21,6 @@ from handlers.tracing import traceparent
 
 log = logging.getLogger(__name__)
 
-REMEMBER_SECONDS = 24 * 3600  # Slack retries for minutes, Bot Framework for less; a day is plenty
 REDIS_BUDGET_SECONDS = 0.2  # a slow Redis must not eat the platform's ack budget
 # Slack gives up on an ack after 3 s; the pool would wait 10 s for a connection to a stopped PostgreSQL
 STORE_BUDGET_SECONDS = 2.0

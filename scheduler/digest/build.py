@@ -18,7 +18,7 @@ from escalation.service import Escalation
 from handlers.eval_history import EvalHistory
 from knowledge.gaps import GapLog
 from knowledge.sources import KnowledgeSources
-from knowledge.store import KnowledgeStore
+from knowledge.store import KnowledgeStore, Pool
 from scheduler.digest import sections
 from scheduler.digest.eval import evaluation_figures
 from scheduler.digest.kpis import Kpis, WeekFacts, compute
@@ -26,7 +26,7 @@ from scheduler.digest.model import Breakdown, Digest, WeekPoint
 from scheduler.digest.queries import DigestQueries
 from scheduler.digest.weeks import IsoWeek
 from scheduler.outbox import Outbox
-from scheduler.slots import Pool, SlotLedger
+from scheduler.slots import SlotLedger
 
 log = logging.getLogger(__name__)
 HISTORY_WEEKS = 8

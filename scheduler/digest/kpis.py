@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from scheduler.digest.queries import POLICY_AUTO, AnswerRow, ApprovalRow, ConversationRow, CostRow
+from escalation.models import POLICY_AUTO
+from scheduler.digest.queries import AnswerRow, ApprovalRow, ConversationRow, CostRow
 
 _APPROVED_STATES = frozenset({"approved", "executing", "executed", "failed", "rolled_back"})
 _SETTLED_BY_BOT = frozenset({"answered", "acted"})

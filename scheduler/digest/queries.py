@@ -12,11 +12,11 @@ from typing import Any, LiteralString
 
 from psycopg.types.json import Jsonb
 
+from escalation.models import POLICY_AUTO
 from handlers.llm import CallOutcome
 from handlers.llm_health import CIRCUIT_OPENED, SKIPPED_CALL
-from scheduler.slots import Pool
+from knowledge.store import Pool
 
-POLICY_AUTO = "policy:auto"
 UNANSWERED = [CallOutcome.UNAVAILABLE.value, CallOutcome.TIMEOUT.value, CallOutcome.SKIPPED.value]
 # A customer asking again about the same document this soon after an answer means the answer missed.
 REASK_WINDOW: LiteralString = "30 minutes"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from escalation.autonomy import Autonomy, WeekFigures
-from escalation.models import Stage
+from escalation.models import STAGE_LADDER
 from escalation.policy import Policy, Promotion
 from knowledge.gaps import GapLog, GapReason
 from knowledge.models import Freshness
@@ -28,7 +28,6 @@ from scheduler.digest.queries import ApprovalRow, DigestQueries
 from scheduler.outbox import Outbox
 from scheduler.slots import SlotLedger
 
-_ORDER = [Stage.SHADOW, Stage.APPROVE, Stage.AUTO]
 _UNANSWERED = {GapReason.NO_ANSWER, GapReason.LOW_CONFIDENCE}
 
 
@@ -183,19 +182,19 @@ async def stage_suggestions(
         if workflow.action is None:
             continue
         stage = await autonomy.stage(name)
-        position = _ORDER.index(stage)
+        position = STAGE_LADDER.index(stage)
         this_week = await autonomy.week(name, start)
         week_before = await autonomy.week(name, previous_start)
-        if position + 1 < len(_ORDER) and not (
+        if position + 1 < len(STAGE_LADDER) and not (
             this_week.problems(workflow.promotion) or week_before.problems(workflow.promotion)
         ):
             if blockers := await autonomy.scenario_blockers(name):
                 held.append(f"{name}: {blockers[0]}")
             else:
                 stable = (_summary(week_before), _summary(this_week))
-                promote.append(StageSuggestion(name, stage.value, _ORDER[position + 1].value, stable, org))
+                promote.append(StageSuggestion(name, stage.value, STAGE_LADDER[position + 1].value, stable, org))
         drift = _quality_problems(this_week, workflow.promotion)
         if position > 0 and drift:
             dropped = (*drift, f"the week before: {_summary(week_before)}")
-            demote.append(StageSuggestion(name, stage.value, _ORDER[position - 1].value, dropped, org))
+            demote.append(StageSuggestion(name, stage.value, STAGE_LADDER[position - 1].value, dropped, org))
     return promote, demote, held
