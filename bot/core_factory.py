@@ -6,9 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.llm_openai import OpenAIChatModel
-from bot.llm_probe import probe_tools
 from bot.observe import ObservedDecisions
+from bot.providers.openai.chat import OpenAIChatModel
+from bot.providers.openai.probe import probe_tools
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from escalation.demo_queries import DemoQueries

@@ -19,8 +19,8 @@ import psycopg
 from bot.core_factory import build_language_model
 from bot.doctor_drill import run_drill
 from bot.executors import open_executors
-from bot.llm_probe import probe_tools
 from bot.migrate import MigrationError, status
+from bot.providers.openai.probe import probe_tools
 from bot.services import build_embedder
 from bot.settings import Settings, SettingsError
 from bot.storage import StorageError, open_pool, open_redis

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, LiteralString
 
-from bot.llm_openai import ModelHealth
 from handlers.llm import CallOutcome
-from handlers.llm_health import CircuitState
+from handlers.llm_health import CircuitState, ModelHealth
 from knowledge.store import Pool
 
 WINDOW_SECONDS = 600  # calls older than this say nothing about the endpoint now

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot.llm_openai import OpenAIChatModel
 from bot.metrics import exposition
 from bot.model_health import judge, recent_calls
+from bot.providers.openai.chat import OpenAIChatModel
 from bot.queue_health import queue_health
 from bot.services import Services
 from bot.slack.app import SlackAdapter

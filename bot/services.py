@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bot.executors import open_executors, require_executors
 from bot.migrate import migrate
 from bot.observe import observe_audit, observe_retrieval
-from bot.openai_embedder import OpenAIEmbedder
+from bot.providers.openai.embedder import OpenAIEmbedder
 from bot.settings import EmbedderKind, Settings
 from bot.storage import open_pool
 from escalation import audit

@@ -168,5 +168,14 @@ class ToolSupport:
         return True
 
 
+@dataclass(frozen=True)
+class ModelHealth:
+    """This process's view of the endpoint, for /healthz."""
+
+    breaker: BreakerSnapshot
+    supports_tools: bool | None
+    tools_reason: str | None
+
+
 def _clock_time(at: datetime | None) -> str:
     return at.strftime("%H:%M:%S UTC") if at else "a moment ago"

@@ -22,9 +22,9 @@ from opentelemetry.trace import SpanKind
 from bot.channels import ChannelStore
 from bot.core_factory import build_core, start_language_model
 from bot.dedupe import EventDeduper
-from bot.llm_openai import OpenAIChatModel
 from bot.metrics import metrics
 from bot.periodic import Periodic
+from bot.providers.openai.chat import OpenAIChatModel
 from bot.queue.intake import Intake
 from bot.queue.store import InboundStore
 from bot.services import Services

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.core_factory import build_core
-from bot.llm_openai import OpenAIChatModel
+from bot.providers.openai.chat import OpenAIChatModel
 from bot.services import Services
 from handlers.core import Core
 from handlers.llm import PriceTable

@@ -8,7 +8,7 @@ import pytest
 
 from bot.cli_explain import explain_decision
 from bot.core_factory import build_core
-from bot.llm_openai import OpenAIChatModel
+from bot.providers.openai.chat import OpenAIChatModel
 from bot.services import Services
 from escalation.models import Actor, Role
 from handlers.core import OFFLINE_ANSWERER, Core, CoreConfig

@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.core_factory import build_core, build_language_model, start_language_model
-from bot.llm_openai import OpenAIChatModel
+from bot.providers.openai.chat import OpenAIChatModel
 from bot.services import Services
 from escalation.models import Actor, Role
 from handlers.core import NO_TOOLS_NOTE, Core

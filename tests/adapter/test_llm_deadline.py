@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.llm_openai import OpenAIChatModel
-from bot.llm_probe import probe_tools
+from bot.providers.openai.chat import OpenAIChatModel
+from bot.providers.openai.probe import probe_tools
 from handlers.llm import (
     CallOutcome,
     Deadline,
@@ -195,7 +195,7 @@ async def test_a_model_that_never_calls_tools_is_noticed_at_run_time(
     for _ in range(2):
         await model.complete(QUESTION, tools=[TOOL])
     assert model.supports_tools is None
-    with caplog.at_level(logging.WARNING, logger="bot.llm_openai"):
+    with caplog.at_level(logging.WARNING, logger="bot.providers.openai.chat"):
         await model.complete(QUESTION, tools=[TOOL])
     assert model.supports_tools is False
     assert "does not call tools (3 replies in a row to requests offering tools called none)" in caplog.text
@@ -206,7 +206,7 @@ async def test_a_refusal_because_of_tools_is_learned_at_once_and_is_no_outage(
 ) -> None:
     fake.script(Status(500, "tools param requires --jinja flag"), Reply("drafted"))
     model = make_model(max_retries=0, breaker=CircuitBreaker(failures=1, cooldown_s=60))
-    with caplog.at_level(logging.WARNING, logger="bot.llm_openai"), pytest.raises(LLMToolsRefused):
+    with caplog.at_level(logging.WARNING, logger="bot.providers.openai.chat"), pytest.raises(LLMToolsRefused):
         await model.complete(QUESTION, tools=[TOOL])
     assert model.supports_tools is False
     assert "does not call tools (the LLM endpoint refused a request offering tools (HTTP 500" in caplog.text
@@ -250,10 +250,10 @@ async def test_the_start_up_probe_says_once_whether_the_model_calls_tools(
         setattr(fake, name, value)
     fake.script(*script)
     model = make_model(max_retries=0)
-    with caplog.at_level(logging.INFO, logger="bot.llm_probe"):
+    with caplog.at_level(logging.INFO, logger="bot.providers.openai.probe"):
         assert await probe_tools(model) is verdict
     assert model.supports_tools is verdict
-    [line] = [record.getMessage() for record in caplog.records if record.name == "bot.llm_probe"]
+    [line] = [record.getMessage() for record in caplog.records if record.name == "bot.providers.openai.probe"]
     assert f"LLM openai:fake-chat at {fake.base_url}" in line and words in line
     first = fake.chat_requests[0]
     assert first["tools"][0]["function"]["name"] == "ping" and first["tool_choice"] == "auto"  # as routing asks

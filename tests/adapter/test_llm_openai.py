@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.llm_openai import OpenAIChatModel
+from bot.providers.openai.chat import OpenAIChatModel
 from handlers.llm import (
     Completion,
     LanguageModel,

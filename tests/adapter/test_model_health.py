@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.core_factory import build_core, start_language_model
-from bot.llm_openai import OpenAIChatModel
+from bot.providers.openai.chat import OpenAIChatModel
 from bot.server import HEALTH_TIMEOUT, build_app
 from bot.services import Services
 from bot.storage import open_redis

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from bot.openai_embedder import OpenAIEmbedder
+from bot.providers.openai.embedder import OpenAIEmbedder
 from knowledge.errors import EmbeddingFailed
 from tests.fakes.openai_server import DIMENSION, FakeOpenAI, bag_of_words
 

@@ -1,6 +1,6 @@
 """Prompt injection through the model path (issue 14): conversations through the real core, with a model
 that obeys every injection it reads (tests/fakes/adversarial_model.py, over real HTTP through
-bot/llm_openai.py), the demo back end behind an executor that records every call, and the rules of
+bot/providers/openai/chat.py), the demo back end behind an executor that records every call, and the rules of
 tests/integration/injection_rules.py. One database, one ingest and one model server for the module."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.core_factory import build_core
-from bot.llm_openai import OpenAIChatModel
+from bot.providers.openai.chat import OpenAIChatModel
 from bot.services import Services
 from escalation.executors import ExecutorRegistry
 from escalation.models import Actor, Role, Stage

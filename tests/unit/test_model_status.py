@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.llm_openai import ModelHealth
 from bot.model_health import RecentCall, judge
-from handlers.llm_health import BreakerSnapshot, CircuitState
+from handlers.llm_health import BreakerSnapshot, CircuitState, ModelHealth
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from procrastinate import App
 from pydantic import SecretStr
 
 from bot.core_factory import build_language_model
-from bot.llm_openai import OpenAIChatModel
+from bot.providers.openai.chat import OpenAIChatModel
 from bot.services import Services
 from bot.settings import Settings
 from handlers.decisions import DecisionStore, decision_id_for

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.llm_openai import OpenAIChatModel
+from bot.providers.openai.chat import OpenAIChatModel
 from handlers.llm import Deadline, LLMError, LLMToolsRefused, Message, ToolSpec
 
 log = logging.getLogger(__name__)
