@@ -6,12 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.demo.backend import DemoQueries
 from bot.observe import ObservedDecisions
 from bot.providers.openai.chat import OpenAIChatModel
 from bot.providers.openai.probe import probe_tools
 from bot.services import Services
 from bot.settings import Settings, SettingsError
-from escalation.demo_queries import DemoQueries
 from handlers.conversations import ConversationStore
 from handlers.core import Core, CoreConfig
 from handlers.decisions import DecisionStore

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.demo.backend import DemoBackend
 from bot.settings import Settings, SettingsError
-from escalation.demo_backend import DemoBackend
 from escalation.executors import ExecutorConflict, ExecutorRegistry
 from escalation.policy import Policy
 from escalation.webhook import WebhookExecutor

@@ -19,10 +19,10 @@ from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
 from bot.core_factory import build_core
+from bot.demo.backend import DemoBackend
 from bot.services import Services, open_services
 from bot.settings import Settings
 from bot.storage import StorageError, database_url
-from escalation.demo_backend import DemoBackend
 from escalation.service import Escalation
 from handlers.conversations import ConversationStore
 from handlers.decisions import DecisionStore

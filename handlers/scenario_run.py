@@ -9,8 +9,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from escalation.demo_backend import DemoBackend
 from escalation.models import Actor, Approval, ApprovalState, Risk, Role, Stage
 from escalation.service import Escalation
 from handlers.conversations import ConversationStore
@@ -54,6 +54,28 @@ class ScenarioClock:
         self.offset += by
 
 
+class OrderFacts(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def refunded_cents(self) -> int: ...
+
+
+class CustomerFacts(Protocol):
+    @property
+    def email(self) -> str: ...
+
+
+class ScenarioBackEnd(Protocol):
+    """The back end a run resets before each scenario and reads after it: the sample company's (bot/demo/backend),
+    chosen by the composition root, never a real one."""
+
+    async def reset_demo_data(self) -> None: ...
+    async def get_order(self, order_id: str) -> OrderFacts | None: ...
+    async def issued_refunds(self, order_id: str) -> list[int]: ...
+    async def customer(self, customer_id: str) -> CustomerFacts | None: ...
+
+
 @dataclass(frozen=True)
 class ScenarioWorld:
     """The real parts a run drives; `escalation` must run on `clock`."""
@@ -62,7 +84,7 @@ class ScenarioWorld:
     escalation: Escalation
     decisions: DecisionStore
     conversations: ConversationStore
-    demo: DemoBackend
+    demo: ScenarioBackEnd
     clock: ScenarioClock
 
 

@@ -28,6 +28,10 @@ VENDOR_ONLY_IN_BOT = (
     "opentelemetry.exporter",
     "prometheus_client",
 )
+# The sample company's back end is the demo's, not the product's: the composition root registers it (only with
+# DEMO_BACKEND on), scenario runs act on it by design, and the demo player (bot/demo/) owns it. Nothing else.
+SAMPLE_COMPANY = "bot.demo.backend"
+MAY_USE_SAMPLE_COMPANY = ("bot/demo/", "bot/executors.py", "bot/core_factory.py", "bot/scenario_eval.py")
 
 
 # The renderers: one per platform, each turning the neutral presentation (`bot.presentation`) into its platform's
@@ -63,6 +67,20 @@ def violations(package: str, root: Path = REPO) -> list[str]:
             for reached in (module, *(f"{module}.{name}" for name in names)):
                 if package != "bot" and any(reached == v or reached.startswith(v + ".") for v in VENDOR_ONLY_IN_BOT):
                     found.append(f"{path.relative_to(root)} imports vendor SDK {reached}")
+    return found
+
+
+def sample_company_users(root: Path = REPO) -> list[str]:
+    found = []
+    for package in sorted(OURS):
+        for path in sorted((root / package).rglob("*.py")):
+            where = path.relative_to(root).as_posix()
+            if where.startswith(MAY_USE_SAMPLE_COMPANY):
+                continue
+            for module, names in imports_of(path):
+                reached = (module, *(f"{module}.{name}" for name in names))
+                if any(r == SAMPLE_COMPANY or r.startswith(SAMPLE_COMPANY + ".") for r in reached):
+                    found.append(f"{where} imports {SAMPLE_COMPANY}")
     return found
 
 
@@ -126,4 +144,26 @@ def test_the_checker_catches_a_renderer_that_reads_the_core(tmp_path: Path) -> N
         "bot/teams/render.py imports escalation.models",
         "bot/teams/render.py imports bot.slack.render",
         "bot/teams/render.py imports jinja2",
+    ]
+
+
+def test_only_the_composition_root_scenario_runs_and_the_demo_use_the_sample_company() -> None:
+    assert sample_company_users() == []
+
+
+def test_the_checker_catches_the_sample_company_used_elsewhere(tmp_path: Path) -> None:
+    for where, text in {
+        "bot/web/playground.py": "from bot.demo.backend import DemoBackend\n",
+        "bot/cli_run.py": "from bot.demo import backend\n",
+        "handlers/scenario_run.py": "import bot.demo.backend.queries\n",
+        "bot/executors.py": "from bot.demo.backend import DemoBackend\n",
+        "bot/demo/player.py": "from bot.demo.backend.executor import DemoBackend\n",
+        "bot/demo/store.py": "from bot.demo import store\n",
+    }.items():
+        (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / where).write_text(text)
+    assert sample_company_users(tmp_path) == [
+        "bot/cli_run.py imports bot.demo.backend",
+        "bot/web/playground.py imports bot.demo.backend",
+        "handlers/scenario_run.py imports bot.demo.backend",
     ]

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.demo.backend import DemoBackend
 from bot.demo.script import (
     Act,
     AskForPerson,
@@ -29,7 +30,6 @@ from bot.demo.script import (
     Undo,
 )
 from bot.demo.store import DemoRows
-from escalation.demo_backend import DemoBackend
 from escalation.executors import ActionRequest, ActionResult
 from escalation.models import Actor, ApprovalState, Role
 from escalation.service import Escalation

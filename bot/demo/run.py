@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core_factory import build_core
+from bot.demo.backend import DemoBackend
 from bot.demo.player import DemoPlayer, OutageRouting, PlayStats, ScriptClock
 from bot.demo.script import plan, said
 from bot.demo.store import DemoCounts, DemoRows
 from bot.services import Services
-from escalation.demo_backend import DemoBackend
 from escalation.executors import ExecutorRegistry
 from escalation.service import Escalation
 from knowledge.embedder import CachingEmbedder

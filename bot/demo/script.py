@@ -95,7 +95,7 @@ class Customer:
     open_orders: tuple[str, ...] = ()  # placed or packed: cancellable
 
 
-# The demo back end's seed (escalation/demo_seed.sql): business customers write from Slack Connect (globex) and
+# The demo back end's seed (bot/demo/backend/seed.sql): business customers write from Slack Connect (globex) and
 # Teams (initech); consumers from the web chat.
 CUSTOMERS = (
     Customer(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from bot.demo.backend import DemoBackend
 from bot.demo.run import DemoOptions, DemoReport, play_demo
 from bot.services import Services
-from escalation.demo_backend import DemoBackend
 from knowledge.ingest import IngestOptions
 
 REPO = Path(__file__).resolve().parents[2]

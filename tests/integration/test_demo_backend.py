@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from bot.demo.backend import DEMO_LABEL, DemoBackend
 from bot.services import Services
-from escalation.demo_backend import DEMO_LABEL, DemoBackend
-from escalation.demo_queries import Pool
 from escalation.errors import ExecutionFailed, UnknownAction
 from escalation.executors import ActionRequest, ActionResult
+from knowledge.store import Pool
 
 pytestmark = pytest.mark.integration
 

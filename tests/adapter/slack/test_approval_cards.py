@@ -11,8 +11,8 @@ import random
 import pytest
 
 from bot.channels import ChannelStore
+from bot.demo.backend import DemoBackend
 from bot.services import Services
-from escalation.demo_backend import DemoBackend
 from escalation.models import ApprovalState
 from tests.adapter.slack.harness import STAFF_CHANNEL, Rig, blocks_text
 from tests.adapter.slack.refunds import REFUND, TEAM, refund_card

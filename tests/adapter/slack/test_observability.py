@@ -21,10 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from bot.cli_explain import explain_decision
+from bot.demo.backend import DemoBackend
 from bot.server import build_app
 from bot.services import Services
 from bot.storage import open_redis
-from escalation.demo_backend import DemoBackend
 from escalation.models import ApprovalState
 from handlers.decisions import DecisionRecord, DecisionStore
 from tests.adapter.slack.harness import Rig

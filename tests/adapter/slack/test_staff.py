@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from bot.demo.backend import DemoBackend
 from bot.services import Services
 from bot.slack import render
-from escalation.demo_backend import DemoBackend
 from escalation.models import ApprovalState
 from tests.adapter.slack.harness import HOME, STAFF_CHANNEL, Rig, blocks_text
 from tests.adapter.slack.refunds import CHANNEL, REFUND, TEAM

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from opentelemetry import trace
 
+from bot.demo.backend import DemoBackend
 from bot.services import Services
-from escalation.demo_backend import DemoBackend
 from handlers.decisions import DecisionStore
 from tests.adapter.teams.conftest import BEA, Teams
 from tests.adapter.teams.test_approvals import data_of, request_refund

@@ -18,11 +18,10 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from escalation.demo_queries import Customer, DemoQueries, Order, Pool, money
+from bot.demo.backend.queries import DemoQueries, Order, money
 from escalation.errors import ExecutionFailed, UnknownAction
 from escalation.executors import ActionRequest, ActionResult
-
-__all__ = ["Customer", "DemoBackend", "Order"]
+from knowledge.store import Pool
 
 log = logging.getLogger(__name__)
 DEMO_LABEL = "(demo) "  # opens every summary the demo back end returns
@@ -395,4 +394,4 @@ class DemoBackend(DemoQueries):
 
 def _seed_sql() -> bytes:
     # bytes: the seed is several statements from a file, not a literal query with parameters
-    return (resources.files("escalation") / "demo_seed.sql").read_bytes()
+    return (resources.files("bot.demo.backend") / "seed.sql").read_bytes()

@@ -6,10 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
-Pool = AsyncConnectionPool[AsyncConnection[Any]]
+from knowledge.store import Pool
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
