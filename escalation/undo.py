@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from escalation import audit
-from escalation.approvals import refused, subject_of
+from escalation.approval_audit import refused, subject_of
 from escalation.approvals_store import ApprovalStore
 from escalation.errors import ApprovalNotFound, NotAuthorized
 from escalation.models import Actor, Approval, ApprovalState, ProposedAction, Role
