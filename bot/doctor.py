@@ -20,7 +20,7 @@ from bot.core_factory import build_language_model
 from bot.doctor_drill import run_drill
 from bot.executors import open_executors
 from bot.migrate import MigrationError, status
-from bot.providers.openai.probe import probe_tools
+from bot.providers.openai.probe import PROBE_SECONDS, probe_tools
 from bot.services import build_embedder
 from bot.settings import Settings, SettingsError
 from bot.storage import StorageError, open_pool, open_redis
@@ -51,7 +51,6 @@ from scheduler.readiness import digest_check
 log = logging.getLogger(__name__)
 
 AUDIT_DAYS = 7
-PROBE_SECONDS = 10.0
 _FIX_MIGRATE = "Run `supportbot db migrate` (start-up does it too), then run the doctor again."
 
 

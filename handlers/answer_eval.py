@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from handlers.answering import cited_numbers
+from handlers.models import CITATION_MARKER
 from handlers.question_terms import question_terms
 from knowledge.models import SearchResult
 
-_MARKER = re.compile(r"\[\d{1,2}\]")
 _FLAT_TABLE = re.compile(r"\|[^|\n]*\|[^|\n]*\||\|\s*:?-{3,}")
 _EMPHASIS = re.compile(r"\*\*|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`")
 
@@ -79,11 +79,11 @@ def _phrases(item: dict[str, Any], key: str, *, required: bool) -> tuple[str, ..
 
 def plain(text: str) -> str:
     """Lower case, Markdown emphasis and citation markers gone, spaces collapsed: what phrases are matched in."""
-    return " ".join(_EMPHASIS.sub("", _MARKER.sub(" ", text)).lower().split())
+    return " ".join(_EMPHASIS.sub("", CITATION_MARKER.sub(" ", text)).lower().split())
 
 
 def word_count(text: str) -> int:
-    return len(_MARKER.sub(" ", text).split())
+    return len(CITATION_MARKER.sub(" ", text).split())
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path
 
 from handlers.answer_eval import AnswerQuestion, Judged, judge
@@ -18,12 +17,11 @@ from handlers.llm import Deadline, LanguageModel
 from handlers.llm_answer import model_answer
 from handlers.prompts import load_prompt
 from handlers.unit_scoring import UnitScorer
+from knowledge.evaluation import NEVER_STALE
 from knowledge.ingest import IngestOptions, Ingestor, IngestSummary
 from knowledge.models import SearchResult
 from knowledge.search import HybridSearcher, top
 from knowledge.store import KnowledgeStore
-
-_NEVER_STALE = timedelta(days=36500)  # evaluation documents never go stale, so freshness cannot skew the figures
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ class AnswerEvaluation:
         org = f"eval-{uuid.uuid4().hex[:12]}"
         try:
             summary = await self._ingestor.ingest(
-                [docs], IngestOptions(org=org, org_from_front_matter=False, review_every=_NEVER_STALE)
+                [docs], IngestOptions(org=org, org_from_front_matter=False, review_every=NEVER_STALE)
             )
             judged: dict[str, list[Judged]] = {"offline": []}
             if self._model is not None:

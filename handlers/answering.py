@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.models import AnswerPart, Citation, Fact
+from handlers.models import CITATION_MARKER, AnswerPart, Citation, Fact
 from handlers.question_terms import Part, Terms, codes_in, numbers_in, question_terms, words
 from handlers.unit_scoring import Scored, UnitScorer
 from knowledge.models import Freshness, SearchResult
@@ -339,4 +339,4 @@ def mark_cited(retrieved: list[dict[str, Any]], sources: tuple[SearchResult, ...
 
 
 def cited_numbers(text: str) -> set[int]:
-    return {int(number) for number in re.findall(r"\[(\d{1,2})\]", text)}
+    return {int(number) for number in CITATION_MARKER.findall(text)}

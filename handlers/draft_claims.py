@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from handlers.models import CITATION_MARKER
+
 # what a support action does to something of the customer's, said as done
 _DONE = (
     r"(?:processed|issued|approved|completed|refunded|credited|reimbursed|reversed|sent|changed|updated|"
@@ -35,7 +37,7 @@ _CLAIMS = (
 )
 # a sentence about what happens once something is done describes a process, it does not report one
 _CONDITIONAL = re.compile(r"^\s*(?:once|after|when|whenever|if|until|before|as soon as)\b", re.IGNORECASE)
-_MARKER = re.compile(r"\s*\[\d{1,2}\]")
+_MARKER = re.compile(r"\s*" + CITATION_MARKER.pattern)  # with the space before it
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 

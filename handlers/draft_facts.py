@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from handlers.models import CITATION_MARKER
+
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -58,7 +60,6 @@ _NUMBER_WORDS = {
     )
 } | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100, "thousand": 1000}
 
-_CITATION = re.compile(r"\[\d{1,2}\]")
 _LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)
 _ISO_DATE = re.compile(rf"\b{_YEAR}-(\d{{1,2}})-(\d{{1,2}})\b")
 _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:,?\s+{_YEAR}\b)?", re.IGNORECASE)
@@ -115,7 +116,7 @@ Reader = Callable[[re.Match[str]], list[Fact]]
 
 def facts_of(text: str, *, skip_list_markers: bool = False) -> list[Fact]:
     """Every number, code, price and date in `text`, in the order the text gives them."""
-    text = _CITATION.sub(lambda m: " " * len(m.group()), text)
+    text = CITATION_MARKER.sub(lambda m: " " * len(m.group()), text)
     if skip_list_markers:
         text = _LIST_MARKER.sub(lambda m: " " * len(m.group()), text)
     found: list[tuple[int, Fact]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -54,6 +55,10 @@ class InboundAction:
 
 
 Inbound = InboundMessage | InboundAction
+
+
+# how an answer cites passage n: "[n]", one or two digits (the group is n)
+CITATION_MARKER = re.compile(r"\[(\d{1,2})\]")
 
 
 @dataclass(frozen=True)

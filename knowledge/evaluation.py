@@ -19,7 +19,7 @@ from knowledge.store import KnowledgeStore
 
 RECALL_AT = (1, 5, 10)
 # Evaluation documents never go stale, so freshness cannot skew the figures.
-_NEVER_STALE = timedelta(days=36500)
+NEVER_STALE = timedelta(days=36500)  # evaluation documents never go stale, so freshness cannot skew the figures
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class RetrievalEvaluation:
         try:
             summary = await self._ingestor.ingest(
                 [docs],
-                IngestOptions(org=org, org_from_front_matter=False, review_every=_NEVER_STALE, unit_vectors=False),
+                IngestOptions(org=org, org_from_front_matter=False, review_every=NEVER_STALE, unit_vectors=False),
             )
             per_mode: dict[str, list[dict[str, float]]] = {}
             for question in questions:
