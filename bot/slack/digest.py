@@ -7,7 +7,7 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
-from bot.slack.digest_blocks import digest_blocks
+from bot.slack.digest_render import digest_render
 from scheduler.digest.model import Digest
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class SlackDigestPublisher:
         """The post first (it carries the buttons), then the chart in its thread, so a failed upload
         never costs the digest itself."""
         response = await self._client.chat_postMessage(
-            channel=self._channel, text=digest.title, blocks=digest_blocks(digest), unfurl_links=False
+            channel=self._channel, text=digest.title, blocks=digest_render(digest), unfurl_links=False
         )
         ts = str(response["ts"])
         if chart_png:

@@ -8,7 +8,7 @@ from bot.channels import ChannelStore
 from bot.services import Services
 from bot.teams.auth import build_adapter
 from bot.teams.delivery import PLATFORM, TeamsDelivery, message
-from bot.teams.digest_card import digest_card
+from bot.teams.digest_render import digest_render
 from bot.teams.references import ReferenceStore
 from scheduler.digest.model import Digest
 from scheduler.outbox import Outbox
@@ -27,7 +27,9 @@ class TeamsDigestPublisher:
 
     async def publish(self, digest: Digest, *, chart_png: bytes | None) -> str:
         # the chart is left out: as a data URI it would push the card past Teams' ~28 KB limit
-        posted = await self._delivery.post_to_staff(message(card=digest_card(digest)), conversation=self._conversation)
+        posted = await self._delivery.post_to_staff(
+            message(card=digest_render(digest)), conversation=self._conversation
+        )
         return posted.activity_id
 
 

@@ -6,7 +6,11 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from escalation import stage_change
 from scheduler.digest.kpis import Kpis
+
+# the verbs of the Promote / Demote buttons, so every rendering of a suggestion reads them from the digest's model
+PROMOTE, DEMOTE = stage_change.PROMOTE, stage_change.DEMOTE
 
 # Exception kinds, in the order a lead should read them.
 FAILED_ACTION = "failed_action"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from scheduler.digest import words
 from scheduler.digest.format import kpi_lines, pct, row_summary
 from scheduler.digest.model import EXCEPTION_TITLES, Breakdown, Digest, ExceptionItem, StageSuggestion
-
-EMPTY = "No conversations this week, so there are no rates to compare."
+from scheduler.digest.words import EMPTY
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,15 @@ def sections(digest: Digest) -> list[Section]:
     found: list[Section] = []
     if not digest.empty:
         if len(digest.by_org) > 1:
-            found.append(Section("By org", _breakdown_lines(digest.by_org)))
+            found.append(Section(words.BY_ORG, _breakdown_lines(digest.by_org)))
         if digest.by_workflow:
-            found.append(Section("By workflow", _breakdown_lines(digest.by_workflow)))
+            found.append(Section(words.BY_WORKFLOW, _breakdown_lines(digest.by_workflow)))
     for kind, title in EXCEPTION_TITLES.items():
         items = digest.exceptions_of(kind)
         if items:
-            found.append(Section(f"{title} ({len(items)})", tuple(exception_line(item, digest.zone) for item in items)))
+            found.append(
+                Section(words.counted(title, len(items)), tuple(exception_line(item, digest.zone) for item in items))
+            )
     if digest.gaps:
         lines = tuple(
             f'{gap.count}× "{gap.example}" ('
@@ -54,7 +56,7 @@ def sections(digest: Digest) -> list[Section]:
             + f"; {', '.join(gap.orgs)})"
             for gap in digest.gaps
         )
-        found.append(Section("Unanswered and low-confidence questions", lines))
+        found.append(Section(words.GAPS, lines))
     if digest.negative_feedback:
         lines = tuple(
             f'"{item.question}"'
@@ -63,33 +65,33 @@ def sections(digest: Digest) -> list[Section]:
             + f" [{item.decision_id}]"
             for item in digest.negative_feedback
         )
-        found.append(Section(f"Negative feedback ({len(lines)})", lines))
+        found.append(Section(words.counted(words.NEGATIVE_FEEDBACK, len(lines)), lines))
     if digest.documents:
         lines = tuple(
             f"{doc.title} ({doc.doc_key}): "
             + ", ".join(
                 part
                 for part in (
-                    f"past review since {doc.review_by}" if doc.stale else "",
-                    f"owner {doc.owner}" if doc.owner else "no owner",
+                    words.past_review(doc.review_by) if doc.stale else "",
+                    words.owner(doc.owner) if doc.owner else words.NO_OWNER,
                 )
                 if part
             )
             for doc in digest.documents
         )
-        found.append(Section("Stale or ownerless documents", lines))
+        found.append(Section(words.STALE_DOCUMENTS, lines))
     if digest.evaluation:
         drifting = sum(figure.drift for figure in digest.evaluation)
-        title = "Evaluation" + (f" ({drifting} drift{'s' if drifting != 1 else ''})" if drifting else "")
+        title = words.EVALUATION + (f" ({drifting} drift{'s' if drifting != 1 else ''})" if drifting else "")
         found.append(Section(title, tuple(figure.line for figure in digest.evaluation)))
     if digest.held:
-        found.append(Section("Promotion held back by scenarios", digest.held))
+        found.append(Section(words.HELD_BACK, digest.held))
     if digest.promotions:
-        lines = tuple(stage_line(item, verb="Promote") for item in digest.promotions)
-        found.append(Section("Ready for more autonomy", lines))
+        lines = tuple(stage_line(item, verb=words.PROMOTE) for item in digest.promotions)
+        found.append(Section(words.READY, lines))
     if digest.demotions:
-        lines = tuple(stage_line(item, verb="Demote") for item in digest.demotions)
-        found.append(Section("Quality dropped (consider less autonomy)", lines))
+        lines = tuple(stage_line(item, verb=words.DEMOTE) for item in digest.demotions)
+        found.append(Section(words.QUALITY_DROPPED, lines))
     return found
 
 
@@ -105,9 +107,9 @@ def headline(digest: Digest) -> str:
 
 
 def render_text(digest: Digest) -> str:
-    lines = [digest.title, f"Times in {digest.zone}.", ""]
+    lines = [digest.title, f"{words.times_in(digest.zone)}.", ""]
     if digest.empty:
-        lines += [EMPTY, f"Last week: {digest.previous.conversations} conversations.", ""]
+        lines += [EMPTY, words.last_week_conversations(digest.previous.conversations), ""]
     else:
         table = kpi_lines(digest.kpis, digest.previous, minutes_per_ticket=digest.minutes_per_ticket)
         width = max(len(line.label) for line in table)
@@ -124,14 +126,14 @@ def render_text(digest: Digest) -> str:
         lines += [f"  - {line}" for line in section.lines]
         lines.append("")
     if not digest.exceptions:
-        lines += ["No exceptions this week.", ""]
+        lines += [words.NO_EXCEPTIONS, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def render_markdown(digest: Digest) -> str:
-    lines = [f"# {digest.title}", "", f"_Times in {digest.zone}._", ""]
+    lines = [f"# {digest.title}", "", f"_{words.times_in(digest.zone)}._", ""]
     if digest.empty:
-        lines += [f"**{EMPTY}** Last week: {digest.previous.conversations} conversations.", ""]
+        lines += [f"**{EMPTY}** {words.last_week_conversations(digest.previous.conversations)}", ""]
     else:
         lines += ["| KPI | this week | last week | change |", "|---|---|---|---|"]
         lines += [
@@ -144,5 +146,5 @@ def render_markdown(digest: Digest) -> str:
         lines += [f"- {line}" for line in section.lines]
         lines.append("")
     if not digest.exceptions:
-        lines += ["No exceptions this week.", ""]
+        lines += [words.NO_EXCEPTIONS, ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -14,8 +14,8 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from bot.services import Services
-from bot.slack.digest_blocks import digest_blocks
-from bot.teams.digest_card import digest_card
+from bot.slack.digest_render import digest_render as digest_blocks
+from bot.teams.digest_render import digest_render as digest_card
 from handlers.llm_health import CIRCUIT_OPENED, SKIPPED_CALL
 from scheduler.digest import DigestSources, IsoWeek, Kpis, build_digest
 from scheduler.digest.format import cost_per_task, kpi_lines, model_endpoint

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.slack.digest_blocks import MAX_BLOCKS, digest_blocks
-from bot.teams.digest_card import digest_card
+from bot.slack.digest_render import MAX_BLOCKS
+from bot.slack.digest_render import digest_render as digest_blocks
+from bot.teams.digest_render import digest_render as digest_card
 from scheduler.digest.kpis import Kpis, WeekFacts, compute, percentile, resolution
 from scheduler.digest.model import Breakdown, Digest, ExceptionItem, FeedbackItem, GapItem, StageSuggestion, WeekPoint
 from scheduler.digest.queries import ConversationRow

@@ -16,10 +16,15 @@ from bot.presentation.answer import answer_view
 from bot.presentation.approval import CardContext, approval_card
 from bot.presentation.handoff import handoff_card
 from bot.slack import render as slack
+from bot.slack.digest_render import digest_render as slack_digest
 from bot.teams import render as teams
+from bot.teams.digest_render import digest_render as teams_digest
 from bot.web import render as web
 from escalation.models import Approval, ApprovalState, Handoff, HandoffState, Risk
 from handlers.models import ActionKind, Button, Citation, Reply
+from scheduler.digest import words as digest_words
+from scheduler.digest.render import sections
+from tests.unit.test_digest_render import digest
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 PARAMS = {"order_id": "A-10231", "amount_cents": 4000}
@@ -174,3 +179,20 @@ def test_a_source_says_its_age_and_staleness_alike() -> None:
     assert web.reply_view(answer)["sources"][0]["age"] == "updated 3 days ago"
     assert words.age(NOW, now=NOW) == "updated today"
     assert words.age(NOW - timedelta(days=1), now=NOW) == "updated 1 day ago"
+
+
+def test_a_digest_section_has_one_title_in_text_slack_and_teams() -> None:
+    """The digest's words are `scheduler.digest.words`: a section the text shows has the same title in Block Kit
+    and in the Adaptive Card (Slack's mrkdwn bold aside)."""
+    week = digest()
+    slack_text = json.dumps(slack_digest(week), ensure_ascii=False)
+    teams_text = json.dumps(teams_digest(week), ensure_ascii=False)
+    shown = [
+        s.title for s in sections(week) if not s.title.startswith((digest_words.READY, digest_words.QUALITY_DROPPED))
+    ]
+    assert shown, "the sample digest has sections"
+    for title in shown:
+        plain = title.split(" (")[0] if title.startswith(digest_words.EVALUATION) else title
+        assert plain in slack_text and plain in teams_text, title
+    autonomy = f"{digest_words.AUTONOMY} ({digest_words.AUTONOMY_NOTE})"
+    assert autonomy in teams_text and autonomy in slack_text.replace("*", "")
