@@ -1,7 +1,9 @@
-"""What the chat adapters keep in PostgreSQL: channel → org bindings, posted cards, seen events."""
+"""What the chat adapters keep in PostgreSQL: channel → org bindings (and the rule for an org's name), posted cards,
+seen events."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +12,14 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+
+# what a channel may be bound to, from Slack's `/support connect ORG` or `supportbot channels bind`; bind stores it
+# lowercased, so the rule is checked on the lowercased name
+_ORG_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def is_org_name(name: str) -> bool:
+    return _ORG_NAME.match(name.lower()) is not None
 
 
 @dataclass(frozen=True)

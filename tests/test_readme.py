@@ -25,7 +25,7 @@ def _commands() -> set[tuple[str, ...]]:
     """Every command path the CLI has, e.g. ("run",), ("approvals", "approve")."""
     import typer
 
-    from bot.cli import build_app
+    from bot.cli.commands import build_app
 
     found: set[tuple[str, ...]] = set()
 
@@ -57,7 +57,7 @@ def test_the_readme_promises_nothing_as_next_that_is_already_here_and_shows_only
     shown = {
         "Slack": root / "bot" / "slack",
         "Teams": root / "bot" / "teams",
-        "supportbot chat": root / "bot" / "cli_chat.py",
+        "supportbot chat": root / "bot" / "cli" / "chat.py",
         "web playground": root / "bot" / "web" / "playground.py",
     }
     for entry in entry_points:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.audit_format import as_csv
 from bot.services import Services
 from escalation.audit import AuditEvent
+from escalation.audit_format import as_csv
 from escalation.audit_query import AuditFilter, AuditQuery
 
 CSV_LIMIT = 100_000

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.demo.script import KEY_PREFIX as DEMO_PREFIX
-from bot.explain import explain
 from bot.services import Services
 from escalation.audit import AuditEvent
 from escalation.audit_query import AuditFilter, AuditQuery
 from escalation.models import Approval
 from handlers.decision_search import DecisionFacets, DecisionFilter, DecisionSearch, DecisionSummary
 from handlers.decisions import DecisionRecord, DecisionStore
+from handlers.explain.chain import explain
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 
-from bot.channels import ChannelStore
+from bot.channels import ChannelStore, is_org_name
 from bot.slack.delivery import PLATFORM, SlackDelivery, conversation_key
 from bot.slack.messages import MessageHandler
 from escalation.models import ApprovalState, Role
@@ -15,7 +14,6 @@ from handlers.models import HandoffNotice
 
 log = logging.getLogger(__name__)
 
-ORG_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 HELP = (
     "*/support* commands:\n"
     "• `status` — is this channel connected, and what is open\n"
@@ -94,7 +92,7 @@ class Commands:
         return "A person from our team has been asked to join this channel."
 
     async def _connect(self, channel: str, args: list[str], *, user: str) -> str:
-        if len(args) != 1 or not ORG_NAME.match(args[0].lower()):
+        if len(args) != 1 or not is_org_name(args[0]):
             return "Usage: `/support connect ORG` (lowercase letters, digits, `-`, `_` or `.`)"
         org = args[0].lower()
         await self._channels.bind(PLATFORM, channel, org, bound_by=user)

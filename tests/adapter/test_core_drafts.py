@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli_explain import explain_decision
 from bot.core_factory import build_core
 from bot.providers.openai.chat import OpenAIChatModel
 from bot.services import Services
@@ -14,6 +13,7 @@ from escalation.models import Actor, Role
 from handlers.core import OFFLINE_ANSWERER, Core, CoreConfig
 from handlers.decisions import DecisionRecord, DecisionStore
 from handlers.draft_checks import MAX_DRAFT_CHARS
+from handlers.explain.chain import DecisionExplainer
 from handlers.llm import PriceTable
 from handlers.llm_answer import numbered_passages
 from handlers.models import InboundMessage, Platform, Reply
@@ -193,7 +193,7 @@ async def test_explain_names_each_model_step_and_the_rejected_draft(
     draft = "Error E110 means the device found a problem: send a report from Settings → Diagnostics [1]."
     fake.script(ROUTE_TO_ANSWER, Say(draft))
     reply, record = await ask(core, services, ERROR_CODE)
-    text = await explain_decision(services, record.id)
+    text = await DecisionExplainer(DecisionStore(services.pool), services.escalation).explain(record.id)
     lines = [line.strip() for line in text.splitlines()]
     assert "Model calls:" in text
     routing = next(line for line in lines if line.startswith("- routing:"))
@@ -236,7 +236,7 @@ async def test_explain_says_price_unknown_for_an_unpriced_model(services: Servic
         await model.close()
     assert reply.text == "You can set a new password yourself in a couple of minutes [1]."
     assert record.cost_unknown and [call["cost_usd"] for call in record.model_calls] == [None, None]
-    text = await explain_decision(services, record.id)
+    text = await DecisionExplainer(DecisionStore(services.pool), services.escalation).explain(record.id)
     assert text.count("; price unknown;") == 2
     assert "Total: tokens 24 in / 6 out, cost unknown (no price for gpt-unpriced)" in text
     assert f"Answer: drafted by openai:gpt-unpriced ({ANSWER_PROMPT.label}), citing passages [1]" in text

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 
 from bot.core_factory import build_core
-from bot.explain import explain
 from bot.services import Services
 from escalation.models import Actor, Role
 from handlers.core import Core
 from handlers.decisions import DecisionStore
+from handlers.explain.chain import explain
 from handlers.models import InboundMessage, Platform, Reply
 from handlers.prompts import load_prompt
 from tests.adapter.model_core import model_core_fixtures

@@ -9,7 +9,6 @@ import secrets
 
 import pytest
 
-from bot.cli_explain import explain_decision
 from bot.presentation.approval import CardContext, approval_card
 from bot.services import Services
 from bot.slack import render as slack_render
@@ -18,6 +17,7 @@ from escalation.models import Actor, Approval, Role
 from handlers.conversations import ConversationStore
 from handlers.core import Core
 from handlers.decisions import DecisionRecord, DecisionStore
+from handlers.explain.chain import DecisionExplainer
 from handlers.models import ApprovalRequest, HandoffNotice, InboundMessage, Outbound, Platform, Reply
 from handlers.workflows import QUESTIONS
 from tests.adapter.model_core import model_core_fixtures
@@ -129,7 +129,7 @@ async def test_values_the_customer_wrote_reach_the_card_with_their_sources(
     assert facts_shown["order_id"] == "A-10231 (from the customer's message)"
     assert facts_shown["amount_cents"] == "$40.00 (filled in by the model — check it)"
 
-    explained = await explain_decision(services, record.id)
+    explained = await DecisionExplainer(DecisionStore(services.pool), services.escalation).explain(record.id)
     assert "Model called refund(order_id='A-10231', amount_cents=4000, reason='it arrived broken')" in explained
     proposed = next(line for line in explained.splitlines() if "Proposed refund for workflow refund:" in line)
     assert "order_id=A-10231" in proposed and "amount_cents=$40.00" in proposed
@@ -196,7 +196,7 @@ async def test_a_confident_offline_refund_is_kept_against_the_model(
     assert votes is not None
     assert votes["offline"][0] == "refund" and votes["model"] == "order_status" and votes["agreed"] is False
     assert votes["rule"] == "offline_kept" and votes["model_probability"] < votes["support_floor"]
-    explained = await explain_decision(services, record.id)
+    explained = await DecisionExplainer(DecisionStore(services.pool), services.escalation).explain(record.id)
     assert "model order_status; kept the offline route (the model's pick had" in explained
     assert "Model called order_status(order_id='A-10231')" in explained
 

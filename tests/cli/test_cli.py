@@ -266,7 +266,7 @@ def test_every_command_has_help(command: list[str]) -> None:
     # in-process: help needs no database, and a process per command would cost seconds each
     from typer.testing import CliRunner
 
-    from bot.cli import build_app
+    from bot.cli.commands import build_app
 
     result = CliRunner().invoke(build_app(), [*command, "--help"])
     assert result.exit_code == 0, result.output

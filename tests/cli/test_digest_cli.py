@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_digest_help_lists_its_options() -> None:
     from typer.testing import CliRunner
 
-    from bot.cli import build_app
+    from bot.cli.commands import build_app
 
     result = CliRunner().invoke(build_app(), ["digest", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0, result.output

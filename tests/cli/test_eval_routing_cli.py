@@ -140,7 +140,7 @@ def test_nothing_to_score_is_one_sentence(sets: dict[str, Path]) -> None:
     # in-process: it stops before loading anything, and a process would cost seconds
     from typer.testing import CliRunner
 
-    from bot.cli import build_app
+    from bot.cli.commands import build_app
 
     result = CliRunner().invoke(build_app(), ["eval", "routing", "--train", str(sets["train"])])
     assert result.exit_code == 2

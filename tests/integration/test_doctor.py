@@ -22,8 +22,8 @@ from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from bot.cli import build_app
-from bot.cli_doctor import report
+from bot.cli.commands import build_app
+from bot.cli.doctor import report
 from bot.doctor import DoctorOptions, diagnose
 from bot.migrate import migrate
 from bot.settings import EmbedderKind, Settings, load_settings

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli_explain import explain_decision
 from bot.scenario_eval import scenario_world, warm_embeddings
 from bot.services import Services
+from handlers.decisions import DecisionStore
+from handlers.explain.chain import DecisionExplainer
 from handlers.scenario_load import load_scenarios, parse_scenarios
 from handlers.scenario_run import ScenarioRunner, ScenarioWorld
 from knowledge.ingest import IngestOptions
@@ -68,5 +69,7 @@ async def test_a_failing_scenario_names_its_first_failed_expectation_and_an_expl
     assert str(result.failure) == (
         f"turn 1: policy.outcome: expected act, got needs_approval (decision {result.failure.decision_id})"
     )
-    story = await explain_decision(services, result.failure.decision_id or "")
+    story = await DecisionExplainer(DecisionStore(services.pool), services.escalation).explain(
+        result.failure.decision_id or ""
+    )
     assert "autonomy_approve" in story and "A-10231" in story

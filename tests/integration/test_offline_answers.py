@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.core_factory import build_core
-from bot.explain import explain
 from bot.services import Services
 from escalation.models import Actor, Role
 from handlers.core import Core
 from handlers.decisions import DecisionRecord, DecisionStore
+from handlers.explain.chain import explain
 from handlers.models import Fact, InboundMessage, Platform, Reply
 from knowledge.ingest import IngestOptions
 

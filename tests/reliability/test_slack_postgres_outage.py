@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.cli_run import STOP_MARGIN
+from bot.cli.run import STOP_MARGIN
 from bot.services import Services
 from tests.fakes.slack_api import FakeSlack
 from tests.reliability.conftest import Fleet, fresh, open_fleet, prepare

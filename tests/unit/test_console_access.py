@@ -87,7 +87,7 @@ def test_one_token_and_one_name_per_person() -> None:
 def test_supportbot_run_on_an_address_other_machines_reach_needs_a_console_token() -> None:
     from typer.testing import CliRunner
 
-    from bot.cli import build_app
+    from bot.cli.commands import build_app
 
     result = CliRunner().invoke(build_app(), ["run", "--host", "0.0.0.0", "--port", "1"], env={"CONSOLE_TOKEN": ""})
     assert result.exit_code == 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.explain import explain
-from bot.explain_model import model_steps
 from handlers.decisions import DecisionRecord
+from handlers.explain.chain import explain
+from handlers.explain.model_calls import model_steps
 
 
 def record(**fields: object) -> DecisionRecord:

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.cli_approvals import _inputs
+from bot.cli.approvals import _inputs
 from bot.presentation.approval import CardContext, approval_card
 from bot.slack import render as slack_render
 from bot.teams import render as teams_render

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli_doctor import render, report
+from bot.cli.doctor import render, report
 from bot.slack.scopes import REQUIRED_BOT_SCOPES
 from escalation.audit import ExecutedAction
 from escalation.errors import PolicyError
@@ -194,8 +194,8 @@ def test_the_report_is_one_line_per_check_then_the_verdict() -> None:
 
 
 def test_a_drill_reads_as_one_line_in_the_audit_trail() -> None:
-    from bot.audit_format import describe
     from escalation.audit import AuditEvent
+    from escalation.audit_format import describe
 
     event = AuditEvent(
         1, datetime.now(UTC), "doctor_drill", "doctor:drill", None, "refund", None, None, None, None, None, None,

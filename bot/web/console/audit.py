@@ -8,12 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.audit_format import describe
 from bot.console.audit import audit_csv, audit_page
 from bot.web.access import STAFF_ROLES, Person
 from bot.web.console.forms import FilterError, day, page_number, pager, text
 from bot.web.context import console
 from bot.web.pages import PageSet
+from escalation.audit_format import describe
 from escalation.audit_query import AuditFilter
 
 pages = PageSet()

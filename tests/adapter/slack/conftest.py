@@ -11,7 +11,6 @@ from procrastinate import App
 from pydantic import SecretStr
 
 from bot.channels import ChannelStore
-from bot.cli_explain import explain_decision
 from bot.core_factory import build_core
 from bot.queue.runtime import mount_worker
 from bot.server import build_app
@@ -19,6 +18,8 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.app import SlackAdapter
 from bot.storage import open_redis
+from handlers.decisions import DecisionStore
+from handlers.explain.chain import DecisionExplainer
 from handlers.llm import LanguageModel
 from knowledge.ingest import IngestOptions
 from tests.adapter.slack.harness import SECRET, STAFF_CHANNEL, Rig
@@ -78,7 +79,7 @@ async def serve_slack(
             escalation=services.escalation,
             pool=services.pool,
             redis=redis,
-            explain=lambda decision_id: explain_decision(services, decision_id),
+            explain=DecisionExplainer(DecisionStore(services.pool), services.escalation).explain,
             drain_every=3600,  # tests drain by hand
         )
         app = build_app(services, redis, slack=adapter)

@@ -20,13 +20,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from bot.cli_explain import explain_decision
 from bot.demo.backend import DemoBackend
 from bot.server import build_app
 from bot.services import Services
 from bot.storage import open_redis
 from escalation.models import ApprovalState
 from handlers.decisions import DecisionRecord, DecisionStore
+from handlers.explain.chain import DecisionExplainer
 from tests.adapter.slack.harness import Rig
 from tests.adapter.slack.refunds import refund_card
 from tests.adapter.slack.waiting import until
@@ -141,7 +141,7 @@ async def test_the_trace_id_is_on_the_decision_the_audit_rows_and_in_explain(
     rows = await prepared.escalation.audit.events(subject=("approval", refund.approval_id))
     assert {row.event for row in rows} >= {"approval_requested", "approved", "executed"}
     assert {row.trace_id for row in rows} == {refund.decision.trace_id}
-    text = await explain_decision(prepared, refund.decision.id)
+    text = await DecisionExplainer(DecisionStore(prepared.pool), prepared.escalation).explain(refund.decision.id)
     assert f"Trace: {refund.decision.trace_id}" in text.splitlines()[1]
 
 

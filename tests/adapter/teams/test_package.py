@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from bot.cli import build_app
+from bot.cli.commands import build_app
 
 REPO = Path(__file__).resolve().parents[3]
 TEAMS = REPO / "manifest" / "teams"

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bot.cli import run_async, settings
+from bot.cli.common import progress_bar, run_async, settings
 from bot.services import open_services
 from escalation.durations import parse_duration
 from knowledge.embedder import Embedder
@@ -22,18 +21,6 @@ from knowledge.store import KnowledgeStore
 from knowledge.units import embedding_text, unit_key, units_of
 
 out = Console()
-err = Console(stderr=True)
-
-
-def progress_bar(*, transient: bool = True) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=transient,
-    )
 
 
 def _duration(value: str) -> timedelta:

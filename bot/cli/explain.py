@@ -1,4 +1,4 @@
-"""`supportbot explain DECISION_ID`."""
+"""`supportbot explain DECISION_ID`: handlers/explain/ tells the chain; this prints it."""
 
 from __future__ import annotations
 
@@ -7,22 +7,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.cli import run_async, settings
-from bot.explain import explain
+from bot.cli.common import run_async, settings
 from bot.scenario_eval import settings_for_database
-from bot.services import Services, open_services
+from bot.services import open_services
 from handlers.decisions import DecisionStore
+from handlers.explain.chain import DecisionExplainer
 
 out = Console(highlight=False)
-
-
-async def explain_decision(services: Services, decision_id: str) -> str:
-    record = await DecisionStore(services.pool).get(decision_id)
-    if record is None:
-        raise ValueError(f"There is no decision {decision_id}.")
-    approval = await services.escalation.approval(record.approval_id) if record.approval_id else None
-    events = await services.escalation.audit.events(subject=("approval", approval.id)) if approval else []
-    return explain(record, approval, events)
 
 
 @run_async
@@ -36,5 +27,5 @@ async def explain_command(
     """How a decision was made: message, route, passages, model, policy rule, approval, action, reply."""
     config = settings_for_database(settings(), database) if database else settings()
     async with open_services(config, check_embedder=False) as services:
-        text = await explain_decision(services, decision_id)
+        text = await DecisionExplainer(DecisionStore(services.pool), services.escalation).explain(decision_id)
     out.print(text, markup=False)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.cli import run_async, settings
+from bot.cli.common import run_async, settings
 from bot.publishers import NOT_CONFIGURED, digest_publishers
 from bot.services import open_services
 from scheduler.digest import DigestSources, IsoWeek, build_digest

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli import run_async, settings
+from bot.cli.common import run_async, settings
 from bot.services import build_embedder
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""`supportbot eval …`: quality measured on public data we did not write."""
+"""`supportbot eval answers`: key-phrase hit rate, citation precision and length of answers, offline and drafted."""
 
 from __future__ import annotations
 
@@ -11,78 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot import cli_scenarios
-from bot.cli import run_async, settings
-from bot.cli_eval_fusion import calibrate_fusion
-from bot.cli_eval_routing import routing
-from bot.cli_knowledge import progress_bar
+from bot.cli.common import progress_bar, run_async, settings
 from bot.core_factory import build_language_model
 from bot.services import open_services
 from handlers.answer_eval import load_answer_questions, summarise
 from handlers.answer_eval_run import AnswerEvaluation, EvalSetup
-from knowledge.calibration import CANDIDATE_FUSIONS
-from knowledge.evaluation import RetrievalEvaluation, load_questions
-from knowledge.models import SearchMode
 
-app = typer.Typer(help="Measure quality on public evaluation sets.", no_args_is_help=True)
-app.command("scenarios")(cli_scenarios.scenarios)
-app.command("history")(cli_scenarios.history)
-app.command("routing")(routing)
-app.command("calibrate-fusion")(calibrate_fusion)
 out = Console()
 
 
-@app.command("retrieval")
-@run_async
-async def retrieval(
-    docs: Annotated[Path, typer.Option(exists=True, file_okay=False, help="Folder of documents; id = file stem.")],
-    questions: Annotated[
-        Path, typer.Option(exists=True, dir_okay=False, help='JSONL: {"question": …, "gold_doc_ids": […]}.')
-    ],
-    k: Annotated[int, typer.Option(min=1, max=100, help="Cut-off for MRR and the widest recall.")] = 10,
-    mode: Annotated[str, typer.Option(help="all, hybrid, dense or fts.")] = "all",
-    sweep: Annotated[
-        bool, typer.Option("--sweep", help="Also hybrid with every fusion `eval calibrate-fusion` chooses from.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Recall@1/5/10 and MRR@10 for dense, full-text and hybrid search (default fusion), side by side."""
-    if mode == "all":
-        modes = [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.FTS]
-    else:
-        try:
-            modes = [SearchMode(mode)]
-        except ValueError:
-            raise typer.BadParameter("use all, hybrid, dense or fts", param_hint="--mode") from None
-    items = load_questions(questions)
-    async with open_services(settings()) as services:
-        evaluation = RetrievalEvaluation(services.store, services.ingestor, services.searcher)
-        with progress_bar() as bar:
-            task = bar.add_task("evaluating", total=len(items))
-            figures, summary = await evaluation.run(
-                docs,
-                items,
-                modes=modes,
-                k=k,
-                fusions=CANDIDATE_FUSIONS if sweep else (),
-                on_question=lambda: bar.advance(task),
-            )
-    if as_json:
-        out.print_json(data=figures)
-        return
-    out.print(
-        f"{len(items)} questions over {len(summary.added)} documents"
-        + (f" ({len(summary.skipped)} skipped)" if summary.skipped else ""),
-        highlight=False,
-    )
-    metrics = list(next(iter(figures.values())))
-    table = Table("mode", *metrics)
-    for name, values in figures.items():
-        table.add_row(name, *(f"{values[metric]:.3f}" for metric in metrics))
-    out.print(table)
-
-
-@app.command("answers")
 @run_async
 async def answers(
     docs: Annotated[Path, typer.Option(exists=True, file_okay=False, help="Folder of documents; id = file stem.")],

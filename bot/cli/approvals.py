@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli import run_async, settings
-from bot.cli_escalation import By, Groups, RoleOption, actor
+from bot.cli.common import By, Groups, RoleOption, actor, run_async, settings
 from bot.services import open_services, open_serving_services
 from escalation.formatting import approval_input_facts
 from escalation.models import Approval, ApprovalState, ProposedAction, Role

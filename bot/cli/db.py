@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli import run_async, settings
+from bot.cli.common import run_async, settings
 from bot.migrate import migrate, status
 from bot.storage import open_pool
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli import run_async, settings
+from bot.cli.common import run_async, settings
 from bot.doctor import DoctorOptions, diagnose
 from bot.settings import SettingsError
 from escalation.readiness import Check, Status, failed, worst

@@ -1,4 +1,4 @@
-"""The route part of `supportbot explain`: how the offline router and the model voted, what the model called,
+"""The route part of a decision's explanation: how the offline router and the model voted, what the model called,
 what the workflow proposed and where each of its inputs came from."""
 
 from __future__ import annotations

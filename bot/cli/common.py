@@ -1,4 +1,7 @@
-"""The `supportbot` command."""
+"""What every `supportbot` command group shares: settings built once, async commands run with one clear error
+line, the error console and its progress bar, and the options that name a staff member.
+
+Command group modules import this module and nothing else of bot/cli/; bot/cli/commands.py assembles them."""
 
 from __future__ import annotations
 
@@ -6,29 +9,28 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.logs import configure_logging
 from bot.migrate import MigrationError
 from bot.settings import LogFormat, Settings, SettingsError, load_settings
 from bot.storage import StorageError
 from escalation.errors import EscalationError
+from escalation.models import Actor, Role
 from knowledge.errors import KnowledgeError
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-app = typer.Typer(
-    name="supportbot",
-    help="Self-hostable customer support agent: knowledge base, workflows, approvals and digests.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
 err = Console(stderr=True)
+
+By = Annotated[str, typer.Option("--by", help="Who is acting (user id or email); recorded in the audit trail.")]
+RoleOption = Annotated[Role, typer.Option("--role", help="staff or lead.")]
+Groups = Annotated[list[str] | None, typer.Option("--group", help="A group the person belongs to (repeatable).")]
 
 
 def settings() -> Settings:
@@ -68,48 +70,18 @@ def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     return wrapper
 
 
-_registered = False
+def progress_bar(*, transient: bool = True) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=transient,
+    )
 
 
-def build_app() -> typer.Typer:
-    """Register every command once; the command modules import this one, so they load here, late."""
-    global _registered  # noqa: PLW0603 - registration must happen once per process
-    if not _registered:
-        from bot import (
-            cli_approvals,
-            cli_channels,
-            cli_chat,
-            cli_db,
-            cli_demo,
-            cli_digest,
-            cli_doctor,
-            cli_escalation,
-            cli_eval,
-            cli_explain,
-            cli_knowledge,
-            cli_run,
-            cli_teams,
-        )
-
-        app.add_typer(cli_db.app, name="db")
-        app.add_typer(cli_eval.app, name="eval")
-        app.add_typer(cli_escalation.autonomy_app, name="autonomy")
-        app.add_typer(cli_approvals.approvals_app, name="approvals")
-        app.add_typer(cli_approvals.handoffs_app, name="handoffs")
-        app.add_typer(cli_channels.channels_app, name="channels")
-        app.command("audit")(cli_escalation.audit)
-        app.command("killswitch")(cli_escalation.killswitch)
-        cli_knowledge.register(app)
-        app.command("chat")(cli_chat.chat)
-        app.command("explain")(cli_explain.explain_command)
-        cli_run.register(app)
-        cli_digest.register(app)
-        cli_demo.register(app)
-        app.add_typer(cli_teams.teams_app, name="teams")
-        app.command("doctor")(cli_doctor.doctor)
-        _registered = True
-    return app
-
-
-def main() -> None:
-    build_app()()
+def actor(by: str, role: Role, groups: list[str] | None) -> Actor:
+    if role is Role.CUSTOMER:
+        raise typer.BadParameter("the command line acts for staff or leads", param_hint="--role")
+    return Actor(by, role, frozenset(groups or ()))

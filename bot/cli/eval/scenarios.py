@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli import run_async, settings
-from bot.cli_knowledge import progress_bar
+from bot.cli.common import progress_bar, run_async, settings
 from bot.core_factory import start_language_model
 from bot.scenario_eval import ModeRun, load_knowledge, run_modes, scenario_services
 from bot.services import open_services

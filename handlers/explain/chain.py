@@ -1,14 +1,17 @@
-"""`supportbot explain`: the chain from a message to its final action, readable by a person."""
+"""A decision explained: the chain from a message to its final action, readable by a person.
+
+Plain text, the same in `supportbot explain`, Slack's `/support explain` and the web console's decision page."""
 
 from __future__ import annotations
 
-from bot.audit_format import describe
-from bot.explain_model import model_steps
-from bot.explain_route import input_lines, route_lines, tool_call_lines
 from escalation.audit import AuditEvent
+from escalation.audit_format import describe
 from escalation.formatting import describe_params
 from escalation.models import Approval
-from handlers.decisions import DecisionRecord
+from escalation.service import Escalation
+from handlers.decisions import DecisionRecord, DecisionStore
+from handlers.explain.model_calls import model_steps
+from handlers.explain.route import input_lines, route_lines, tool_call_lines
 
 _KIND_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card": "card numbers", "secret": "secrets"}
 
@@ -17,6 +20,22 @@ def _searched_how(record: DecisionRecord) -> str:
     """A follow-up is searched with the earlier question of its thread: say so, so the passages make sense."""
     as_written = " ".join(record.inbound.split()).startswith(record.search_query or "")
     return "" if as_written else " (the message read with the earlier question of its thread)"
+
+
+class DecisionExplainer:
+    """Reads a stored decision, its approval and the approval's audit trail, and explains them."""
+
+    def __init__(self, decisions: DecisionStore, escalation: Escalation) -> None:
+        self._decisions = decisions
+        self._escalation = escalation
+
+    async def explain(self, decision_id: str) -> str:
+        record = await self._decisions.get(decision_id)
+        if record is None:
+            raise ValueError(f"There is no decision {decision_id}.")
+        approval = await self._escalation.approval(record.approval_id) if record.approval_id else None
+        events = await self._escalation.audit.events(subject=("approval", approval.id)) if approval else []
+        return explain(record, approval, events)
 
 
 def explain(record: DecisionRecord, approval: Approval | None, events: list[AuditEvent]) -> str:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.cli import run_async, settings
+from bot.cli.common import run_async, settings
 from bot.demo.run import DemoOptions, clear_demo, play_demo
 from bot.demo.store import DemoCounts
 from bot.services import open_services

@@ -8,10 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.channels import ChannelStore
-from bot.cli import run_async, settings
+from bot.channels import ChannelStore, is_org_name
+from bot.cli.common import run_async, settings
 from bot.services import open_services
-from bot.slack.commands import ORG_NAME
 
 out = Console(highlight=False)
 channels_app = typer.Typer(
@@ -37,7 +36,7 @@ async def bind(
     by: By = "cli",
 ) -> None:
     """Answer in CHANNEL from ORG's knowledge (and scope its actions to ORG)."""
-    if not ORG_NAME.match(org.lower()):
+    if not is_org_name(org):
         raise typer.BadParameter("lowercase letters, digits, '-', '_' or '.'", param_hint="ORG")
     async with open_services(settings(), check_embedder=False) as services:
         await ChannelStore(services.pool).bind(_platform(platform), channel, org, bound_by=by)

@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli import run_async, settings
-from bot.cli_knowledge import progress_bar
+from bot.cli.common import progress_bar, run_async, settings
 from bot.services import open_services
 from knowledge.calibration import CANDIDATE_FUSIONS, DENSE, check_enough, choose_fusion
 from knowledge.evaluation import load_questions, measure_fusions, questions_file_of

@@ -1,4 +1,4 @@
-"""The model part of `supportbot explain`: each model call of a turn, who wrote the reply, and the drafts not used.
+"""The model part of a decision's explanation: each model call of a turn, who wrote the reply, and the drafts not used.
 
 A turn can call a model to route and again to draft, and still answer offline when the draft fails a check:
 one line per call keeps each step's model, prompt, tokens and cost apart, and the answerer is named on its own.

@@ -12,8 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.cli import run_async, settings
-from bot.cli_explain import explain_decision
+from bot.cli.common import run_async, settings
 from bot.core_factory import open_core
 from bot.presentation.markup import shorten, to_plain
 from bot.services import Services, open_serving_services
@@ -21,6 +20,8 @@ from bot.telemetry import configure_tracing
 from escalation.formatting import approval_input_facts
 from escalation.models import Actor, ApprovalState, Role
 from handlers.core import Core
+from handlers.decisions import DecisionStore
+from handlers.explain.chain import DecisionExplainer
 from handlers.models import (
     ActionKind,
     ApprovalRequest,
@@ -141,7 +142,8 @@ class ChatSession:
 
     async def _explain(self, decision_id: str) -> None:
         try:
-            out.print(await explain_decision(self.services, decision_id), markup=False)
+            explainer = DecisionExplainer(DecisionStore(self.services.pool), self.services.escalation)
+            out.print(await explainer.explain(decision_id), markup=False)
         except ValueError as exc:
             out.print(str(exc))
 

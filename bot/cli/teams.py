@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from bot.cli import settings
+from bot.cli.common import settings
 
 teams_app = typer.Typer(help="Microsoft Teams: the app package.", no_args_is_help=True)
 out = Console(highlight=False)

@@ -1,4 +1,4 @@
-"""Escalation commands: autonomy, kill switch, audit, approvals and hand-offs."""
+"""Escalation commands: autonomy, kill switch and the audit trail (approvals and hand-offs: approvals.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.audit_format import as_csv, as_dict, describe
-from bot.cli import run_async, settings
+from bot.cli.common import By, run_async, settings
 from bot.services import open_services
+from escalation.audit_format import as_csv, as_dict, describe
 from escalation.durations import parse_duration
 from escalation.errors import PromotionRefused
 from escalation.models import Actor, Role, Stage
@@ -21,21 +21,11 @@ from escalation.models import Actor, Role, Stage
 out = Console()
 autonomy_app = typer.Typer(help="Staged autonomy per workflow: shadow → approve → auto.", no_args_is_help=True)
 
-By = Annotated[str, typer.Option("--by", help="Who is acting (user id or email); recorded in the audit trail.")]
-RoleOption = Annotated[Role, typer.Option("--role", help="staff or lead.")]
-Groups = Annotated[list[str] | None, typer.Option("--group", help="A group the person belongs to (repeatable).")]
-
 
 class AuditFormat(StrEnum):
     TABLE = "table"
     CSV = "csv"
     JSON = "json"
-
-
-def actor(by: str, role: Role, groups: list[str] | None) -> Actor:
-    if role is Role.CUSTOMER:
-        raise typer.BadParameter("the command line acts for staff or leads", param_hint="--role")
-    return Actor(by, role, frozenset(groups or ()))
 
 
 @autonomy_app.command("show")

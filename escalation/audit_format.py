@@ -1,4 +1,5 @@
-"""One readable line per audit event, for `supportbot audit` and, later, the digest."""
+"""One readable line per audit event, and the audit trail as rows: for `supportbot audit`, the web console and a
+decision's explanation."""
 
 from __future__ import annotations
 

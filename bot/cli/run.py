@@ -20,8 +20,7 @@ from aiohttp import web
 from procrastinate import App
 from rich.console import Console
 
-from bot.cli import run_async, settings
-from bot.cli_explain import explain_decision
+from bot.cli.common import run_async, settings
 from bot.core_factory import open_core
 from bot.eval_job import eval_job_context
 from bot.loop_watch import LoopWatch
@@ -38,6 +37,8 @@ from bot.web.access import Access, require_token_for
 from bot.web.front import PLATFORM as WEB
 from bot.web.front import web_frontend
 from handlers.core import Core
+from handlers.decisions import DecisionStore
+from handlers.explain.chain import DecisionExplainer
 from handlers.turns import Frontend
 from scheduler.jobs import JobContext
 from scheduler.outbox import Outbox
@@ -233,7 +234,7 @@ def build_slack(services: Services, redis: aioredis.Redis, core: Core) -> SlackA
         escalation=services.escalation,
         pool=services.pool,
         redis=redis,
-        explain=lambda decision_id: explain_decision(services, decision_id),
+        explain=DecisionExplainer(DecisionStore(services.pool), services.escalation).explain,
     )
 
 

@@ -1,0 +1,1 @@
+"""`supportbot eval …`: quality measured on public data we did not write, one module per measurement."""
