@@ -167,7 +167,7 @@ def test_only_the_composition_root_scenario_runs_and_the_demo_use_the_sample_com
 def test_the_checker_catches_the_sample_company_used_elsewhere(tmp_path: Path) -> None:
     for where, text in {
         "bot/web/playground.py": "from bot.demo.backend import DemoBackend\n",
-        "bot/cli_run.py": "from bot.demo import backend\n",
+        "bot/cli/run.py": "from bot.demo import backend\n",
         "handlers/scenario_run.py": "import bot.demo.backend.queries\n",
         "bot/executors.py": "from bot.demo.backend import DemoBackend\n",
         "bot/demo/player.py": "from bot.demo.backend.executor import DemoBackend\n",
@@ -176,7 +176,81 @@ def test_the_checker_catches_the_sample_company_used_elsewhere(tmp_path: Path) -
         (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / where).write_text(text)
     assert sample_company_users(tmp_path) == [
-        "bot/cli_run.py imports bot.demo.backend",
+        "bot/cli/run.py imports bot.demo.backend",
         "bot/web/playground.py imports bot.demo.backend",
         "handlers/scenario_run.py imports bot.demo.backend",
+    ]
+
+
+def _module_of(path: Path, root: Path) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package_of(path: Path, root: Path) -> str:
+    return ".".join(path.relative_to(root).parent.parts)
+
+
+def cli_imports(root: Path = REPO) -> dict[str, set[str]]:
+    """Each module of bot/cli and the modules of bot/cli it imports, lazy and relative imports included (not the
+    parent package a submodule loads first: every package has that edge, and bot/cli/__init__.py imports the
+    assembling module only when `main` runs)."""
+    modules = {_module_of(path, root): path for path in sorted((root / "bot" / "cli").rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        reached: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = _package_of(path, root).split(".")
+                prefix = ".".join(base[: len(base) - node.level + 1]) if node.level else ""
+                module = ".".join(part for part in (prefix, node.module or "") if part)
+                # `from bot.cli import db` imports the module db; the package itself only for a name defined in it
+                targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in modules else module for a in node.names]
+            else:
+                continue
+            reached |= {target for target in targets if target in modules and target != name}
+        graph[name] = reached
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[str]:
+    """Every import circle, each once, as `a → b → a`."""
+    found: set[tuple[str, ...]] = set()
+
+    def visit(module: str, trail: list[str]) -> None:
+        for target in sorted(graph[module]):
+            if target in trail:
+                loop = trail[trail.index(target) :]
+                start = loop.index(min(loop))
+                found.add(tuple(loop[start:] + loop[:start]))
+            else:
+                visit(target, [*trail, target])
+
+    for module in sorted(graph):
+        visit(module, [module])
+    return [" → ".join([*loop, loop[0]]) for loop in sorted(found)]
+
+
+def test_the_command_line_has_no_import_circle() -> None:
+    """Command groups share bot/cli/common.py; only bot/cli/commands.py imports the groups."""
+    graph = cli_imports()
+    assert circles(graph) == []
+    groups = set(graph) - {"bot.cli", "bot.cli.commands", "bot.cli.common"}
+    assert {group: graph[group] - {"bot.cli.common"} for group in groups} == {group: set() for group in groups}
+
+
+def test_the_circle_check_catches_a_circle(tmp_path: Path) -> None:
+    cli = tmp_path / "bot" / "cli"
+    (cli / "eval").mkdir(parents=True)
+    (cli / "__init__.py").write_text("def main() -> None:\n    from bot.cli.commands import build_app\n")
+    (cli / "commands.py").write_text("from bot.cli import db\nfrom bot.cli.eval import answers\n")
+    (cli / "common.py").write_text("import typer\n")
+    (cli / "db.py").write_text("from bot.cli.common import run_async\nfrom bot.cli import main\n")
+    (cli / "eval" / "__init__.py").write_text("")
+    (cli / "eval" / "answers.py").write_text("from ..commands import build_app\n")
+    assert circles(cli_imports(tmp_path)) == [
+        "bot.cli → bot.cli.commands → bot.cli.db → bot.cli",
+        "bot.cli.commands → bot.cli.eval.answers → bot.cli.commands",
     ]
