@@ -1,6 +1,6 @@
 """Which chat platforms the weekly digest goes to, chosen from Settings in one place.
 
-Each is a `scheduler.digest.DigestPublisher` (`platform` and `async publish(digest, *, chart_png) -> str`).
+Each is a `scheduler.digest.model.DigestPublisher` (`platform` and `async publish(digest, *, chart_png) -> str`).
 With neither platform configured the list is empty: `supportbot digest --post` says so, and the
 scheduled job keeps the digest in the outbox.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.services import Services
-from scheduler.digest import DigestPublisher
+from scheduler.digest.model import DigestPublisher
 from scheduler.jobs import JobContext
 
 NOT_CONFIGURED = (

@@ -13,8 +13,9 @@ from escalation.service import Escalation
 from knowledge.gaps import GapLog
 from knowledge.models import Freshness
 from knowledge.store import KnowledgeStore, Pool
-from scheduler.digest import DigestPublisher, DigestSources, build_digest
+from scheduler.digest.build import DigestSources, build_digest
 from scheduler.digest.delivery import DigestError, deliver
+from scheduler.digest.model import DigestPublisher
 from scheduler.digest.weeks import last_complete_week
 from scheduler.outbox import Outbox
 

@@ -14,11 +14,11 @@ from rich.console import Console
 from bot.cli.common import run_async, settings
 from bot.publishers import NOT_CONFIGURED, digest_publishers
 from bot.services import open_services
-from scheduler.digest import DigestSources, IsoWeek, build_digest
+from scheduler.digest.build import DigestSources, build_digest
 from scheduler.digest.chart import render_chart
 from scheduler.digest.delivery import DigestError, deliver
 from scheduler.digest.render import render_markdown, render_text
-from scheduler.digest.weeks import last_complete_week
+from scheduler.digest.weeks import IsoWeek, last_complete_week
 
 err = Console(stderr=True, highlight=False)
 

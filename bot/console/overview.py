@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.services import Services
-from scheduler.digest import Digest, DigestSources, IsoWeek, build_digest
+from scheduler.digest.build import DigestSources, build_digest
 from scheduler.digest.chart import render_chart
+from scheduler.digest.model import Digest
+from scheduler.digest.weeks import IsoWeek
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The digest's entry point: `build_digest(sources, week, ...)` gathers one ISO week into a `Digest`.
 
 Figures are defined in `scheduler.digest.kpis`, lists in `scheduler.digest.sections`, SQL in
-`scheduler.digest.queries`; `scheduler.digest` re-exports what callers need.
+`scheduler.digest.queries`; the digest itself is `scheduler.digest.model`.
 """
 
 from __future__ import annotations

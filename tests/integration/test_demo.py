@@ -23,7 +23,8 @@ from escalation.errors import NotAuthorized
 from escalation.models import Actor, ApprovalState, ProposedAction, Role, Stage
 from handlers.decision_search import NO_ORG, DecisionFilter
 from handlers.models import ActionKind
-from scheduler.digest import DigestSources, IsoWeek, build_digest
+from scheduler.digest.build import DigestSources, build_digest
+from scheduler.digest.weeks import IsoWeek
 from tests.integration.demo_data import seed_demo
 from tests.integration.digest_seed import scenarios_passed
 

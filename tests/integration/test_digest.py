@@ -18,10 +18,12 @@ from escalation.errors import NotAuthorized
 from escalation.models import Actor, Role, Stage
 from escalation.stage_change import DEMOTE, PROMOTE, change_stage, digest_button, parse_value
 from knowledge.ingest import IngestOptions
-from scheduler.digest import Digest, DigestSources, IsoWeek, Kpis, build_digest
+from scheduler.digest.build import DigestSources, build_digest
 from scheduler.digest.chart import render_chart
-from scheduler.digest.model import FAILED_ACTION, UNCLAIMED_HANDOFF, StageSuggestion
+from scheduler.digest.kpis import Kpis
+from scheduler.digest.model import FAILED_ACTION, UNCLAIMED_HANDOFF, Digest, StageSuggestion
 from scheduler.digest.render import render_text
+from scheduler.digest.weeks import IsoWeek
 from scheduler.jobs import JobContext
 from scheduler.outbox import Outbox
 from scheduler.runner import Scheduler, default_jobs, latest_slot

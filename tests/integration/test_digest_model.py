@@ -17,10 +17,12 @@ from bot.services import Services
 from bot.slack.digest_render import digest_render as digest_blocks
 from bot.teams.digest_render import digest_render as digest_card
 from handlers.llm_health import CIRCUIT_OPENED, SKIPPED_CALL
-from scheduler.digest import DigestSources, IsoWeek, Kpis, build_digest
+from scheduler.digest.build import DigestSources, build_digest
 from scheduler.digest.format import cost_per_task, kpi_lines, model_endpoint
+from scheduler.digest.kpis import Kpis
 from scheduler.digest.model import MODEL_ERROR
 from scheduler.digest.render import render_markdown, render_text
+from scheduler.digest.weeks import IsoWeek
 from tests.integration.digest_seed import Seeder, empty_tables
 
 pytestmark = pytest.mark.integration

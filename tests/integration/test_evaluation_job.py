@@ -17,7 +17,7 @@ from escalation.errors import PromotionRefused
 from escalation.models import Actor, Role, Stage
 from handlers.eval_history import EvalHistory, Fingerprint, current_fingerprint
 from knowledge.sources import KnowledgeSources
-from scheduler.digest import DigestSources, build_digest
+from scheduler.digest.build import DigestSources, build_digest
 from scheduler.digest.render import render_text
 from scheduler.digest.weeks import last_complete_week
 from tests.integration.helpers import write_doc

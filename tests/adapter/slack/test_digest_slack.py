@@ -12,7 +12,7 @@ from bot.services import Services
 from bot.slack.app import make_client
 from bot.slack.digest import SlackDigestPublisher
 from escalation.models import Actor, Role, Stage
-from scheduler.digest import DigestSources, build_digest
+from scheduler.digest.build import DigestSources, build_digest
 from scheduler.digest.chart import render_chart
 from scheduler.digest.weeks import last_complete_week
 from tests.adapter.slack.conftest import slack_settings
