@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
-
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from escalation.errors import ExecutionFailed
 from escalation.executors import ActionRequest, ActionResult
+from knowledge.store import Pool
 
 CREATE = """CREATE TABLE IF NOT EXISTS test_action_runs (
     id bigserial PRIMARY KEY, idempotency_key text NOT NULL, action text NOT NULL, params jsonb NOT NULL,
@@ -25,9 +22,7 @@ class CountingExecutor:
     `block` makes every run wait until released (to kill a process in the middle of one).
     """
 
-    def __init__(
-        self, pool: AsyncConnectionPool[AsyncConnection[Any]], *, actions: frozenset[str], dedupe: bool = False
-    ) -> None:
+    def __init__(self, pool: Pool, *, actions: frozenset[str], dedupe: bool = False) -> None:
         self._pool = pool
         self._actions = actions
         # dedupe=True behaves like a well-made back end: the effect happens once per idempotency key
@@ -64,14 +59,14 @@ class CountingExecutor:
         return ActionResult(summary=f"{request.action} done for {amount} cents", reverse_params=reverse)
 
 
-async def effects(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> list[tuple[str, str]]:
+async def effects(pool: Pool) -> list[tuple[str, str]]:
     async with pool.connection() as conn:
         await conn.execute(CREATE)
         rows = await (await conn.execute("SELECT idempotency_key, action FROM test_action_effects")).fetchall()
     return [(row[0], row[1]) for row in rows]
 
 
-async def runs(pool: AsyncConnectionPool[AsyncConnection[Any]], key_prefix: str = "") -> list[tuple[str, str]]:
+async def runs(pool: Pool, key_prefix: str = "") -> list[tuple[str, str]]:
     async with pool.connection() as conn:
         await conn.execute(CREATE)
         rows = await (
