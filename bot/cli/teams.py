@@ -16,7 +16,7 @@ from bot.cli.common import settings
 
 teams_app = typer.Typer(help="Microsoft Teams: the app package.", no_args_is_help=True)
 out = Console(highlight=False)
-MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifest" / "teams"
+MANIFEST_DIR = Path(__file__).resolve().parents[2] / "manifest" / "teams"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 FILES = ("manifest.json", "color.png", "outline.png")
 
