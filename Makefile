@@ -37,8 +37,10 @@ browser:
 	@command -v chromium
 
 test: $(VENV)/.installed-dev browser prometheus
-	# the slowest tests are listed at the end: the whole suite must stay under 20 minutes on 2 cores
-	$(VENV)/bin/python -m pytest --cov --cov-report=term --durations=25
+	# the slowest tests are listed at the end: the whole suite must stay under 20 minutes on 2 cores. Two
+	# pytest-xdist workers, one per core, each with its own embedded PostgreSQL and Redis: a lone run left a
+	# core idle while tests waited on subprocesses and servers. A module stays whole on one worker.
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile --cov --cov-report=term --durations=25
 
 # The /metrics test scrapes with a real Prometheus server (Debian's package). As root (CI) it is installed
 # when missing; elsewhere the test says how to get it and is skipped (never in CI, where CI=true fails it).

@@ -26,6 +26,7 @@ from bot.queue.worker import WorkerConfig
 from bot.services import Services, open_services
 from bot.settings import Settings, load_settings
 from knowledge.embedder import LocalEmbedder
+from knowledge.ingest import IngestOptions, IngestSummary
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,12 +39,17 @@ def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def settings(session_home: Path) -> Settings:
     # DATABASE_URL / REDIS_URL from the environment switch to real servers; default is embedded.
+    shared = [name for name in ("DATABASE_URL", "REDIS_URL") if os.environ.get(name)]
+    if shared and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        pytest.exit(f"{' and '.join(shared)} set: the test workers would empty each other's tables; run pytest -n 0")
     return load_settings(supportbot_home=session_home)
 
 
 @pytest.fixture(scope="session")
 def embedder() -> Iterator[LocalEmbedder]:
-    yield LocalEmbedder()
+    # one torch thread, as the bot ships (EMBEDDING_THREADS=1): the suite runs on two pytest-xdist workers
+    # over two cores, and torch's default pool (a thread per core) spins against the other worker
+    yield LocalEmbedder(threads=1)
 
 
 class RememberingEmbedder:
@@ -78,11 +84,22 @@ async def services(settings: Settings, embedder: LocalEmbedder) -> AsyncIterator
         yield opened
 
 
+async def empty_knowledge_base(services: Services) -> None:
+    async with services.pool.connection() as conn:
+        await conn.execute("TRUNCATE kb_documents, kb_chunks, kb_gaps, kb_org_fusion RESTART IDENTITY CASCADE")
+
+
+async def sample_company(services: Services, *more: Path) -> IngestSummary:
+    """A knowledge base of the sample company's documents (and `more`) alone: whatever another module left
+    (which module ran before this one depends on how pytest-xdist shares the files out) cannot move a result."""
+    await empty_knowledge_base(services)
+    return await services.ingestor.ingest([REPO / "examples" / "acme", *more], IngestOptions())
+
+
 @pytest.fixture
 async def kb(services: Services) -> AsyncIterator[Services]:
     """Services over an empty knowledge base."""
-    async with services.pool.connection() as conn:
-        await conn.execute("TRUNCATE kb_documents, kb_chunks, kb_gaps, kb_org_fusion RESTART IDENTITY CASCADE")
+    await empty_knowledge_base(services)
     yield services
 
 

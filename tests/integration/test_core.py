@@ -25,7 +25,7 @@ from handlers.models import (
 )
 from handlers.ports import Route
 from handlers.workflows import QUESTIONS
-from knowledge.ingest import IngestOptions
+from tests.conftest import sample_company
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ _keys = itertools.count()
 
 @pytest.fixture(scope="module")
 async def core(services: Services) -> AsyncIterator[Core]:
-    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
+    await sample_company(services)
     async with services.pool.connection() as conn:
         await conn.execute("TRUNCATE approvals, handoffs, autonomy_stages, policy_switches CASCADE")
     yield await build_core(services)

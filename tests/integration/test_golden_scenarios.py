@@ -14,7 +14,7 @@ from handlers.decisions import DecisionStore
 from handlers.explain.chain import DecisionExplainer
 from handlers.scenario_load import load_scenarios, parse_scenarios
 from handlers.scenario_run import ScenarioRunner, ScenarioWorld
-from knowledge.ingest import IngestOptions
+from tests.conftest import sample_company
 
 # the first test ingests the sample knowledge base when no earlier module did: slow on a busy machine
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 async def runner(services: Services) -> AsyncIterator[ScenarioRunner]:
-    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
+    await sample_company(services)
     async with services.pool.connection() as conn:
         await conn.execute("TRUNCATE approvals, handoffs, autonomy_stages, policy_switches CASCADE")
     world: ScenarioWorld = await scenario_world(services)

@@ -24,7 +24,7 @@ from handlers.core import Core
 from handlers.decisions import DecisionStore
 from handlers.models import ApprovalRequest, InboundMessage, Platform, Reply
 from handlers.workflows import QUESTIONS
-from knowledge.ingest import IngestOptions
+from tests.conftest import sample_company
 from tests.fakes.adversarial_model import AdversarialModel
 from tests.fakes.recording_executor import RecordingExecutor
 from tests.integration.helpers import write_doc
@@ -72,7 +72,7 @@ async def rig(
     folder = tmp_path_factory.mktemp("poisoned")
     for doc in DOCS:
         write_doc(folder, doc.file_name, doc.body, title=doc.title, org=doc.org)
-    summary = await services.ingestor.ingest([REPO / "examples" / "acme", folder], IngestOptions())
+    summary = await sample_company(services, folder)
     assert not summary.skipped and not summary.failed, (summary.skipped, summary.failed)
     # every call reaches the real demo back end through the recorder, whatever it de-duplicates itself
     recorder = RecordingExecutor(services.escalation.executors.for_action("refund"))

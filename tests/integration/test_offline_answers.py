@@ -17,7 +17,7 @@ from handlers.core import Core
 from handlers.decisions import DecisionRecord, DecisionStore
 from handlers.explain.chain import explain
 from handlers.models import Fact, InboundMessage, Platform, Reply
-from knowledge.ingest import IngestOptions
+from tests.conftest import sample_company
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ _keys = itertools.count()
 
 @pytest.fixture(scope="module")
 async def core(services: Services) -> AsyncIterator[Core]:
-    await services.ingestor.ingest([REPO / "examples" / "acme"], IngestOptions())
+    await sample_company(services)
     yield await build_core(services)
 
 

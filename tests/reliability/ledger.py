@@ -39,9 +39,10 @@ async def backlog(db: EmbeddedPostgres) -> Backlog:
     return Backlog(int(stored), int(waiting), list(running))  # type: ignore[call-overload, arg-type]
 
 
-async def running_turns(db: EmbeddedPostgres, *, limit: float = 40.0) -> Backlog:
-    """The backlog once a turn is running: a new `supportbot run`'s worker child loads its models first
-    (12 s on a loaded machine), and a kill before that would test only that queued turns survive."""
+async def running_turns(db: EmbeddedPostgres, *, limit: float = 120.0) -> Backlog:
+    """The backlog once a turn is running: a new `supportbot run`'s worker child loads its models first (12 s
+    on a loaded machine, longer beside another busy test worker), and a kill before that would test only that
+    queued turns survive."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         found = await backlog(db)

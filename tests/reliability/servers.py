@@ -184,6 +184,13 @@ class RedisServer:
         finally:
             await client.aclose()
 
+    async def key_names(self) -> set[str]:
+        client: aioredis.Redis = aioredis.Redis.from_url(self.url, decode_responses=True)
+        try:
+            return {str(key) async for key in client.scan_iter()}
+        finally:
+            await client.aclose()
+
     async def flush(self) -> None:
         client: aioredis.Redis = aioredis.Redis.from_url(self.url)
         try:

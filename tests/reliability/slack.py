@@ -66,8 +66,17 @@ class Message:
         return self.thread_ts or self.ts
 
     @property
+    def event_key(self) -> str:
+        return f"msg:{CHANNEL}:{self.ts}"
+
+    @property
+    def seen_key(self) -> str:
+        """The Redis key the ack path writes once a retry of this event has been stored."""
+        return f"seen:slack:{self.event_key}"
+
+    @property
     def decision_id(self) -> str:
-        return decision_id_for("slack", f"msg:{CHANNEL}:{self.ts}")
+        return decision_id_for("slack", self.event_key)
 
 
 def message(text: str, *, thread_ts: str | None = None) -> Message:

@@ -133,7 +133,9 @@ async def test_redis_killed_and_restarted_empty_while_retries_are_in_flight_doub
 
     # back, empty: every event is retried once more after the restart, half of them twice at once
     await redis_server.start()
-    empty_after_restart = await redis_server.keys()
+    # what the restarted Redis holds of the events nobody sent during the outage (an ack path's write that was
+    # under way as Redis came back may land, for an event retried meanwhile: that one is true)
+    kept_after_restart = {msg.seen_key for msg in before[20:]} & await redis_server.key_names()
     after = phases["after"]
     await asyncio.gather(
         *(after.send(urls[rng.randrange(2)], msg, retry=3) for msg in before + during),
@@ -147,10 +149,11 @@ async def test_redis_killed_and_restarted_empty_while_retries_are_in_flight_doub
     statuses = {phase: dict(client.statuses()) for phase, client in phases.items()}
     print(
         f"\nRedis restart: {len(messages)} events; answers to the requests {statuses} (None: none within 3 s); "
-        f"Redis held {remembered} keys before the kill, {empty_after_restart} after the restart, "
+        f"Redis held {remembered} keys before the kill, {len(kept_after_restart)} of the untouched events' after "
+        "the restart, "
         f"{remembered_again} after the retries: {result.line()}"
     )
-    assert remembered >= len(before) and empty_after_restart == 0
+    assert remembered >= len(before) and not kept_after_restart
     refused = {phase: codes for phase, codes in statuses.items() if set(codes) - {200, None}}
     assert not refused, f"events refused while Redis was down or empty (PostgreSQL alone should decide): {refused}"
     result.assert_exactly_once()
