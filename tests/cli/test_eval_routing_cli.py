@@ -49,7 +49,14 @@ TEST = [
     ("How tall is Mount Everest?", "oos"),
 ]
 KEYS = {"accuracy", "in_scope_accuracy", "macro_f1", "oos_precision", "oos_recall", "threshold"}
-VALIDATION_KEYS = {"oos_recall_target", "validation", "frontier"}
+VALIDATION_KEYS = {
+    "oos_recall_target",
+    "validation",
+    "holdout_folds",
+    "pseudo_oos_lines",
+    "pool_oos_recall",
+    "frontier",
+}
 
 
 def write_jsonl(path: Path, examples: list[tuple[str, str]]) -> Path:
@@ -85,6 +92,9 @@ def test_json_figures_on_an_easy_set(tmp_path: Path, sets: dict[str, Path]) -> N
     figures = json.loads(result.stdout)
     assert set(figures) == KEYS | VALIDATION_KEYS
     assert figures["oos_recall_target"] == 0.8  # ROUTING_OOS_RECALL's default
+    # ROUTING_HOLDOUT_FOLDS (5) capped by the three intents: each held out once, its 5 training and 1 validation lines
+    assert (figures["holdout_folds"], figures["pseudo_oos_lines"]) == (3, 18)
+    assert figures["pool_oos_recall"] >= 0.8
     assert figures["validation"]["oos_recall"] >= 0.8
     assert figures["validation"]["in_scope_accuracy"] == 1.0
     assert figures["frontier"][0] == {
@@ -126,12 +136,16 @@ def test_validation_alone_prints_the_frontier_and_cross_validation(tmp_path: Pat
         "1",
         "--folds",
         "5",
+        "--holdout-folds",
+        "0",
         "--frontier",
     )
     assert result.returncode == 0, result.stderr
     assert "chosen for" in result.stdout and "out-of-scope recall 1.00" in result.stdout
     assert re.search(r"5-fold accuracy on train\s*\S*\s*1\.000", result.stdout)
-    assert "on the validation lines" in result.stdout
+    assert "in scope: the validation lines" in result.stdout
+    assert re.search(r"held-out-intent folds\s*\S\s*none", result.stdout)
+    assert re.search(r"pseudo out-of-scope lines\s*\S\s*0\b", result.stdout)
     assert re.search(r"0\.00\s*\S\s*1\.000\s*\S\s*0\.000", result.stdout)  # the frontier's first point
     assert "test lines" not in result.stdout
 
@@ -174,3 +188,14 @@ def test_a_bad_line_is_one_sentence_naming_file_and_line(tmp_path: Path, sets: d
     assert result.returncode == 1
     assert f"{bad}:2: expected" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_one_holdout_fold_is_one_sentence(sets: dict[str, Path]) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli.commands import build_app
+
+    arguments = ["eval", "routing", "--train", str(sets["train"]), "--validation", str(sets["validation"])]
+    result = CliRunner().invoke(build_app(), [*arguments, "--holdout-folds", "1"])
+    assert result.exit_code == 2
+    assert "one fold would hold out every intent" in result.output

@@ -38,8 +38,18 @@ async def routing(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Out-of-scope recall the threshold must reach on --validation; 0 = best weighted accuracy instead. "
-            "Default: ROUTING_OOS_RECALL.",
+            help="Out-of-scope recall the threshold must reach on --validation's out-of-scope lines pooled with "
+            "held-out intents' lines; 0 = best weighted accuracy instead. Default: ROUTING_OOS_RECALL.",
+        ),
+    ] = None,
+    holdout_folds: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=20,
+            help="Split the training intents into this many folds; each fold's lines, routed without its intents, "
+            "count as out of scope when the threshold is chosen. 0 = --validation's out-of-scope lines alone. "
+            "Default: ROUTING_HOLDOUT_FOLDS.",
         ),
     ] = None,
     folds: Annotated[
@@ -58,13 +68,18 @@ async def routing(
         raise typer.BadParameter("give --test, --validation or --folds: there is nothing to score", param_hint="--test")
     loaded = settings()
     target = loaded.routing_oos_recall if oos_recall is None else oos_recall
+    held_out = loaded.routing_holdout_folds if holdout_folds is None else holdout_folds
+    if held_out == 1:
+        raise typer.BadParameter(
+            "0 (off) or at least 2: one fold would hold out every intent", param_hint="--holdout-folds"
+        )
     train_set = load_examples(train)
     test_set = load_examples(test) if test is not None else None
     validation_set = load_examples(validation) if validation is not None else None
     embedder = await build_embedder(loaded)
     try:
         report = await evaluate_routing(
-            embedder, train_set, test_set, validation=validation_set, oos_recall=target or None
+            embedder, train_set, test_set, validation=validation_set, oos_recall=target or None, holdout_folds=held_out
         )
         crossed = await cross_validate(embedder, train_set, folds=folds) if folds else None
     finally:
@@ -89,6 +104,9 @@ def _as_json(report: RoutingReport, *, target: float, cv: Figures | None, folds:
     if report.validation_lines:
         data["oos_recall_target"] = target or None
         data["validation"] = _shown(report.validation_figures)
+        data["holdout_folds"] = report.holdout_folds
+        data["pseudo_oos_lines"] = report.pseudo_oos_lines
+        data["pool_oos_recall"] = _rounded(report.pool_oos_recall)
         data["frontier"] = [dataclasses.asdict(point) for point in report.frontier]
     if cv is not None:
         data["cross_validation"] = {"folds": folds, **cv}
@@ -118,6 +136,10 @@ def _print_tables(
     facts.add_row("train lines", str(report.train_lines))
     if report.validation_lines:
         facts.add_row("validation lines", str(report.validation_lines))
+        facts.add_row("held-out-intent folds", str(report.holdout_folds) if report.holdout_folds else "none")
+        facts.add_row("pseudo out-of-scope lines", str(report.pseudo_oos_lines))
+        if report.pool_oos_recall is not None:
+            facts.add_row("out-of-scope recall, pool", f"{report.pool_oos_recall:.3f}")
     if report.test_lines:
         facts.add_row("test lines", str(report.test_lines))
     if cv is not None:
@@ -125,9 +147,16 @@ def _print_tables(
         facts.add_row(f"{folds}-fold macro-F1 on train", f"{cv['macro_f1']:.3f}")
     out.print(facts)
     if show_frontier and report.frontier:
-        curve = Table("threshold", "in-scope accuracy", "out-of-scope recall", title="on the validation lines")
+        curve = Table(
+            "threshold",
+            "in-scope accuracy",
+            "out-of-scope recall, pool",
+            "of validation's own",
+            title="in scope: the validation lines; out of scope: validation's and held-out intents' lines",
+        )
         for point in report.frontier:
-            curve.add_row(f"{point.threshold:.2f}", f"{point.in_scope_accuracy:.3f}", f"{point.oos_recall:.3f}")
+            own = "—" if point.validation_oos_recall is None else f"{point.validation_oos_recall:.3f}"
+            curve.add_row(f"{point.threshold:.2f}", f"{point.in_scope_accuracy:.3f}", f"{point.oos_recall:.3f}", own)
         out.print(curve)
 
 
