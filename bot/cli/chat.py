@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from bot.cli import render
 from bot.cli.common import run_async, settings
 from bot.core_factory import open_core
-from bot.presentation.markup import shorten, to_plain
+from bot.presentation.answer import answer_view
+from bot.presentation.approval import CardContext, approval_card
+from bot.presentation.handoff import handoff_card
+from bot.presentation.model import Notice
 from bot.services import Services, open_serving_services
 from bot.telemetry import configure_tracing
-from escalation.formatting import approval_input_facts
 from escalation.models import Actor, ApprovalState, Role
 from handlers.core import Core
 from handlers.decisions import DecisionStore
@@ -31,13 +32,11 @@ from handlers.models import (
     Outbound,
     Platform,
     Reply,
-    StaffNote,
 )
 from handlers.text import clean_text
 from handlers.turns import answer_now
 
 out = Console(highlight=False)
-ANSWER_LIMIT = 3000  # a terminal scrolls, but an answer longer than this is cut at a sentence
 HELP = """Type a message as the customer. Commands:
   /as customer|staff       switch who is typing (staff messages take the conversation over)
   /approvals               pending approvals          /approve ID [AMOUNT]   approve (AMOUNT: a new amount, 35.00)
@@ -48,33 +47,20 @@ HELP = """Type a message as the customer. Commands:
   /quit"""
 
 
-def _age(when: datetime) -> str:
-    days = (datetime.now(UTC) - when).days
-    return "today" if days <= 0 else f"{days} day{'s' if days != 1 else ''} ago"
-
-
-def render(item: Outbound, *, conversation_key: str) -> None:
+def lines_of(item: Outbound, *, conversation_key: str) -> list[str]:
+    """The item as the terminal renderer lays it out (`bot/cli/render.py`)."""
     if isinstance(item, Reply):
-        if item.conversation_key != conversation_key:
-            out.print(f"[dim](to conversation {item.conversation_key})[/]")
-        out.print(f"[bold cyan]bot>[/] {escape(to_plain(shorten(item.text, ANSWER_LIMIT)))}", markup=True)
-        for c in item.citations:
-            where = " › ".join((c.title, *c.heading_path))
-            stale = " [yellow]STALE: past its review date[/]" if c.stale else ""
-            out.print(f"     [{c.number}] {where} — {c.url or 'no link'} (updated {_age(c.updated_at)}){stale}")
-        if item.buttons:
-            out.print("     [dim]" + " · ".join(f"[{b.label}]" for b in item.buttons) + "[/]", markup=True)
-    elif isinstance(item, ApprovalRequest):
-        a = item.approval
-        out.print(f"[magenta]\\[staff] approval needed {a.id}[/]: {item.text} ({item.reason}) — /approve {a.id}")
-        if a.input_sources:
-            inputs = "; ".join(f"{key}={shown}" for key, shown in approval_input_facts(a))
-            out.print(f"     inputs: {inputs}", markup=False, highlight=False)
-    elif isinstance(item, HandoffNotice):
-        h = item.handoff
-        out.print(f"[magenta]\\[staff] hand-off {h.id} → {h.assigned_to or 'unassigned'}[/]: {item.text}")
-    elif isinstance(item, StaffNote):
-        out.print(f"[magenta]\\[staff][/] {item.text}")
+        return render.answer_lines(answer_view(item), elsewhere=item.conversation_key != conversation_key)
+    if isinstance(item, ApprovalRequest):
+        return render.approval_lines(approval_card(item.approval, CardContext(reason=item.reason, summary=item.text)))
+    if isinstance(item, HandoffNotice):
+        return render.handoff_lines(handoff_card(item.handoff, text=item.text))
+    return render.notice_lines(Notice(item.text))
+
+
+def show(item: Outbound, *, conversation_key: str) -> None:
+    for line in lines_of(item, conversation_key=conversation_key):
+        out.print(line, markup=True)
 
 
 class ChatSession:
@@ -102,11 +88,11 @@ class ChatSession:
 
     def _show(self, outbound: list[Outbound]) -> None:
         for item in outbound:
-            render(item, conversation_key=self.key)
+            show(item, conversation_key=self.key)
             if isinstance(item, Reply) and item.decision_id and item.conversation_key == self.key:
                 self.last_decision = item.decision_id
         if not outbound:
-            out.print("[dim](the bot stays quiet: a person owns this conversation)[/]", markup=True)
+            out.print(render.quiet_line(), markup=True)
 
     async def command(self, line: str) -> bool:
         """Run a /command; False means quit."""

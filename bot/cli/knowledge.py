@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.common import progress_bar, run_async, settings
+from bot.presentation import words
 from bot.services import open_services
 from escalation.durations import parse_duration
 from knowledge.embedder import Embedder
@@ -82,11 +83,6 @@ async def ingest(
         raise typer.Exit(1)
 
 
-def _age(updated: datetime) -> str:
-    days = (datetime.now(UTC) - updated).days
-    return "today" if days <= 0 else f"{days} day{'s' if days != 1 else ''} ago"
-
-
 def _result_json(result: SearchResult) -> dict[str, Any]:
     return {
         "document_id": result.document_id,
@@ -126,14 +122,12 @@ async def search(
         return
     for number, result in enumerate(results, start=1):
         stale = (
-            " [bold yellow]STALE: past its review date, may be out of date[/]"
-            if (result.freshness is Freshness.STALE)
-            else ""
+            f" [bold yellow]{words.STALE_MARK} {words.PAST_REVIEW}[/]" if (result.freshness is Freshness.STALE) else ""
         )
         out.print(f"[bold][{number}] {result.citation}[/]{stale}", highlight=False)
         out.print(
             f"    {result.source_url or result.doc_key} · owner {result.owner or 'none'} · "
-            f"updated {_age(result.updated_at)} · review by {result.review_by} · "
+            f"{words.age(result.updated_at)} · review by {result.review_by} · "
             f"score {result.score:.3f} (dense {result.scores['dense']:.3f}, lexical {result.scores['lexical']:.3f})",
             highlight=False,
             style="dim",

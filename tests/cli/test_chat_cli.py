@@ -36,7 +36,7 @@ def test_chat_paths_and_explain(tmp_path: Path) -> None:
     assert "(demo) Order A-10231 was delivered on" in text
     assert "How much should be refunded (for example $25.00)?" in text
     assert "I've asked a teammate to approve a refund of $40.00 for order A-10231." in text
-    assert "[staff] approval needed apr_" in text and "1 pending" in text
+    assert "[staff] Approval needed: refund $40.00 (apr_" in text and "1 pending" in text
     assert "That's outside what I can help with here" in text
     assert "I've asked a person from our team to join" in text
 

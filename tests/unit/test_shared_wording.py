@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import render as terminal
 from bot.presentation import words
 from bot.presentation.answer import answer_view
 from bot.presentation.approval import CardContext, approval_card
@@ -133,6 +134,7 @@ def test_a_pending_card_has_the_same_title_and_buttons_everywhere() -> None:
     assert teams_card["body"][0]["text"] == "Approval needed: refund $40.00"
     assert [action["title"] for action in teams_card["actions"]] == labels
     assert web.approval_view(card)["title"] == "Approval needed: refund $40.00"
+    assert "Approval needed: refund $40.00 (apr_1)" in terminal.approval_lines(card)[0]
     assert "Why a human: policy" in _teams_lines(teams_card) and "Why a human: policy" in json.dumps(slack_blocks)
 
 
@@ -164,6 +166,7 @@ def test_a_claimed_handoff_reads_the_same_in_slack_teams_and_the_playground() ->
         assert line in teams_lines
     facts = dict(web.handoff_view(card)["facts"])
     assert facts == {"Org": "none", "Workflow": "none", "Assigned to": "anyone", "State": "claimed by Sam Staff"}
+    assert "Hand-off: the customer asked for a person (hnd_1, Assigned to: anyone)" in terminal.handoff_lines(card)[0]
     assert [b.label for b in card.buttons] == ["Hand back to the bot", "Close"]  # claimed: no Claim button
 
 
@@ -177,6 +180,9 @@ def test_a_source_says_its_age_and_staleness_alike() -> None:
     assert slack.citation_line(source) == "[1] Returns › Refunds · updated 3 days ago · ⚠ past its review date"
     assert teams.citation_line(source) == "[1] Returns › Refunds (updated 3 days ago) — **⚠ past its review date**"
     assert web.reply_view(answer)["sources"][0]["age"] == "updated 3 days ago"
+    assert terminal.answer_lines(answer)[1] == (
+        "     [1] Returns › Refunds — no link (updated 3 days ago) [yellow]⚠ past its review date[/]"
+    )
     assert words.age(NOW, now=NOW) == "updated today"
     assert words.age(NOW - timedelta(days=1), now=NOW) == "updated 1 day ago"
 
