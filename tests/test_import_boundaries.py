@@ -258,3 +258,35 @@ def test_the_circle_check_catches_a_circle(tmp_path: Path) -> None:
         "bot.cli → bot.cli.commands → bot.cli.db → bot.cli",
         "bot.cli.commands → bot.cli.eval.answers → bot.cli.commands",
     ]
+
+
+# What a console page shows is read without web code, so a view can be called (and tested) like any use case
+WEB_ONLY = ("aiohttp", "aiohttp_jinja2", "aiohttp_session", "jinja2", "bot.web")
+CONSOLE_VIEWS = "bot/web/console/views"
+
+
+def console_view_violations(root: Path = REPO) -> list[str]:
+    found = []
+    for path in sorted((root / CONSOLE_VIEWS).rglob("*.py")):
+        for module, _ in imports_of(path):
+            if module.startswith("bot.web.console.views"):
+                continue
+            if any(module == web or module.startswith(web + ".") for web in WEB_ONLY):
+                found.append(f"{path.relative_to(root)} imports {module}")
+    return found
+
+
+def test_console_views_hold_no_web_code() -> None:
+    assert console_view_violations() == []
+
+
+def test_the_checker_catches_web_code_in_a_console_view(tmp_path: Path) -> None:
+    views = tmp_path / CONSOLE_VIEWS
+    views.mkdir(parents=True)
+    (views / "leak.py").write_text(
+        "from aiohttp import web\nfrom bot.web.context import console\nfrom bot.web.console.views.audit import x\n"
+    )
+    assert console_view_violations(tmp_path) == [
+        f"{CONSOLE_VIEWS}/leak.py imports aiohttp",
+        f"{CONSOLE_VIEWS}/leak.py imports bot.web.context",
+    ]

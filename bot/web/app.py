@@ -17,7 +17,7 @@ from bot.services import Services
 from bot.storage import database_url
 from bot.web import home, playground, signin, stream
 from bot.web.access import Access
-from bot.web.console import audit, autonomy, decisions, knowledge, overview, queue
+from bot.web.console.pages import CONSOLE_PAGES
 from bot.web.context import CONSOLE, Console
 from bot.web.feed import PostFeed
 from bot.web.front import PLATFORM, web_frontend
@@ -32,20 +32,13 @@ from handlers.decisions import DecisionStore
 from scheduler.outbox import Outbox
 
 STATIC = Path(__file__).parent / "static"
-DECISION_PAGE = "/console/decisions/{decision_id}"
-# Each console module's pages; a new page module is added here (see bot/web/pages.py).
-PAGE_SETS: tuple[PageSet, ...] = (
-    signin.pages,
-    home.pages,
-    playground.pages,
-    stream.pages,
-    overview.pages,
-    decisions.pages,
-    queue.pages,
-    knowledge.pages,
-    autonomy.pages,
-    audit.pages,
+# the web's templates, and the console's beside its pages (bot/web/console/templates/console/…)
+TEMPLATES = jinja2.ChoiceLoader(
+    [jinja2.PackageLoader("bot.web", "templates"), jinja2.PackageLoader("bot.web.console", "templates")]
 )
+DECISION_PAGE = "/console/decisions/{decision_id}"
+# The web's own pages, then the console's (a console page is added in bot/web/console/pages.py)
+PAGE_SETS: tuple[PageSet, ...] = (signin.pages, home.pages, playground.pages, stream.pages, *CONSOLE_PAGES)
 
 
 def mount_web(
@@ -53,9 +46,7 @@ def mount_web(
 ) -> None:
     app[CONSOLE] = Console(services=services, access=access, core=core)
     app[signin.THROTTLE] = SignInThrottle(redis)
-    env = aiohttp_jinja2.setup(
-        app, loader=jinja2.PackageLoader("bot.web", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
-    )
+    env = aiohttp_jinja2.setup(app, loader=TEMPLATES, autoescape=True, undefined=jinja2.StrictUndefined)
     env.globals["words"] = words
     session_key = services.settings.console_session_key
     setup_security(app, access, session_key=session_key.get_secret_value() if session_key else None)

@@ -3,10 +3,10 @@ and whose pages add themselves to the navigation of the people allowed to open t
 
     pages = PageSet()
 
-    @pages.page("/console/overview", template="overview.html", title="Overview", roles=STAFF_ROLES, nav=10)
+    @pages.page("/console/overview", template="console/overview.html", title="Overview", roles=STAFF_ROLES, nav=10)
     async def overview(request: web.Request, person: Person) -> dict[str, Any]:
         services = console(request).services
-        return {"weeks": ...}  # rendered into templates/overview.html, which extends base.html
+        return {"weeks": ...}  # rendered into console/templates/console/overview.html, extending base.html
 
     @pages.action("/console/autonomy/promote", roles=frozenset({ConsoleRole.LEAD}))
     async def promote(request: web.Request, person: Person) -> web.StreamResponse:
@@ -14,7 +14,8 @@ and whose pages add themselves to the navigation of the people allowed to open t
         ...
         raise web.HTTPSeeOther("/console/autonomy")
 
-Then add the module's `pages` to `PAGE_SETS` in `bot/web/app.py`.
+Then add the module's `pages` to `CONSOLE_PAGES` in `bot/web/console/pages.py` (a console page), or to
+`PAGE_SETS` in `bot/web/app.py` (the web's own: sign-in, home, playground).
 """
 
 from __future__ import annotations

@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from bot.console.audit import audit_csv, audit_page
-from bot.console.autonomy import autonomy_view, move
-from bot.console.decisions import decision_detail, find_decisions
-from bot.console.knowledge import knowledge_view
-from bot.console.queue import click, waiting
 from bot.core_factory import build_core
 from bot.demo.run import DemoReport, clear_demo
 from bot.services import Services
+from bot.web.console.views.audit import audit_csv, audit_page
+from bot.web.console.views.autonomy import autonomy_view, move
+from bot.web.console.views.decisions import decision_detail, find_decisions
+from bot.web.console.views.knowledge import knowledge_view
+from bot.web.console.views.queue import click, waiting
 from escalation.audit_query import AuditFilter
 from escalation.errors import NotAuthorized
 from escalation.models import Actor, ApprovalState, ProposedAction, Role, Stage

@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console.audit import audit_csv, audit_page
 from bot.web.access import STAFF_ROLES, Person
 from bot.web.console.forms import FilterError, day, page_number, pager, text
+from bot.web.console.views.audit import audit_csv, audit_page
 from bot.web.context import console
 from bot.web.pages import PageSet
 from escalation.audit_format import describe

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console.autonomy import autonomy_view, move, set_kill_switch
 from bot.web.access import STAFF_ROLES, ConsoleRole, Person
 from bot.web.console.queue import actor, flash, take_flash
+from bot.web.console.views.autonomy import autonomy_view, move, set_kill_switch
 from bot.web.context import console
 from bot.web.pages import PageSet
 from escalation.errors import EscalationError

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console.decisions import decision_detail, find_decisions
 from bot.web.access import STAFF_ROLES, Person
 from bot.web.console.forms import FilterError, day, page_number, pager, text
+from bot.web.console.views.decisions import decision_detail, find_decisions
 from bot.web.context import console
 from bot.web.pages import PageSet
 from handlers.decision_search import NO_ORG, DecisionFilter

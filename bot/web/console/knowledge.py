@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console.knowledge import knowledge_view
 from bot.web.access import STAFF_ROLES, Person
+from bot.web.console.views.knowledge import knowledge_view
 from bot.web.context import console
 from bot.web.pages import PageSet
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console.overview import this_week
 from bot.web.access import STAFF_ROLES, Person
+from bot.web.console.views.overview import this_week
 from bot.web.context import console
 from bot.web.pages import PageSet
 from scheduler.digest.chart import render_chart

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console.queue import click, close_handoff, waiting
 from bot.web.access import STAFF_ROLES, Person, actor_for
+from bot.web.console.views.queue import click, close_handoff, waiting
 from bot.web.context import console
 from bot.web.pages import PageSet
 from bot.web.security import session_value, set_session_value
