@@ -13,7 +13,8 @@ from bot.providers.openai.probe import probe_tools
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from handlers.conversations import ConversationStore
-from handlers.core import Core, CoreConfig
+from handlers.core import Core
+from handlers.core_config import CoreConfig
 from handlers.decisions import DecisionStore
 from handlers.llm import LanguageModel, PriceTable
 from handlers.llm_health import CircuitBreaker

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from escalation.service import Escalation
-from handlers.answering import SEARCH_DEPTH, grounded_answer, mark_cited, passages_to_read, sources_of
 from handlers.conversations import BOT, Conversation, ConversationStore
+from handlers.core_config import DEFAULT_CONFIG, CoreConfig
 from handlers.decisions import DecisionRecord, DecisionStore, new_decision_id
-from handlers.follow_ups import LOOK_BACK, SearchQuery, leans_on_earlier, offline_query, rewritten_query
+from handlers.knowledge_turns import KnowledgeTurns
 from handlers.llm import Deadline, LanguageModel
-from handlers.llm_answer import model_answer
 from handlers.models import (
     STAFF_ROLES,
-    ActionKind,
     AnswerPart,
-    Button,
-    Citation,
     HandoffNotice,
     InboundAction,
     InboundMessage,
@@ -28,38 +24,22 @@ from handlers.models import (
     Unbound,
 )
 from handlers.outbound_codec import decode, encode
-from handlers.pii import redact
 from handlers.ports import Route, Router
 from handlers.prompts import load_prompt
+from handlers.replies import say
 from handlers.staff_actions import StaffActions
 from handlers.tool_routing import choose, combined_route
 from handlers.tracing import log_context, trace_ids, tracer
-from handlers.unit_scoring import UnitScorer
 from handlers.unit_vectors import UnitVectorStore
 from handlers.workflow_turns import WorkflowTurns
-from knowledge.gaps import GapLog, GapReason
-from knowledge.search import HybridSearcher, top
+from knowledge.gaps import GapLog
+from knowledge.search import HybridSearcher
 
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 4000
-OFFLINE_ANSWERER = ("offline-grounded", "extractive-1")  # quotes the best passages (handlers/answering.py)
 SORRY = "Sorry, something went wrong on our side. A person from our team will follow up here shortly."
 NO_TOOLS_NOTE = "the model does not call tools; the offline router routes"
-
-
-@dataclass(frozen=True)
-class CoreConfig:
-    answer_workflow: str = "answer"
-    human_workflow: str = "talk_to_human"
-    out_of_scope_workflow: str = "out_of_scope"
-    passages: int = 4
-    company: str = "Acme Gadgets"
-    # every model call of one turn, retries included, ends by then; well inside a platform's turn time-out
-    model_deadline_s: float = 25.0
-    # LLM_REDACT_PII: personal data is taken out of what the model reads to draft an answer or a search query
-    # (never out of what routing and workflows read: a change of e-mail needs the address)
-    redact_for_model: bool = False
 
 
 class Core:
@@ -75,10 +55,8 @@ class Core:
         workflows: WorkflowTurns,
         language_model: LanguageModel | None = None,
         unit_vectors: UnitVectorStore | None = None,
-        config: CoreConfig = CoreConfig(),
+        config: CoreConfig = DEFAULT_CONFIG,
     ) -> None:
-        self._searcher = searcher
-        self._gaps = gaps
         self._escalation = escalation
         self._decisions = decisions
         self._conversations = conversations
@@ -86,12 +64,16 @@ class Core:
         self._workflows = workflows
         self._config = config
         self._model = language_model
-        self._template = load_prompt("answer") if language_model else None
         self._route_template = load_prompt("route") if language_model else None
-        self._rewrite_template = load_prompt("rewrite") if language_model else None
-        # the offline answerer compares units with the question in the search's own embedding space: the question's
-        # vector is the search's (cached), the units' were stored at ingestion (`unit_vectors`)
-        self._scorer = UnitScorer(searcher.embedder, unit_vectors)
+        self._knowledge = KnowledgeTurns(
+            searcher=searcher,
+            gaps=gaps,
+            escalation=escalation,
+            conversations=conversations,
+            language_model=language_model,
+            unit_vectors=unit_vectors,
+            config=config,
+        )
         self._staff = StaffActions(escalation, decisions, conversations, gaps)
 
     @property
@@ -155,8 +137,12 @@ class Core:
             return []
         text = " ".join(inbound.text.split())
         if not text:
-            return await self._reply(
-                record, conversation, "I didn't catch a question there. What can I help you with?", outcome="asked"
+            return await say(
+                self._conversations,
+                record,
+                conversation,
+                "I didn't catch a question there. What can I help you with?",
+                outcome="asked",
             )
         prefix = ""
         if len(text) > MAX_CHARS:
@@ -189,7 +175,7 @@ class Core:
             )
         if route.label is not None and self._workflows.inputs_of(route.label) and self._confident(route):
             return await self._workflows.start(inbound, conversation, record, text, workflow=route.label, preset=preset)
-        return await self._answer(inbound, conversation, record, text, route, deadline=deadline)
+        return await self._knowledge.answer(inbound, conversation, record, text, route, deadline=deadline)
 
     async def _route(
         self, conversation: Conversation, record: DecisionRecord, text: str, *, deadline: Deadline
@@ -235,145 +221,6 @@ class Core:
             and self._confident(route)
         )
 
-    async def _answer(
-        self,
-        inbound: InboundMessage,
-        conversation: Conversation,
-        record: DecisionRecord,
-        text: str,
-        route: Route,
-        *,
-        deadline: Deadline,
-    ) -> list[Outbound]:
-        query = await self._search_query(conversation, text, record, deadline=deadline)
-        record.search_query = query.text
-        if query.context is not None:
-            record.note(f"follow-up: searched {query.how}")
-        found = await self._searcher.search(query.text, org=inbound.org, limit=SEARCH_DEPTH, per_document=None)
-        results = top(found, limit=self._config.passages, per_document=1)  # what a model is sent
-        read = passages_to_read(found, results, question=query.text)
-        record.retrieved = [
-            {
-                "chunk_id": r.chunk_id,
-                "doc_key": r.doc_key,
-                "title": r.title,
-                "heading_path": list(r.heading_path),
-                "org": r.org,
-                "freshness": r.freshness.value,
-                "score": round(r.score, 4),
-                "scores": {k: round(v, 4) for k, v in r.scores.items()},
-            }
-            for r in read
-        ]
-        draft = await grounded_answer(text, read, scorer=self._scorer, context=query.context, query=query.text)
-        record.confidence = draft.confidence
-        # `record.model` names the answerer of the reply; each model call of the turn is on `record.model_calls`
-        record.model, record.prompt_version = OFFLINE_ANSWERER
-        threshold = self._threshold(self._config.answer_workflow)
-        if results and draft.text and draft.confidence >= threshold:
-            answer, citations, parts, sources = draft.text, draft.citations, draft.parts, draft.sources
-            if self._model is not None and self._template is not None:
-                drafted = await model_answer(
-                    self._model,
-                    self._template,
-                    self._for_model(text, record),
-                    results,
-                    record,
-                    company=self._config.company,
-                    deadline=deadline,
-                )
-                if drafted.text is not None:
-                    answer, citations, parts = drafted.text, drafted.citations, ()
-                    sources = sources_of(drafted.citations, results)
-                    record.model, record.prompt_version = self._model.name, self._template.label
-                elif drafted.not_found:
-                    record.model, record.prompt_version = self._model.name, self._template.label
-                    record.note("the model found no answer in the retrieved passages")
-                    return await self._not_sure(
-                        inbound, conversation, record, text, route=route, confidence=draft.confidence
-                    )
-                else:
-                    record.note(f"model draft not used ({drafted.rejected}); quoted the passages instead")
-            mark_cited(record.retrieved, sources)
-            buttons = (
-                Button(ActionKind.HELPFUL, "Helpful", record.id),
-                Button(ActionKind.NOT_HELPFUL, "Not helpful", record.id),
-                Button(ActionKind.TALK_TO_HUMAN, "Talk to a human", record.id),
-            )
-            return await self._reply(
-                record, conversation, answer, outcome="answered", citations=citations, buttons=buttons, parts=parts
-            )
-        return await self._not_sure(
-            inbound, conversation, record, text, route=route, confidence=draft.confidence, found=bool(results)
-        )
-
-    async def _search_query(
-        self, conversation: Conversation, text: str, record: DecisionRecord, *, deadline: Deadline
-    ) -> SearchQuery:
-        """The message as written, or, for a follow-up, read with the earlier question of its thread."""
-        if not leans_on_earlier(text):
-            return SearchQuery(text)
-        turns = await self._conversations.recent_turns(conversation.key, limit=4 * LOOK_BACK)
-        earlier = [turn_text for role, _, turn_text in turns if role == "customer"][:-1]  # the last one is this
-        if self._model is not None and self._rewrite_template is not None:
-            earlier = [self._for_model(said, record) for said in earlier]
-            return await rewritten_query(
-                self._model, self._rewrite_template, self._for_model(text, record), earlier, record, deadline=deadline
-            )
-        return offline_query(text, earlier)
-
-    def _for_model(self, text: str, record: DecisionRecord) -> str:
-        """What the model may read of the customer's words: with LLM_REDACT_PII, no personal data; the decision
-        record lists the kinds taken out."""
-        if not self._config.redact_for_model:
-            return text
-        redacted = redact(text)
-        if redacted.changed:
-            kinds = [*(record.redacted_for_model or []), *redacted.kinds]
-            record.redacted_for_model = sorted(set(kinds))
-        return redacted.text
-
-    async def _not_sure(
-        self,
-        inbound: InboundMessage,
-        conversation: Conversation,
-        record: DecisionRecord,
-        text: str,
-        *,
-        route: Route,
-        confidence: float,
-        found: bool = True,
-    ) -> list[Outbound]:
-        threshold = self._threshold(self._config.answer_workflow)
-        out_of_scope = route.label is None or route.label == self._config.out_of_scope_workflow
-        reason = GapReason.NO_ANSWER if out_of_scope or not found else GapReason.LOW_CONFIDENCE
-        await self._gaps.record(
-            text,
-            reason=reason,
-            org=inbound.org,
-            conversation_key=conversation.key,
-            detail=f"confidence {confidence:.2f} (threshold {threshold:.2f})",
-        )
-        record.note(f"knowledge gap recorded ({reason.value})")
-        message = (
-            "That's outside what I can help with here, I'm afraid. "
-            "Would you like me to bring in a person from our team?"
-            if out_of_scope
-            else "I'm not sure about this one, and I'd rather not guess. Would you like me to bring in a person "
-            "from our team?"
-        )
-        return await self._reply(
-            record,
-            conversation,
-            message,
-            outcome="not_sure",
-            buttons=(Button(ActionKind.TALK_TO_HUMAN, "Talk to a human", record.id),),
-        )
-
-    def _threshold(self, workflow: str) -> float:
-        policy = self._escalation.policy.workflow(workflow)
-        return policy.confidence_threshold if policy else 0.6
-
     async def _staff_spoke(
         self, inbound: InboundMessage, conversation: Conversation, record: DecisionRecord
     ) -> list[Outbound]:
@@ -383,21 +230,6 @@ class Core:
             await self._conversations.set_owner(conversation.key, inbound.author.id)
             record.note(f"{inbound.author.id} took the conversation over")
         return []
-
-    async def _reply(
-        self,
-        record: DecisionRecord,
-        conversation: Conversation,
-        text: str,
-        *,
-        outcome: str,
-        citations: tuple[Citation, ...] = (),
-        buttons: tuple[Button, ...] = (),
-        parts: tuple[AnswerPart, ...] = (),
-    ) -> list[Outbound]:
-        record.outcome, record.reply = outcome, text
-        await self._conversations.add_turn(conversation.key, role="bot", author="bot", text=text, decision_id=record.id)
-        return [Reply(conversation.key, text, record.id, citations, buttons, parts)]
 
     async def _handoff_after_error(self, inbound: InboundMessage, record: DecisionRecord) -> list[Outbound]:
         handoff = await self._escalation.handoffs.create(

@@ -11,7 +11,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from escalation.policy import Policy
-from handlers.core import OFFLINE_ANSWERER
+from handlers.knowledge_turns import OFFLINE_ANSWERER
 from handlers.prompts import load_prompt
 from knowledge.sources import KnowledgeSources
 from knowledge.store import Pool

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.core import OFFLINE_ANSWERER
 from handlers.decisions import DecisionRecord
+from handlers.knowledge_turns import OFFLINE_ANSWERER
 
 _EXCERPT = 300  # characters of a rejected draft shown; the record keeps more
 

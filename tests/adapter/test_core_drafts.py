@@ -10,10 +10,12 @@ from bot.core_factory import build_core
 from bot.providers.openai.chat import OpenAIChatModel
 from bot.services import Services
 from escalation.models import Actor, Role
-from handlers.core import OFFLINE_ANSWERER, Core, CoreConfig
+from handlers.core import Core
+from handlers.core_config import CoreConfig
 from handlers.decisions import DecisionRecord, DecisionStore
 from handlers.draft_checks import MAX_DRAFT_CHARS
 from handlers.explain.chain import DecisionExplainer
+from handlers.knowledge_turns import OFFLINE_ANSWERER
 from handlers.llm import PriceTable
 from handlers.llm_answer import numbered_passages
 from handlers.models import InboundMessage, Platform, Reply
