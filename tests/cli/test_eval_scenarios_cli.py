@@ -3,6 +3,7 @@ a failing scenario reported with its first failed expectation and the explain co
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,15 @@ def test_a_failing_scenario_is_reported_with_its_decision_and_the_exit_code_says
         "got needs_approval"
     ) in out
     assert "supportbot explain dec_" in out and "--database supportbot_scenarios_" in out
+
+    # the run is stored: `eval history` lists it with its figures and what it ran on, as a table and as JSON
+    table = run(tmp_path / "home", "eval", "history")
+    assert table.returncode == 0, table.stderr
+    shown = " ".join(table.stdout.split())
+    assert "scenarios" in shown and "offline" in shown and "pass rate 0.500, pass^1 0.500 (2 scenarios)" in shown
+    listed = run(tmp_path / "home", "eval", "history", "--kind", "scenarios", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [stored] = json.loads(listed.stdout)
+    assert (stored["kind"], stored["mode"], stored["source"]) == ("scenarios", "offline", "cli")
+    assert stored["figures"]["pass_rate"] == 0.5 and stored["figures"]["scenarios"] == 2
+    assert stored["database"].startswith("supportbot_scenarios_") and set(stored["fingerprint"]) >= {"policy", "model"}
