@@ -21,42 +21,16 @@ from bot.slack.digest_render import digest_render as slack_digest
 from bot.teams import render as teams
 from bot.teams.digest_render import digest_render as teams_digest
 from bot.web import render as web
-from escalation.models import Approval, ApprovalState, Handoff, HandoffState, Risk
+from escalation.models import ApprovalState, Handoff, HandoffState
 from handlers.models import ActionKind, Button, Citation, Reply
 from scheduler.digest import words as digest_words
 from scheduler.digest.render import sections
 from tests.unit.test_digest_render import digest
+from tests.unit.test_input_sources_shown import approval
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 PARAMS = {"order_id": "A-10231", "amount_cents": 4000}
-PENDING = Approval(
-    id="apr_1",
-    kind="action",
-    workflow="refund",
-    action="refund",
-    params=PARAMS,
-    proposed_params=PARAMS,
-    org="acme",
-    conversation_key="slack:C1:1.0",
-    decision_id="dec_1",
-    requested_by="U0CUST",
-    risk=Risk.MEDIUM,
-    rule="autonomy_approve",
-    state=ApprovalState.PENDING,
-    decided_by=None,
-    decided_at=None,
-    decision_note=None,
-    edited=False,
-    expires_at=NOW + timedelta(hours=24),
-    idempotency_key="apr_1:refund",
-    attempts=0,
-    last_error=None,
-    result=None,
-    executed_at=None,
-    rollback_of=None,
-    rolled_back_at=None,
-    created_at=NOW,
-)
+PENDING = approval(params=PARAMS, proposed_params=PARAMS, requested_by="U0CUST", input_sources={})
 DECIDED = {"decided_by": "Lena Lead", "decided_at": NOW + timedelta(minutes=5)}
 STATES = {
     "running": dict(state=ApprovalState.EXECUTING, **DECIDED),
