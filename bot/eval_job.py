@@ -13,6 +13,7 @@ from bot.services import Services
 from handlers.eval_history import EvalHistory, current_fingerprint
 from handlers.scenario_load import ScenarioFileError, load_scenarios
 from knowledge.evaluation import RetrievalEvaluation, load_questions
+from knowledge.fusion_store import OrgFusionStore
 from knowledge.models import SearchMode
 from knowledge.sources import KnowledgeSources
 from scheduler.jobs import JobContext
@@ -57,21 +58,31 @@ async def weekly_evaluation(services: Services, source: str) -> str:
         services.escalation.policy, KnowledgeSources(services.pool), model=model.name if model else None
     )
     evaluation = RetrievalEvaluation(services.store, services.ingestor, services.searcher)
+    calibrated = OrgFusionStore(services.pool)
     for knowledge in sources:
         if knowledge.questions is None:
             continue
+        # the org's own fusion (`eval calibrate-fusion`) when it has one: the figures are what its customers get
+        fusion = await calibrated.get(knowledge.org) if knowledge.org else None
         figures, _ = await evaluation.run(
-            knowledge.root, load_questions(knowledge.questions), modes=[SearchMode.HYBRID]
+            knowledge.root,
+            load_questions(knowledge.questions),
+            modes=[SearchMode.HYBRID],
+            fusions=[fusion] if fusion else [],
         )
+        column = f"{SearchMode.HYBRID.value} {fusion.label}" if fusion else SearchMode.HYBRID.value
         await history.add(
             kind="retrieval",
             mode=SearchMode.HYBRID.value,
             org=knowledge.org,
-            figures=figures[SearchMode.HYBRID.value],
+            figures=figures[column],
             fingerprint=fingerprint,
             source=source,
         )
-        done.append(f"retrieval {knowledge.root.name}{f' ({knowledge.org})' if knowledge.org else ''}")
+        scope = (
+            f" ({knowledge.org}, fusion {fusion.label})" if fusion else f" ({knowledge.org})" if knowledge.org else ""
+        )
+        done.append(f"retrieval {knowledge.root.name}{scope}")
     return "; ".join(done) or "no scenarios and no retrieval questions"
 
 

@@ -16,6 +16,8 @@ from bot.services import Services
 from escalation.errors import PromotionRefused
 from escalation.models import Actor, Role, Stage
 from handlers.eval_history import EvalHistory, Fingerprint, current_fingerprint
+from knowledge.fusion import Fusion, FusionConfig
+from knowledge.fusion_store import OrgFusionStore
 from knowledge.sources import KnowledgeSources
 from scheduler.digest.build import DigestSources, build_digest
 from scheduler.digest.render import render_text
@@ -142,3 +144,39 @@ async def test_promotion_is_refused_naming_the_failing_scenario(clean: Services)
     await autonomy.promote("refund", Stage.SHADOW, by=LEAD)
     await autonomy.promote("cancel_order", Stage.AUTO, by=LEAD)
     assert await autonomy.stage("cancel_order") is Stage.AUTO
+
+
+async def test_an_orgs_retrieval_figures_are_measured_with_the_fusion_it_was_calibrated_to(
+    clean: Services, tmp_path: Path
+) -> None:
+    """The same documents and question, public and for an org whose calibrated fusion is full text alone: the
+    question's words are only in the other document, so that org's figures fall where the default's do not."""
+    services = clean
+    for folder in ("public", "lexical"):
+        docs = tmp_path / folder / "docs"
+        write_doc(
+            docs,
+            "sending-back.md",
+            "Products may be sent back within 30 days of delivery for a full refund.",
+            title="Sending products back",
+        )
+        write_doc(
+            docs, "keyboard.md", "Press the return key on something you bought from the keyboard range.", title="Keys"
+        )
+        (docs / "retrieval-questions.jsonl").write_text(
+            json.dumps({"question": "Can I return something I bought?", "gold_doc_ids": ["sending-back"]}) + "\n"
+        )
+    await KnowledgeSources(services.pool).record([tmp_path / "public" / "docs"], org=None)
+    await KnowledgeSources(services.pool).record([tmp_path / "lexical" / "docs"], org="acme-lexical")
+    full_text_only = FusionConfig(method=Fusion.CONVEX, dense_weight=0.0)
+    await OrgFusionStore(services.pool).set("acme-lexical", full_text_only, questions=1, figures={})
+    configured = replace(services, settings=services.settings.model_copy(update={"eval_scenarios": tmp_path / "none"}))
+    try:
+        summary = await weekly_evaluation(configured, "evaluation:test-slot")
+    finally:
+        await OrgFusionStore(services.pool).clear("acme-lexical")
+
+    assert "retrieval docs (acme-lexical, fusion convex 0)" in summary
+    runs = {run.org or None: run for run in await EvalHistory(services.pool).runs(kind="retrieval")}
+    assert runs[None].figures["recall@1"] == 1.0
+    assert runs["acme-lexical"].figures["recall@1"] == 0.0
