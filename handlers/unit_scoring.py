@@ -63,6 +63,8 @@ class UnitScorer:
             / possible
             for path in (result.heading_path for result in results)
         ]
+        # a "how do I" question's steps under a "How to …" heading that names its words: once per passage
+        how_to = [terms.how_to and _how_to_heading(result.heading_path, terms) for result in results]
         drafts = []
         for index, unit in units:
             own, around = words(unit.text), words(unit.context)
@@ -83,7 +85,7 @@ class UnitScorer:
                     base += TITLE_AMOUNT  # "within 30 days" under "the 30-day return window": the article's rule
             if terms.how_to and unit.step is not None:
                 base += STEP_BONUS
-                if _how_to_heading(results[index].heading_path, terms):
+                if how_to[index]:
                     base += HOW_TO_SECTION  # "How to reset" answers "how do I reset", not "Before you start"
             drafts.append((index, unit, base, exact, covered))
         meaning = await self._meaning(query, [(results[i].chunk_id, unit, base) for i, unit, base, _, _ in drafts])
