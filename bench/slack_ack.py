@@ -38,6 +38,7 @@ import aiohttp
 
 from bench import slack_queue
 from bench.database import BenchServer
+from bench.host_probe import HostProbe, HostSamples
 from bench.slack_load import RateRun, open_loop, tally
 from bench.slack_queue import BacklogRun, CrashRun
 from bench.slack_rig import (
@@ -116,6 +117,7 @@ class SlackResult:
     elapsed_s: float
     problems: dict[str, Counter[str]] = field(default_factory=dict)  # process log → warnings and errors
     stalls: dict[str, Stalls] = field(default_factory=dict)  # process log → its event-loop stalls
+    host: HostSamples = field(default_factory=HostSamples)  # the machine's own stalls (bench/host_probe.py)
     failures: list[str] = field(default_factory=list)  # parts that could not finish, and why
 
     def at(self, setup: str, rate: int, *, replay: bool = False) -> RateRun | None:
@@ -220,8 +222,12 @@ async def run(options: SlackOptions = SlackOptions(), *, server: BenchServer | N
         await supportbot(env, "ingest", "examples/acme")
         await supportbot(env, "channels", "bind", CHANNEL, "acme")
         connector = aiohttp.TCPConnector(limit=1000)
-        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(60)) as session:
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(60)) as session,
+            HostProbe(folder) as probe,
+        ):
             await _measure(session, options, result, fake=fake, env=env, folder=folder, storage=storage)
+        result.host = probe.samples()
     finally:
         result.problems = _collect_logs(folder)
         result.stalls = _collect_stalls(folder)

@@ -40,6 +40,7 @@ class Acks:
     errors: Counter[str]
     send_lag_ms: list[float]  # how late each request left against its schedule (the generator's own health)
     refused: int = 0  # new events without a 200 in the run: re-sent afterwards as Slack would, not timed
+    wall_start: float = 0.0  # time.time() of the run's second 0: the host probe's clock
     still_refused: int = 0  # … of those, refused by every re-send too (Slack gives up: they are lost)
 
     @property
@@ -126,6 +127,7 @@ async def open_loop(
     tasks: list[asyncio.Task[None]] = []
     with _no_pauses():
         start = time.perf_counter() + 0.05
+        wall_start = time.time() + (start - time.perf_counter())
         for i in range(round(rate * seconds)):
             scheduled = start + i / rate
             delay = scheduled - time.perf_counter()
@@ -148,6 +150,7 @@ async def open_loop(
         errors=Counter(error for *_, error in results if error is not None),
         send_lag_ms=lags,
         refused=len(refused),
+        wall_start=wall_start,
     )
     last_sent = time.perf_counter()
     acks.still_refused = await resend(session, url, events, refused, rate=rate)

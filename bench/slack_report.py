@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 
 from bench.core import QUESTIONS
+from bench.host_probe import HOST_STALL_MS, HostSamples, SplitBySecond, split_by_host
 from bench.slack_ack import DEFAULT, IN_PROCESS, SPLIT, SPLIT_TORCH_DEFAULT, TARGET_P99_MS, TARGET_RATE, SlackResult
 from bench.slack_load import RETRY_SHARE, Acks, RateRun, Tally
 from bench.slack_queue import QUEUE_RATE
@@ -185,6 +186,7 @@ def _acks(result: SlackResult) -> list[str]:
             ]
             if run.acks.seconds > 20:
                 out[-1] += f" Over its first 20 s alone: p99 {fmt(run.acks.p99_within(20.0))} ms."
+            out += _host_stalls(run, result.host)
     verdicts = []
     for setup in (DEFAULT, IN_PROCESS, SPLIT, SPLIT_TORCH_DEFAULT):
         measured = result.at(setup, TARGET_RATE)
@@ -193,12 +195,43 @@ def _acks(result: SlackResult) -> list[str]:
             continue
         p99 = measured.acks.stats.p99
         text = f"{setup} {fmt(p99)} ms {'**PASS**' if p99 <= TARGET_P99_MS else '**MISS**'}"
+        split = _split(measured.acks, result.host)
+        if split is not None and split.stalled:
+            on_time = split.p99_on_time_ms
+            text += (
+                f" ({fmt(on_time)} ms {'pass' if on_time <= TARGET_P99_MS else 'miss'} over the "
+                f"{split.seconds - len(split.stalled)} of {split.seconds} seconds the host probe ran on time)"
+            )
         if control is not None:
             text += f" (its retries-only control: {fmt(control.acks.stats.p99)} ms)"
         verdicts.append(text)
     if verdicts:
         out += ["", f"Target: ack p99 ≤ {TARGET_P99_MS:.0f} ms at {TARGET_RATE} events/s: " + "; ".join(verdicts) + "."]
     return out
+
+
+def _split(acks: Acks, host: HostSamples) -> SplitBySecond | None:
+    return split_by_host(acks.wall_start, acks.ack_at_s, acks.ack_ms, host) if acks.wall_start else None
+
+
+def _host_stalls(run: RateRun, host: HostSamples) -> list[str]:
+    split = _split(run.acks, host)
+    if split is None:
+        return []
+    text = (
+        f"The host probe (`bench/host_probe.py`: a process unrelated to the bot, at the web process's priority, "
+        f"sleeping 1 ms at a time) woke ≥ {HOST_STALL_MS:.0f} ms late in {len(split.stalled)} of these "
+        f"{split.seconds} seconds"
+    )
+    if not split.stalled:
+        return ["", text + "."]
+    rows = [(str(s.second), fmt(s.ack_p99_ms), fmt(s.probe_late_ms), f"{s.steal_ms:.0f}") for s in split.stalled]
+    return [
+        "",
+        text + f"; over the other seconds the ack p99 is **{fmt(split.p99_on_time_ms)} ms**. The seconds set apart:",
+        "",
+        *_table(("second", "ack p99 ms", "probe woke late by ms", "VM steal ms (the second, whole machine)"), rows),
+    ]
 
 
 def _replies(result: SlackResult) -> list[str]:
