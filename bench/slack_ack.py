@@ -37,7 +37,7 @@ from pathlib import Path
 import aiohttp
 
 from bench import slack_queue
-from bench.database import BenchServer
+from bench.database import BenchServer, admin_connection
 from bench.host_probe import HostProbe, HostSamples
 from bench.slack_load import RateRun, open_loop, tally
 from bench.slack_queue import BacklogRun, CrashRun
@@ -89,6 +89,7 @@ class SlackOptions:
     warmup: int = 20
     seed: int = 7
     bot_env: tuple[tuple[str, str], ...] = ()  # added to every bot process's environment (e.g. WORKER_NICE)
+    pg_log: Path | None = None  # where to copy the PostgreSQL server's log, with PG_DIAGNOSTICS on
 
     @classmethod
     def quick(cls, **changes: object) -> SlackOptions:
@@ -195,6 +196,8 @@ async def run(options: SlackOptions = SlackOptions(), *, server: BenchServer | N
     own_server = server is None
     server = server or BenchServer()
     settings = await server.fresh_database("bench_slack")
+    if options.pg_log is not None:
+        await _log_waits(settings)
     assert settings.database_url is not None
     storage = Storage(settings.database_url.get_secret_value(), server.home / "pgdata", server.home / "slack-redis.db")
     fake = FakeSlack()
@@ -235,11 +238,33 @@ async def run(options: SlackOptions = SlackOptions(), *, server: BenchServer | N
         storage.close()
         shutil.rmtree(folder, ignore_errors=True)
         await server.drop_database("bench_slack")
+        if options.pg_log is not None:
+            shutil.copy(server.home / "pgdata" / "log", options.pg_log)
         if own_server:
             server.close()
     result.load_end = load_average()
     result.elapsed_s = time.perf_counter() - clock
     return result
+
+
+# what `--pg-log` turns on: slow statements (a COMMIT waiting on the WAL or on a lock shows), lock waits
+# from 10 ms (which process held the lock), checkpoints and autovacuum runs, with times to set beside the
+# ack p99 second by second
+PG_DIAGNOSTICS = (
+    "log_min_duration_statement = 25",
+    "log_lock_waits = on",
+    "deadlock_timeout = '10ms'",
+    "log_checkpoints = on",
+    "log_autovacuum_min_duration = 0",
+    "log_line_prefix = '%m [%p] '",
+)
+
+
+async def _log_waits(settings: Settings) -> None:
+    async with await admin_connection(settings) as admin:
+        for setting in PG_DIAGNOSTICS:
+            await admin.execute(f"ALTER SYSTEM SET {setting}")
+        await admin.execute("SELECT pg_reload_conf()")
 
 
 @dataclass
@@ -484,7 +509,10 @@ if __name__ == "__main__":
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="comma-separated requests per second")
     parser.add_argument("--bot-env", type=parse_env, default=(), help="KEY=VALUE,… for every bot process")
     parser.add_argument("--quick", action="store_true", help="5 s per rate, a 10 s burst, 200-event backlogs")
+    parser.add_argument(
+        "--pg-log", type=Path, help="copy the PostgreSQL log here, with slow statements and lock waits logged"
+    )
     arguments = parser.parse_args()
     chosen = tuple(int(rate) for rate in arguments.rates.split(",") if rate.strip())
     base = SlackOptions.quick if arguments.quick else SlackOptions
-    asyncio.run(_main(base(parts=arguments.parts, rates=chosen, bot_env=arguments.bot_env)))
+    asyncio.run(_main(base(parts=arguments.parts, rates=chosen, bot_env=arguments.bot_env, pg_log=arguments.pg_log)))
