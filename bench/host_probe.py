@@ -1,10 +1,12 @@
-"""A witness for the machine itself: a process that has nothing to do with the bot, sleeps 1 ms at a time at
-the web process's priority, and writes down every wake-up that came late, with the virtual machine's steal
-and I/O-wait time each second.
+"""A witness for the machine itself: a process that has nothing to do with the bot. It sleeps 1 ms at a time
+at the web process's priority and writes down every wake-up that came late; a thread fdatasyncs 4 kB beside
+the benchmark's files every 50 ms and writes down the slow ones; and each second it reads the virtual
+machine's steal and I/O-wait time, the disk's counters (/proc/diskstats) and the dirty page cache.
 
 A slow ack in a second when this probe was also kept off the CPU for ≥ `HOST_STALL_MS` says the machine
 stalled (the hypervisor took the cores, or every core was busy), not the ack path. The bench reports the ack
-p99 both over every second and over the seconds the probe ran on time, and lists the seconds it set apart.
+p99 both over every second and over the seconds the probe ran on time, and lists the seconds it set apart
+and those over the target beside what the probe saw (a slow witness fdatasync: the disk made commits wait).
 
 Run alone: `python -m bench.host_probe OUT` (until SIGTERM).
 """

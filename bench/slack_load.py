@@ -40,8 +40,8 @@ class Acks:
     errors: Counter[str]
     send_lag_ms: list[float]  # how late each request left against its schedule (the generator's own health)
     refused: int = 0  # new events without a 200 in the run: re-sent afterwards as Slack would, not timed
-    wall_start: float = 0.0  # time.time() of the run's second 0: the host probe's clock
     still_refused: int = 0  # … of those, refused by every re-send too (Slack gives up: they are lost)
+    wall_start: float = 0.0  # time.time() of the run's second 0: the host probe's clock
 
     @property
     def stats(self) -> Percentiles:
