@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -240,6 +241,7 @@ async def run(options: SlackOptions = SlackOptions(), *, server: BenchServer | N
         await server.drop_database("bench_slack")
         if options.pg_log is not None:
             shutil.copy(server.home / "pgdata" / "log", options.pg_log)
+            _append_wal_births(server.home / "pgdata" / "pg_wal", options.pg_log)
         if own_server:
             server.close()
     result.load_end = load_average()
@@ -265,6 +267,20 @@ async def _log_waits(settings: Settings) -> None:
         for setting in PG_DIAGNOSTICS:
             await admin.execute(f"ALTER SYSTEM SET {setting}")
         await admin.execute("SELECT pg_reload_conf()")
+
+
+def _append_wal_births(folder: Path, log_path: Path) -> None:
+    """When each write-ahead log segment file was created (`stat %w`), to set beside slow commits: a fresh
+    server creates (zero-fills and fsyncs) a segment per 16 MB of log, one that has checkpointed recycles old
+    ones. Recycled files keep the name of their new place and the birth time of their first."""
+    listing = subprocess.run(
+        ["stat", "-c", "%w %n", *sorted(str(path) for path in folder.glob("0*"))],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    with log_path.open("a") as log_file:
+        log_file.write("\n# pg_wal segment files, created at:\n" + listing.stdout)
 
 
 @dataclass
