@@ -64,6 +64,14 @@ class Escalation:
     async def approval(self, approval_id: str) -> Approval | None:
         return await self._store.get(approval_id)
 
+    def undoable(self, approval: Approval) -> bool:
+        """An executed action, not itself an undo, whose workflow declares how to roll it back: its card offers
+        Undo (which asks for its own approval)."""
+        if approval.state is not ApprovalState.EXECUTED or approval.rollback_of:
+            return False
+        workflow = self.policy.workflow(approval.workflow)
+        return bool(workflow and workflow.rollback)
+
     async def list_approvals(self, *, states: tuple[ApprovalState, ...] | None = None) -> list[Approval]:
         return await self._store.list(states=states)
 

@@ -25,7 +25,7 @@ from bot.presentation.approval import CardContext, approval_card, outcome_of
 from bot.presentation.handoff import handoff_card
 from bot.presentation.model import ApprovalCard, Notice
 from bot.slack import render
-from escalation.models import Approval, ApprovalState, Handoff
+from escalation.models import Approval, Handoff
 from escalation.service import Escalation
 from handlers.decisions import DecisionStore
 from handlers.models import ApprovalRequest, HandoffNotice, Outbound, Reply
@@ -231,15 +231,9 @@ class SlackDelivery:
             request_text=request_text,
             confidence=confidence,
             conversation_link=link,
-            undoable=self._undoable(approval),
+            undoable=self._escalation.undoable(approval),
         )
         return approval_card(approval, context)
-
-    def _undoable(self, approval: Approval) -> bool:
-        if approval.state is not ApprovalState.EXECUTED or approval.rollback_of:
-            return False
-        workflow = self._escalation.policy.workflow(approval.workflow)
-        return bool(workflow and workflow.rollback)
 
     async def post_handoff(self, handoff: Handoff, *, text: str) -> None:
         channel = self._require_staff_channel()

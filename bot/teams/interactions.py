@@ -1,4 +1,5 @@
-"""Universal Actions (`Action.Execute` invokes): approve, approve with changes, deny, take over, feedback.
+"""Universal Actions (`Action.Execute` invokes): approve, approve with changes, deny, undo, take over, hand back,
+close, feedback.
 
 We answer invokes ourselves (`InvokeResponse` with a plain dict body, serialised by our HTTP handler), so
 `ActivityHandler`'s adaptive-card path and its double serialisation in `CloudAdapter` are never used."""
@@ -32,6 +33,9 @@ INVOKE_NAME = "adaptiveCard/action"
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 ERROR_TYPE = "application/vnd.microsoft.error"
 
+_ON_APPROVALS = {render.APPROVE, render.APPROVE_CHANGES, render.DENY, render.UNDO, render.REFRESH}
+# Take over is also on approval cards (their data names the conversation); the others only on hand-off cards
+_ON_HANDOFFS = {render.TAKE_OVER, render.HAND_BACK, render.CLOSE}
 _FEEDBACK = {
     render.HELPFUL: ActionKind.HELPFUL,
     render.NOT_HELPFUL: ActionKind.NOT_HELPFUL,
@@ -86,14 +90,16 @@ class TeamsInteractions:
         self, context: TurnContext, verb: str, data: dict[str, Any], *, duplicate: bool
     ) -> dict[str, Any]:
         who = await self._facts.who(context)
-        if verb in {render.APPROVE, render.APPROVE_CHANGES, render.DENY, render.REFRESH} and data.get("approval"):
-            if duplicate or verb == render.REFRESH:
+        if verb in _ON_APPROVALS and data.get("approval"):
+            if duplicate or verb == render.REFRESH:  # a redelivered click sees the card as it stands
                 return await self._current_approval_card(data)
-            return await self._decide(who, verb, data)
-        if verb == render.TAKE_OVER and data.get("conversation"):
+            return await (self._undo(who, data) if verb == render.UNDO else self._decide(who, verb, data))
+        if verb in _ON_HANDOFFS and data.get("handoff" if verb != render.TAKE_OVER else "conversation"):
             if duplicate:
                 return message_response(words.ALREADY_DONE)
-            return await self._take_over(who, data)
+            return await (
+                self._take_over(who, data) if verb == render.TAKE_OVER else self._move_handoff(who, verb, data)
+            )
         if verb in {PROMOTE, DEMOTE}:
             if duplicate:
                 return message_response(words.ALREADY_DONE)
@@ -120,6 +126,7 @@ class TeamsInteractions:
             reason=str(data.get("why", "")),
             summary=str(data.get("summary", "")),
             decided_by=await self._facts.name_of(approval.decided_by),
+            undoable=self._escalation.undoable(approval),
         )
         return render.approval_card(approval_card(approval, context))
 
@@ -168,6 +175,17 @@ class TeamsInteractions:
         except Exception as exc:  # the clicker already sees the new card; others see it on refresh
             log.warning("could not update the card of %s in place: %s", item_id, exc)
 
+    async def _undo(self, who: Who, data: dict[str, Any]) -> dict[str, Any]:
+        """Undo asks for its own approval: a new card in the staff channel; this card stays as it is."""
+        approval_id = str(data["approval"])
+        key = str(data.get("conversation") or who.key)
+        action = InboundAction(Platform.TEAMS, None, key, who.actor, ActionKind.UNDO, approval_id)
+        async with decision_click(self._decisions, approval_id, verb=render.UNDO):
+            outbound = await self._core.handle(action)
+        notes = [item.text for item in outbound if isinstance(item, StaffNote)]
+        await self._delivery.deliver([item for item in outbound if not isinstance(item, StaffNote)])
+        return message_response(" ".join(notes) or words.UNDO_ASKED)
+
     async def _take_over(self, who: Who, data: dict[str, Any]) -> dict[str, Any]:
         customer_key = str(data["conversation"])
         handoff_id = str(data.get("handoff") or "")
@@ -177,6 +195,32 @@ class TeamsInteractions:
         notes = " ".join(item.text for item in outbound if isinstance(item, StaffNote))
         if who.actor.role is Role.CUSTOMER or not handoff_id:
             return message_response(notes or words.DONE)
+        return await self._handoff_card(who, handoff_id, data)
+
+    async def _move_handoff(self, who: Who, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Hand back (the bot answers again) or close; a refused or stale click leaves the card as it is."""
+        handoff_id = str(data["handoff"])
+        handoffs = self._escalation.handoffs
+        before = await handoffs.get(handoff_id)
+        notes = ""
+        if verb == render.CLOSE:
+            try:
+                await handoffs.close(handoff_id, who.actor)
+            except EscalationError as exc:
+                notes = str(exc)
+        else:
+            key = str(data.get("conversation") or before.conversation_key)
+            action = InboundAction(Platform.TEAMS, None, key, who.actor, ActionKind.HAND_BACK, handoff_id)
+            outbound = await self._core.handle(action)
+            notes = " ".join(item.text for item in outbound if isinstance(item, StaffNote))
+            await self._delivery.deliver([item for item in outbound if not isinstance(item, StaffNote)])
+        after = await handoffs.get(handoff_id)
+        if (after.state, after.claimed_by) == (before.state, before.claimed_by):
+            return message_response(notes or words.NOTHING_CHANGED)
+        return await self._handoff_card(who, handoff_id, data)
+
+    async def _handoff_card(self, who: Who, handoff_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """The hand-off's card as it stands now, updated for everyone and returned to the clicker."""
         handoff = await self._escalation.handoffs.get(handoff_id)
         # the person who claimed it by name, when it was this clicker (the hand-off keeps their id)
         name = who.actor.label if handoff.claimed_by == who.actor.id else None

@@ -1,8 +1,8 @@
 """Adaptive Cards (1.4, Universal Actions) for the neutral presentation: answers, approval and hand-off cards.
 
 Pure functions: `bot.presentation.model` in, card JSON out; every word comes from `bot.presentation.words`.
-A button whose act has no `Action.Execute` verb here (Undo, Hand back, Close) is left off: Teams staff do those
-from Slack, the console or the terminal.
+Every act of the neutral cards has an `Action.Execute` verb here, so Teams staff can do on a card whatever Slack
+staff can (Undo, Hand back and Close included).
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
 # Action.Execute verbs; the interactions map them back to acts
 APPROVE, APPROVE_CHANGES, DENY, TAKE_OVER = "approve", "approve_changes", "deny", "take_over"
+UNDO, HAND_BACK, CLOSE = "undo", "hand_back", "close"
 HELPFUL, NOT_HELPFUL, TALK_TO_HUMAN, REFRESH = "helpful", "not_helpful", "talk_to_human", "refresh"
 VERBS = {
     Act.APPROVE: APPROVE,
     Act.APPROVE_WITH_CHANGES: APPROVE_CHANGES,
     Act.DENY: DENY,
     Act.TAKE_OVER: TAKE_OVER,
+    Act.UNDO: UNDO,
+    Act.HAND_BACK: HAND_BACK,
+    Act.CLOSE: CLOSE,
     Act.HELPFUL: HELPFUL,
     Act.NOT_HELPFUL: NOT_HELPFUL,
     Act.TALK_TO_HUMAN: TALK_TO_HUMAN,
@@ -100,7 +104,8 @@ def outcome_text(outcome: Outcome) -> str:
 
 
 def approval_card(view: ApprovalCard) -> dict[str, Any]:
-    """Pending: inputs and Approve / Approve with changes / Deny / Take over. Decided: who, when and the result."""
+    """Pending: inputs and Approve / Approve with changes / Deny / Take over. Decided: who, when and the result,
+    and Undo when the action can be rolled back."""
     body = [
         text(view.title, weight="Bolder", size="Medium"),
         *([text(view.summary)] if view.summary else []),
@@ -115,9 +120,6 @@ def approval_card(view: ApprovalCard) -> dict[str, Any]:
             ]
         ),
     ]
-    if view.outcome is not None:
-        body.append(text(outcome_text(view.outcome), weight="Bolder", spacing="Medium"))
-        return card(body)
     # echoed back on every click, so a refreshed card can be drawn without storing it; not "reason": inputs
     # are merged into the data under their ids
     data = {
@@ -126,6 +128,9 @@ def approval_card(view: ApprovalCard) -> dict[str, Any]:
         "summary": view.summary,
         "why": view.reason,
     }
+    if view.outcome is not None:
+        body.append(text(outcome_text(view.outcome), weight="Bolder", spacing="Medium"))
+        return card(body, _actions(view.buttons, data))
     body.append(text(f"{words.EXPIRES} {view.expires}", size="Small", isSubtle=True))
     if view.amount is not None:
         label = words.new_amount(view.proposed_amount)

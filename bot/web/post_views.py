@@ -16,7 +16,6 @@ from bot.presentation.model import Notice
 from bot.web import render as html
 from bot.web.front import parse_key
 from bot.web.posts import Post, WebPosts
-from escalation.models import ApprovalState
 from escalation.service import Escalation
 from handlers.decisions import DecisionStore
 from handlers.models import ApprovalRequest, HandoffNotice, Reply, StaffNote
@@ -65,16 +64,13 @@ class PostViews:
         confidence = None
         if record is not None:
             confidence = record.route_confidence if record.route_confidence is not None else record.confidence
-        workflow = self._escalation.policy.workflow(approval.workflow)
         context = CardContext(
             reason=posted.reason if isinstance(posted, ApprovalRequest) else approval.rule,
             summary=posted.text if isinstance(posted, ApprovalRequest) else "",
             request_text=approval.request_text or (record.inbound if record else None),
             confidence=confidence,
             conversation_link=conversation_link(approval.conversation_key),
-            undoable=approval.state is ApprovalState.EXECUTED
-            and not approval.rollback_of
-            and bool(workflow and workflow.rollback),
+            undoable=self._escalation.undoable(approval),
         )
         return html.approval_view(approval_card(approval, context))
 

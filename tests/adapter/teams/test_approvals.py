@@ -77,7 +77,7 @@ async def test_refund_card_approved_with_changes_runs_once_and_tells_the_custome
     assert "Note: Partial: one plug" in lines and any(
         line.startswith("Result: (demo) Refunded $25.00") for line in lines
     )
-    assert "actions" not in decided  # nobody can click it again
+    assert [a["verb"] for a in decided["actions"]] == ["undo"]  # nothing to decide again; a refund can be undone
 
     [update] = teams.connector.updates()[-1:]
     assert update.activity_id == card.activity_id and update.card == decided  # refreshed in place for everyone
@@ -163,7 +163,7 @@ async def test_talk_to_a_human_posts_a_handoff_card_and_take_over_silences_the_b
     assert taken["type"] == "application/vnd.microsoft.card.adaptive"
     claimed = Sent("PUT", "", "", None, {"attachments": [{"contentType": taken["type"], "content": taken["value"]}]})
     assert "State: claimed by Sam Staff" in claimed.card_text().splitlines()
-    assert "actions" not in taken["value"]  # Hand back and Close are not Teams verbs: nothing left to click
+    assert [a["verb"] for a in taken["value"]["actions"]] == ["hand_back", "close"]  # claimed: no Claim button
     assert teams.connector.updates()[-1].activity_id == handoff.activity_id
 
     posted = len(teams.connector.posted(chat))
@@ -179,3 +179,72 @@ async def test_a_staff_message_in_a_customer_thread_takes_it_over(teams: Teams) 
     await teams.say(SAM, "I'll take this one, Casey.", conversation=thread, **kind)
     await teams.say(CASEY, "Thanks! And what does error E118 mean?", conversation=thread, mention=True, **kind)
     assert len(teams.connector.posted(thread)) == 1
+
+
+async def test_undo_from_teams_asks_for_its_own_approval_once(teams: Teams, services: Services) -> None:
+    _, card = await request_refund(teams, "$12")
+    approval_id = data_of(card)["approval"]
+    decided = await teams.click(BEA, "approve", data_of(card), conversation=card.conversation_id)
+    undo = next(a for a in decided["value"]["actions"] if a["verb"] == "undo")
+    cards_before = len(teams.connector.posted(STAFF_CHANNEL))
+
+    asked = await teams.click(LENA, "undo", undo["data"], conversation=card.conversation_id, activity_id="in-undo")
+    assert asked["value"] == "Undo asked for: it needs its own approval, on the card just posted in the staff channel."
+    [undo_card] = teams.connector.posted(STAFF_CHANNEL)[cards_before:]
+    assert undo_card.card is not None and "reverse_refund" in undo_card.card_text()
+    assert [a["verb"] for a in undo_card.card["actions"]][:2] == ["approve", "deny"]
+    undo_id = undo_card.card["actions"][0]["data"]["approval"]
+    pending = await services.escalation.approval(undo_id)
+    assert pending is not None and pending.rollback_of == approval_id and pending.state is ApprovalState.PENDING
+
+    # Teams delivers the invoke again: the clicker sees the card as it stands, no second undo is asked for
+    again = await teams.click(LENA, "undo", undo["data"], conversation=card.conversation_id, activity_id="in-undo")
+    assert again == decided
+    undos = [a.id for a in await services.escalation.list_approvals() if a.rollback_of == approval_id]
+    assert undos == [undo_id] and len(teams.connector.posted(STAFF_CHANNEL)) == cards_before + 1
+
+    # a customer cannot ask for one
+    refused = await teams.click(CASEY, "undo", undo["data"], conversation=card.conversation_id)
+    assert refused["value"] == "Customers cannot undo actions."
+
+
+async def test_a_claimed_handoff_is_handed_back_and_closed_from_its_card(teams: Teams, services: Services) -> None:
+    chat = f"a:handback-{next(_n)}"
+    await teams.say(CASEY, "How do I reset my password?", conversation=chat)
+    [answer] = teams.connector.posted(chat)
+    assert answer.card is not None
+    talk = next(a for a in answer.card["actions"] if a["verb"] == "talk_to_human")
+    await teams.click(CASEY, "talk_to_human", talk["data"], conversation=chat)
+    [handoff] = [
+        s
+        for s in teams.connector.posted(STAFF_CHANNEL)
+        if s.card and s.card.get("actions") and s.card["actions"][0]["data"].get("conversation") == f"teams:{chat}"
+    ]
+    assert handoff.card is not None
+    assert [a["verb"] for a in handoff.card["actions"]] == ["take_over", "hand_back", "close"]
+    data = handoff.card["actions"][0]["data"]
+    handoff_id = data["handoff"]
+    await teams.click(SAM, "take_over", data, conversation=handoff.conversation_id)
+
+    # only the person who claimed it (or a lead) hands it back; a refusal leaves the card as it is
+    updates = len(teams.connector.updates())
+    refused = await teams.click(BEA, "hand_back", data, conversation=handoff.conversation_id)
+    assert refused["value"] == "Only aad-sam or a team lead can hand this conversation back."
+    assert len(teams.connector.updates()) == updates
+
+    back = await teams.click(SAM, "hand_back", data, conversation=handoff.conversation_id)
+    shown = Sent("PUT", "", "", None, {"attachments": [{"contentType": back["type"], "content": back["value"]}]})
+    assert "State: returned" in shown.card_text().splitlines()
+    assert [a["verb"] for a in back["value"]["actions"]] == ["take_over", "hand_back", "close"]
+    assert teams.connector.updates()[-1].activity_id == handoff.activity_id
+    assert (await services.escalation.handoffs.get(handoff_id)).state.value == "returned"
+    posted = len(teams.connector.posted(chat))
+    await teams.say(CASEY, "What does error E118 mean?", conversation=chat)
+    assert len(teams.connector.posted(chat)) == posted + 1  # the bot answers again
+
+    closed = await teams.click(SAM, "close", data, conversation=handoff.conversation_id)
+    assert "actions" not in closed["value"]  # closed: nothing left to click
+    assert (await services.escalation.handoffs.get(handoff_id)).state.value == "closed"
+    assert teams.connector.updates()[-1].card == closed["value"]
+    late = await teams.click(LENA, "close", data, conversation=handoff.conversation_id)
+    assert late["type"] == "application/vnd.microsoft.activity.message"
