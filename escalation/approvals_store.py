@@ -94,6 +94,22 @@ class ApprovalStore:
                 row = await (await own.execute(query, (approval_id,))).fetchone()
         return _approval(row) if row else None
 
+    async def lock_for_undo(self, conn: AsyncConnection[Any], approval_id: str) -> tuple[str | None, str | None]:
+        """The action's state now and the id of its undo still waiting, approved or running (if any). The
+        action's row stays locked until the transaction ends, so two undo requests at once take turns, and one
+        made while an undo finishes sees the action rolled back."""
+        state = await (
+            await conn.execute(b"SELECT state FROM approvals WHERE id = %s FOR UPDATE", (approval_id,))
+        ).fetchone()
+        waiting = await (
+            await conn.execute(
+                b"SELECT id FROM approvals WHERE rollback_of = %s AND state IN ('pending', 'approved', 'executing') "
+                b"ORDER BY created_at LIMIT 1",
+                (approval_id,),
+            )
+        ).fetchone()
+        return (str(state[0]) if state else None), (str(waiting[0]) if waiting else None)
+
     async def transition(
         self,
         conn: AsyncConnection[Any],

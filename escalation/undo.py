@@ -57,25 +57,34 @@ class UndoRequests:
             decision_id=original.decision_id,
         )
         async with self._store.pool.connection() as conn, conn.transaction():
-            undo = await self._store.insert(
-                conn,
-                proposal,
-                risk=original.risk,
-                rule="undo_requested",
-                state=ApprovalState.PENDING,
-                expires_at=self._clock() + self._policy.expiry_for(original.workflow),
-                kind="undo",
-                rollback_of=original.id,
-                now=self._clock(),
-            )
-            await audit.record(
-                conn,
-                "rollback_requested",
-                actor=actor,
-                workflow=original.workflow,
-                org=original.org,
-                subject=subject_of(undo),
-                decision_id=original.decision_id,
-                detail={"undoes": original.id, "action": workflow.rollback, "params": reverse},
-            )
-        return undo
+            # one undo at a time: two approved undos of one refund would run the reversal twice
+            state, waiting = await self._store.lock_for_undo(conn, original.id)
+            if waiting is not None:
+                problem = f"An undo of this action is already waiting: {waiting}."
+            elif state != ApprovalState.EXECUTED:
+                problem = f"Only an executed action can be undone; this one is {state}."
+            else:
+                undo = await self._store.insert(
+                    conn,
+                    proposal,
+                    risk=original.risk,
+                    rule="undo_requested",
+                    state=ApprovalState.PENDING,
+                    expires_at=self._clock() + self._policy.expiry_for(original.workflow),
+                    kind="undo",
+                    rollback_of=original.id,
+                    now=self._clock(),
+                )
+                await audit.record(
+                    conn,
+                    "rollback_requested",
+                    actor=actor,
+                    workflow=original.workflow,
+                    org=original.org,
+                    subject=subject_of(undo),
+                    decision_id=original.decision_id,
+                    detail={"undoes": original.id, "action": workflow.rollback, "params": reverse},
+                )
+                return undo
+        await refused(self._store, original, actor, verb="undo", reason=problem, approval_id=approval_id)
+        raise NotAuthorized(problem)

@@ -221,6 +221,31 @@ async def test_undo_is_approved_audited_and_marks_the_original_rolled_back(rig: 
     ]
 
 
+async def test_one_undo_at_a_time_so_a_refund_is_never_reversed_twice(rig: Rig) -> None:
+    proposed = await rig.escalation.propose(refund(2000))
+    assert proposed.approval is not None
+    done, _ = await rig.escalation.approve(proposed.approval.id, LEAD)
+    # two staff click Undo at once: one undo is asked for, the other click is told which one is waiting
+    outcomes = await asyncio.gather(
+        rig.escalation.request_undo(done.approval.id, AGENT),
+        rig.escalation.request_undo(done.approval.id, LEAD),
+        return_exceptions=True,
+    )
+    [first] = [o for o in outcomes if not isinstance(o, BaseException)]
+    [refusal] = [o for o in outcomes if isinstance(o, NotAuthorized)]
+    assert str(refusal) == f"An undo of this action is already waiting: {first.id}."
+    with pytest.raises(NotAuthorized, match=f"already waiting: {first.id}"):
+        await rig.escalation.request_undo(done.approval.id, AGENT)
+    # once that undo is denied, another may be asked for; approved, it reverses the refund once
+    await rig.escalation.deny(first.id, BILLING, reason="customer keeps the refund")
+    second = await rig.escalation.request_undo(done.approval.id, AGENT)
+    undone, _ = await rig.escalation.approve(second.id, BILLING)
+    assert undone.approval.state is ApprovalState.EXECUTED
+    assert [a for _, a in await runs(rig.services.pool)] == ["refund", "reverse_refund"]
+    with pytest.raises(NotAuthorized, match="Only an executed action can be undone; this one is rolled_back"):
+        await rig.escalation.request_undo(done.approval.id, LEAD)
+
+
 async def test_undo_window_closes(rig: Rig) -> None:
     proposed = await rig.escalation.propose(refund())
     assert proposed.approval is not None
