@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -11,6 +10,7 @@ from bench.approvals import render as render_approvals
 from bench.core import render as render_core
 from bench.core_cpu import render as render_core_cpu
 from bench.ingest_speed import IngestRuns
+from bench.markdown import table
 from bench.results import Results, SizeResult, targets
 from bench.slack_report import render as render_slack
 from bench.synthetic import (
@@ -23,11 +23,6 @@ from bench.synthetic import (
     VOCABULARY,
     ZIPF_EXPONENT,
 )
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _mib(size: int) -> str:
@@ -43,7 +38,7 @@ def render(results: Results) -> str:
         "",
         "## Machine",
         "",
-        *_table(("", ""), [(key, value) for key, value in results.machine.items()]),
+        *table(("", ""), [(key, value) for key, value in results.machine.items()]),
         "",
         "## Command",
         "",
@@ -53,7 +48,7 @@ def render(results: Results) -> str:
         "",
         "## Targets",
         "",
-        *_table(("figure", "measured", "target", "result"), targets(results)),
+        *table(("figure", "measured", "target", "result"), targets(results)),
         "",
         "## Query latency",
         "",
@@ -79,14 +74,14 @@ def render(results: Results) -> str:
                     f"{s.max:.1f}",
                 )
             )
-    out += _table(("chunks", "mode", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"), rows)
+    out += table(("chunks", "mode", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"), rows)
     out += [
         "",
         "Visible rows holding at least one word of the query (how common the query words are; an "
         "any-term full-text match would have to rank them all):",
         "",
     ]
-    out += _table(
+    out += table(
         ("chunks", "median", "p95", "max", "share of visible rows (median)"),
         [
             (
@@ -98,7 +93,7 @@ def render(results: Results) -> str:
         ],
     )
     out += ["", "## Recall", ""]
-    out += _table(
+    out += table(
         (
             "chunks",
             "queries",
@@ -122,7 +117,7 @@ def render(results: Results) -> str:
         ],
     )
     out += ["", "## Data set and load", ""]
-    out += _table(
+    out += table(
         (
             "chunks",
             "documents",
@@ -186,7 +181,7 @@ def _ingest(ingest: IngestRuns | None) -> list[str]:
     ]
     overhead = (statistics.median(ingest.ingest_seconds) - statistics.median(ingest.embed_seconds)) / ingest.chunks
     no_model = statistics.median(ingest.no_model_seconds) / ingest.chunks
-    out += _table(
+    out += table(
         ("step", "seconds per run", "median chunks/s"),
         [
             (

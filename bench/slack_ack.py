@@ -28,7 +28,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -37,8 +36,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bench import slack_queue
-from bench.database import BenchServer, admin_connection
+from bench import pg_log, slack_queue
+from bench.database import BenchServer
 from bench.host_probe import HostProbe, HostSamples
 from bench.slack_load import RateRun, open_loop, tally
 from bench.slack_queue import BacklogRun, CrashRun
@@ -90,7 +89,7 @@ class SlackOptions:
     warmup: int = 20
     seed: int = 7
     bot_env: tuple[tuple[str, str], ...] = ()  # added to every bot process's environment (e.g. WORKER_NICE)
-    pg_log: Path | None = None  # where to copy the PostgreSQL server's log, with PG_DIAGNOSTICS on
+    pg_log: Path | None = None  # where to copy the PostgreSQL server's log, with bench.pg_log's diagnostics on
 
     @classmethod
     def quick(cls, **changes: object) -> SlackOptions:
@@ -198,7 +197,7 @@ async def run(options: SlackOptions = SlackOptions(), *, server: BenchServer | N
     server = server or BenchServer()
     settings = await server.fresh_database("bench_slack")
     if options.pg_log is not None:
-        await _log_waits(settings)
+        await pg_log.turn_on(settings)
     assert settings.database_url is not None
     storage = Storage(settings.database_url.get_secret_value(), server.home / "pgdata", server.home / "slack-redis.db")
     fake = FakeSlack()
@@ -240,47 +239,12 @@ async def run(options: SlackOptions = SlackOptions(), *, server: BenchServer | N
         shutil.rmtree(folder, ignore_errors=True)
         await server.drop_database("bench_slack")
         if options.pg_log is not None:
-            shutil.copy(server.home / "pgdata" / "log", options.pg_log)
-            _append_wal_births(server.home / "pgdata" / "pg_wal", options.pg_log)
+            pg_log.save(server.home / "pgdata", options.pg_log)
         if own_server:
             server.close()
     result.load_end = load_average()
     result.elapsed_s = time.perf_counter() - clock
     return result
-
-
-# what `--pg-log` turns on: slow statements (a COMMIT waiting on the WAL or on a lock shows), lock waits
-# from 10 ms (which process held the lock), checkpoints and autovacuum runs, with times to set beside the
-# ack p99 second by second
-PG_DIAGNOSTICS = (
-    "log_min_duration_statement = 25",
-    "log_lock_waits = on",
-    "deadlock_timeout = '10ms'",
-    "log_checkpoints = on",
-    "log_autovacuum_min_duration = 0",
-    "log_line_prefix = '%m [%p] '",
-)
-
-
-async def _log_waits(settings: Settings) -> None:
-    async with await admin_connection(settings) as admin:
-        for setting in PG_DIAGNOSTICS:
-            await admin.execute(f"ALTER SYSTEM SET {setting}")
-        await admin.execute("SELECT pg_reload_conf()")
-
-
-def _append_wal_births(folder: Path, log_path: Path) -> None:
-    """When each write-ahead log segment file was created (`stat %w`), to set beside slow commits: a fresh
-    server creates (zero-fills and fsyncs) a segment per 16 MB of log, one that has checkpointed recycles old
-    ones. Recycled files keep the name of their new place and the birth time of their first."""
-    listing = subprocess.run(
-        ["stat", "-c", "%w %n", *sorted(str(path) for path in folder.glob("0*"))],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    with log_path.open("a") as log_file:
-        log_file.write("\n# pg_wal segment files, created at:\n" + listing.stdout)
 
 
 @dataclass

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
 
 from bench.core import QUESTIONS
-from bench.host_probe import HOST_STALL_MS, HostSamples, SplitBySecond, split_by_host
+from bench.host_report import host_section, on_time_note, split_of
+from bench.markdown import table
 from bench.slack_ack import DEFAULT, IN_PROCESS, SPLIT, SPLIT_TORCH_DEFAULT, TARGET_P99_MS, TARGET_RATE, SlackResult
 from bench.slack_load import RETRY_SHARE, Acks, RateRun, Tally
 from bench.slack_queue import QUEUE_RATE
@@ -25,11 +25,6 @@ from bench.slack_summary import (
     target_rows,
     torch_threads,
 )
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _per_answer(seconds: float, answers: int) -> str:
@@ -148,6 +143,12 @@ def render(result: SlackResult) -> str:
 
 
 def _acks(result: SlackResult) -> list[str]:
+    # the host probe's reading of each set-up's run at the target rate, for its section and its verdict
+    splits = {
+        run.setup: split_of(run.acks, result.host, target_ms=TARGET_P99_MS)
+        for run in result.runs
+        if run.acks.rate == TARGET_RATE and not run.acks.replay
+    }
     rows = [_ack_row(run.setup, run.label, run.acks, cores(run.cpu.others, run.cpu.at)) for run in result.runs]
     alone = merge_acks([run.queue_acks for run in result.backlog])
     if alone is not None:
@@ -160,7 +161,7 @@ def _acks(result: SlackResult) -> list[str]:
         "Request sent → HTTP 200 received, in milliseconds, every request (retries included); sender lag is how "
         "late the benchmark itself sent a request against its schedule; other work is in cores.",
         "",
-        *_table(
+        *table(
             (
                 "set-up",
                 "requests/s",
@@ -187,7 +188,7 @@ def _acks(result: SlackResult) -> list[str]:
             ]
             if run.acks.seconds > 20:
                 out[-1] += f" Over its first 20 s alone: p99 {fmt(run.acks.p99_within(20.0))} ms."
-            out += _host_stalls(run, result.host)
+            out += host_section(splits.get(run.setup), target_ms=TARGET_P99_MS)
     verdicts = []
     for setup in (DEFAULT, IN_PROCESS, SPLIT, SPLIT_TORCH_DEFAULT):
         measured = result.at(setup, TARGET_RATE)
@@ -196,71 +197,13 @@ def _acks(result: SlackResult) -> list[str]:
             continue
         p99 = measured.acks.stats.p99
         text = f"{setup} {fmt(p99)} ms {'**PASS**' if p99 <= TARGET_P99_MS else '**MISS**'}"
-        split = _split(measured.acks, result.host)
-        if split is not None and split.stalled:
-            on_time = split.p99_on_time_ms
-            text += (
-                f" ({fmt(on_time)} ms {'pass' if on_time <= TARGET_P99_MS else 'miss'} over the "
-                f"{split.seconds - len(split.stalled)} of {split.seconds} seconds the host probe ran on time)"
-            )
+        text += on_time_note(splits.get(setup), target_ms=TARGET_P99_MS)
         if control is not None:
             text += f" (its retries-only control: {fmt(control.acks.stats.p99)} ms)"
         verdicts.append(text)
     if verdicts:
         out += ["", f"Target: ack p99 ≤ {TARGET_P99_MS:.0f} ms at {TARGET_RATE} events/s: " + "; ".join(verdicts) + "."]
     return out
-
-
-def _split(acks: Acks, host: HostSamples) -> SplitBySecond | None:
-    if not acks.wall_start:
-        return None
-    return split_by_host(acks.wall_start, acks.ack_at_s, acks.ack_ms, host, target_ms=TARGET_P99_MS)
-
-
-def _host_stalls(run: RateRun, host: HostSamples) -> list[str]:
-    split = _split(run.acks, host)
-    if split is None:
-        return []
-    text = (
-        f"The host probe (`bench/host_probe.py`: a process unrelated to the bot, at the web process's priority, "
-        f"sleeping 1 ms at a time, and fdatasync-ing 4 kB beside the benchmark's files every 50 ms) woke ≥ "
-        f"{HOST_STALL_MS:.0f} ms late in {len(split.stalled)} of these {split.seconds} seconds"
-    )
-    if split.stalled:
-        text += f"; over the other seconds the ack p99 is **{fmt(split.p99_on_time_ms)} ms**"
-    if not split.noted:
-        return ["", text + "."]
-    rows = [
-        (
-            str(s.second) + (" (set apart)" if s.stalled else ""),
-            fmt(s.ack_p99_ms),
-            fmt(s.probe_late_ms),
-            fmt(s.fsync_ms),
-            *(f"{s.counters.get(name, 0.0):.0f}" for name in HOST_COLUMNS),
-        )
-        for s in split.noted
-    ]
-    return [
-        "",
-        text + f". The seconds set apart, and those with an ack p99 over {TARGET_P99_MS:.0f} ms (the machine's "
-        "counters over the probe's seconds overlapping it):",
-        "",
-        *_table(
-            ("second", "ack p99 ms", "probe woke late by ms", "slowest witness fdatasync ms", *HOST_COLUMNS.values()),
-            rows,
-        ),
-    ]
-
-
-HOST_COLUMNS = {
-    "steal_ms": "VM steal ms",
-    "iowait_ms": "I/O wait ms",
-    "disk_writes": "disk writes",
-    "disk_write_ms": "disk ms writing",
-    "disk_flush_ms": "disk ms flushing",
-    "disk_discard_ms": "disk ms discarding",
-    "dirty_mb": "dirty page cache MB",
-}
 
 
 def _replies(result: SlackResult) -> list[str]:
@@ -275,7 +218,7 @@ def _replies(result: SlackResult) -> list[str]:
         "included, from /proc/PID/stat) over the run and its drain ÷ answers; PostgreSQL's (the postmaster, "
         "its live and its finished backends) is shown apart. Apologies are replies saying the turn failed.",
         "",
-        *_table(
+        *table(
             (
                 "set-up",
                 "requests/s",
@@ -347,7 +290,7 @@ def _backlog(result: SlackResult) -> list[str]:
         "1 and 2 workers; the torch threads column is the per-process pool (`EMBEDDING_THREADS`): 1 as shipped, "
         "or torch's own default of one thread per core (a diagnostic, not the shipped configuration).",
         "",
-        *_table(
+        *table(
             (
                 "workers",
                 "torch threads",
@@ -437,7 +380,7 @@ def _cpu(result: SlackResult) -> list[str]:
         "Cores' worth of CPU (CPU-seconds ÷ wall seconds; the machine has 2) per run, drain included; backlog "
         "rows from first to last reply.",
         "",
-        *_table(("run", "wall s", "bot", "PostgreSQL", "Redis", "benchmark (load, fake Slack)", "other work"), rows),
+        *table(("run", "wall s", "bot", "PostgreSQL", "Redis", "benchmark (load, fake Slack)", "other work"), rows),
     ]
 
 
