@@ -19,7 +19,7 @@ from bot.teams import render
 from bot.teams.delivery import TeamsDelivery
 from bot.teams.turns import TurnFacts, Who
 from escalation.errors import EscalationError
-from escalation.models import Approval, ApprovalState, Role
+from escalation.models import Approval, ApprovalState, Handoff, Role
 from escalation.service import Escalation
 from escalation.stage_change import DEMOTE, PROMOTE, digest_button
 from handlers.click_trace import decision_click
@@ -195,37 +195,34 @@ class TeamsInteractions:
         notes = " ".join(item.text for item in outbound if isinstance(item, StaffNote))
         if who.actor.role is Role.CUSTOMER or not handoff_id:
             return message_response(notes or words.DONE)
-        return await self._handoff_card(who, handoff_id, data)
+        return await self._handoff_card(who, await self._escalation.handoffs.get(handoff_id), data)
 
     async def _move_handoff(self, who: Who, verb: str, data: dict[str, Any]) -> dict[str, Any]:
         """Hand back (the bot answers again) or close; a refused or stale click leaves the card as it is."""
         handoff_id = str(data["handoff"])
         handoffs = self._escalation.handoffs
-        before = await handoffs.get(handoff_id)
-        notes = ""
         if verb == render.CLOSE:
             try:
-                await handoffs.close(handoff_id, who.actor)
+                return await self._handoff_card(who, await handoffs.close(handoff_id, who.actor), data)
             except EscalationError as exc:
-                notes = str(exc)
-        else:
-            key = str(data.get("conversation") or before.conversation_key)
-            action = InboundAction(Platform.TEAMS, None, key, who.actor, ActionKind.HAND_BACK, handoff_id)
-            outbound = await self._core.handle(action)
-            notes = " ".join(item.text for item in outbound if isinstance(item, StaffNote))
-            await self._delivery.deliver([item for item in outbound if not isinstance(item, StaffNote)])
+                return message_response(str(exc))
+        before = await handoffs.get(handoff_id)
+        key = str(data.get("conversation") or before.conversation_key)
+        action = InboundAction(Platform.TEAMS, None, key, who.actor, ActionKind.HAND_BACK, handoff_id)
+        outbound = await self._core.handle(action)  # a refusal comes back as a note
+        await self._delivery.deliver([item for item in outbound if not isinstance(item, StaffNote)])
         after = await handoffs.get(handoff_id)
         if (after.state, after.claimed_by) == (before.state, before.claimed_by):
+            notes = " ".join(item.text for item in outbound if isinstance(item, StaffNote))
             return message_response(notes or words.NOTHING_CHANGED)
-        return await self._handoff_card(who, handoff_id, data)
+        return await self._handoff_card(who, after, data)
 
-    async def _handoff_card(self, who: Who, handoff_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def _handoff_card(self, who: Who, handoff: Handoff, data: dict[str, Any]) -> dict[str, Any]:
         """The hand-off's card as it stands now, updated for everyone and returned to the clicker."""
-        handoff = await self._escalation.handoffs.get(handoff_id)
         # the person who claimed it by name, when it was this clicker (the hand-off keeps their id)
         name = who.actor.label if handoff.claimed_by == who.actor.id else None
         content = render.handoff_card(handoff_card(handoff, text=str(data.get("summary", "")), claimed_by=name))
-        await self._update_everywhere(handoff_id, content)
+        await self._update_everywhere(handoff.id, content)
         return card_response(content)
 
     async def _feedback(self, who: Who, kind: ActionKind, target: str) -> dict[str, Any]:
