@@ -38,7 +38,7 @@ class UndoRequests:
         reverse = (original.result or {}).get("reverse_params")
         problem = None
         if original.state is not ApprovalState.EXECUTED or original.executed_at is None:
-            problem = f"Only an executed action can be undone; this one is {original.state.value}."
+            problem = _not_executed(original.state)
         elif workflow is None or workflow.rollback is None or reverse is None:
             problem = f"{original.workflow} declares no rollback for this action."
         elif original.executed_at + self._policy.undo_window_for(original.workflow) < self._clock():
@@ -62,7 +62,7 @@ class UndoRequests:
             if waiting is not None:
                 problem = f"An undo of this action is already waiting: {waiting}."
             elif state != ApprovalState.EXECUTED:
-                problem = f"Only an executed action can be undone; this one is {state}."
+                problem = _not_executed(state)
             else:
                 undo = await self._store.insert(
                     conn,
@@ -88,3 +88,7 @@ class UndoRequests:
                 return undo
         await refused(self._store, original, actor, verb="undo", reason=problem, approval_id=approval_id)
         raise NotAuthorized(problem)
+
+
+def _not_executed(state: str | None) -> str:
+    return f"Only an executed action can be undone; this one is {state}."
