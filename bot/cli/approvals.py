@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
@@ -12,7 +13,8 @@ from rich.table import Table
 from bot.cli.common import By, Groups, RoleOption, actor, run_async, settings
 from bot.services import open_services, open_serving_services
 from escalation.formatting import approval_input_facts
-from escalation.models import Approval, ApprovalState, ProposedAction, Role
+from escalation.handoffs import HandoffService
+from escalation.models import Actor, Approval, ApprovalState, Handoff, ProposedAction, Role
 
 out = Console()
 approvals_app = typer.Typer(help="Approvals: list, propose, approve, deny, undo.", no_args_is_help=True)
@@ -181,8 +183,7 @@ async def list_handoffs() -> None:
 @run_async
 async def claim(handoff_id: str, by: By, role: RoleOption = Role.STAFF) -> None:
     """Take the conversation over: the bot stays quiet in it until handed back."""
-    async with open_services(settings(), check_embedder=False) as services:
-        handoff = await services.escalation.handoffs.claim(handoff_id, actor(by, role, None))
+    handoff = await _move_handoff(handoff_id, by, role, HandoffService.claim)
     out.print(f"{handoff.id} claimed by {handoff.claimed_by}", highlight=False)
 
 
@@ -190,8 +191,7 @@ async def claim(handoff_id: str, by: By, role: RoleOption = Role.STAFF) -> None:
 @run_async
 async def hand_back(handoff_id: str, by: By, role: RoleOption = Role.STAFF) -> None:
     """Give the conversation back to the bot."""
-    async with open_services(settings(), check_embedder=False) as services:
-        handoff = await services.escalation.handoffs.hand_back(handoff_id, actor(by, role, None))
+    handoff = await _move_handoff(handoff_id, by, role, HandoffService.hand_back)
     out.print(f"{handoff.id} handed back to the bot", highlight=False)
 
 
@@ -199,6 +199,12 @@ async def hand_back(handoff_id: str, by: By, role: RoleOption = Role.STAFF) -> N
 @run_async
 async def close(handoff_id: str, by: By, role: RoleOption = Role.STAFF) -> None:
     """Close a hand-off."""
-    async with open_services(settings(), check_embedder=False) as services:
-        handoff = await services.escalation.handoffs.close(handoff_id, actor(by, role, None))
+    handoff = await _move_handoff(handoff_id, by, role, HandoffService.close)
     out.print(f"{handoff.id} closed", highlight=False)
+
+
+async def _move_handoff(
+    handoff_id: str, by: str, role: Role, move: Callable[[HandoffService, str, Actor], Awaitable[Handoff]]
+) -> Handoff:
+    async with open_services(settings(), check_embedder=False) as services:
+        return await move(services.escalation.handoffs, handoff_id, actor(by, role, None))

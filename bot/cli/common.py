@@ -85,3 +85,8 @@ def actor(by: str, role: Role, groups: list[str] | None) -> Actor:
     if role is Role.CUSTOMER:
         raise typer.BadParameter("the command line acts for staff or leads", param_hint="--role")
     return Actor(by, role, frozenset(groups or ()))
+
+
+def questions_over(questions: int, documents: int, skipped: int) -> str:
+    """The first line of an evaluation on a throw-away knowledge base: what it was measured on."""
+    return f"{questions} questions over {documents} documents" + (f" ({skipped} skipped)" if skipped else "")

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.common import progress_bar, run_async, settings
+from bot.cli.common import progress_bar, questions_over, run_async, settings
 from bot.core_factory import build_language_model
 from bot.services import open_services
 from handlers.answer_eval import load_answer_questions, summarise
@@ -63,11 +63,7 @@ async def answers(
     if as_json:
         out.print_json(data=figures)
         return
-    out.print(
-        f"{len(items)} questions over {len(summary.added)} documents"
-        + (f" ({len(summary.skipped)} skipped)" if summary.skipped else ""),
-        highlight=False,
-    )
+    out.print(questions_over(len(items), len(summary.added), len(summary.skipped)), highlight=False)
     table = Table("measure", *figures)
     for key, name in _ANSWER_ROWS.items():
         table.add_row(name, *(_shown(values[key]) for values in figures.values()))

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.common import progress_bar, run_async, settings
+from bot.cli.common import progress_bar, questions_over, run_async, settings
 from bot.services import open_services
 from knowledge.calibration import CANDIDATE_FUSIONS
 from knowledge.evaluation import RetrievalEvaluation, load_questions
@@ -55,11 +55,7 @@ async def retrieval(
     if as_json:
         out.print_json(data=figures)
         return
-    out.print(
-        f"{len(items)} questions over {len(summary.added)} documents"
-        + (f" ({len(summary.skipped)} skipped)" if summary.skipped else ""),
-        highlight=False,
-    )
+    out.print(questions_over(len(items), len(summary.added), len(summary.skipped)), highlight=False)
     metrics = list(next(iter(figures.values())))
     table = Table("mode", *metrics)
     for name, values in figures.items():
